@@ -1,0 +1,40 @@
+"""Data set encoding helpers over pydicom: bytes in a given transfer syntax and back.
+
+Usage::
+
+    from pynetdicom2 import dsutils
+    raw = dsutils.encode(ds, is_implicit_vr=True, is_little_endian=True)
+    same = dsutils.decode(raw, True, True)
+"""
+
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_data_element, write_dataset
+
+
+def _buffer(is_implicit_vr: bool, is_little_endian: bool) -> DicomBytesIO:
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR = is_implicit_vr
+    buffer.is_little_endian = is_little_endian
+    return buffer
+
+
+def decode(rawstr: bytes, is_implicit_vr: bool, is_little_endian: bool) -> Dataset:
+    """Decode an encoded data set (no preamble, no file meta) into a :class:`Dataset`."""
+    return read_dataset(DicomBytesIO(rawstr), is_implicit_vr, is_little_endian)
+
+
+def encode(ds: Dataset, is_implicit_vr: bool, is_little_endian: bool) -> bytes:
+    """Encode ``ds`` in the given transfer syntax; an empty data set gives ``b''``."""
+    buffer = _buffer(is_implicit_vr, is_little_endian)
+    write_dataset(buffer, ds)
+    return buffer.getvalue()
+
+
+def encode_element(elem: DataElement, is_implicit_vr: bool, is_little_endian: bool) -> bytes:
+    """Encode one data element in the given transfer syntax."""
+    buffer = _buffer(is_implicit_vr, is_little_endian)
+    write_data_element(buffer, elem)
+    return buffer.getvalue()

@@ -1,0 +1,90 @@
+"""The one exception hierarchy of pynetdicom2.
+
+Every error the library raises derives from :class:`NetDICOMError`, so a script can catch
+them all with one ``except``. Errors caused by the peer (a malformed PDU, an abort) are kept
+apart from errors caused by the caller (a wrong argument), and every message says what was
+expected and what was found.
+
+Usage::
+
+    from pynetdicom2 import exceptions
+
+    try:
+        with client.request_association(remote) as assoc:
+            ...
+    except exceptions.AssociationRejectedError as exc:
+        print(exc.result, exc.source, exc.diagnostic)
+"""
+
+from typing import Any
+
+
+class NetDICOMError(Exception):
+    """Base class of every pynetdicom2 error."""
+
+
+class ClassNotSupportedError(NetDICOMError):
+    """The SOP class is not registered on this AE or was not accepted by the peer."""
+
+
+class PDUProcessingError(NetDICOMError):
+    """A PDU or item is malformed and cannot be decoded (or an item cannot be encoded).
+
+    ``abort_reason`` is the A-ABORT provider reason (PS3.8 9.3.8) that fits the fault:
+    1 unrecognised PDU, 2 unexpected PDU, 4 unrecognised parameter, 5 unexpected parameter,
+    6 invalid parameter value (the default).
+    """
+
+    def __init__(self, *args: Any, abort_reason: int = 6) -> None:
+        super().__init__(*args)
+        self.abort_reason = abort_reason
+
+
+class DIMSEProcessingError(NetDICOMError):
+    """A DIMSE message or PDV is malformed or arrived out of order."""
+
+
+class AssociationError(NetDICOMError):
+    """An association could not be set up or carried on."""
+
+
+class AssociationRejectedError(AssociationError):
+    """The association was rejected (A-ASSOCIATE-RJ, PS3.8 9.3.4).
+
+    ``result`` is 1 (permanent) or 2 (transient); ``source`` is 1 (service user), 2 (ACSE
+    provider) or 3 (presentation provider); ``diagnostic`` is the reason code for that source.
+    """
+
+    def __init__(self, result: int, source: int, diagnostic: int, *args: Any, **kwargs: Any) -> None:
+        if not args:
+            args = (f'association rejected: result={result}, source={source}, reason={diagnostic}',)
+        super().__init__(*args, **kwargs)
+        self.result = result
+        self.source = source
+        self.diagnostic = diagnostic
+
+
+class AssociationReleasedError(AssociationError):
+    """The peer asked to release the association (A-RELEASE-RQ)."""
+
+
+class AssociationAbortedError(AssociationError):
+    """The association was aborted (A-ABORT or A-P-ABORT, PS3.8 9.3.8).
+
+    ``source`` is 0 (service user) or 2 (service provider); ``reason_diag`` the provider reason.
+    """
+
+    def __init__(self, source: int, reason_diag: int, *args: Any, **kwargs: Any) -> None:
+        if not args:
+            args = (f'association aborted: source={source}, reason={reason_diag}',)
+        super().__init__(*args, **kwargs)
+        self.source = source
+        self.reason_diag = reason_diag
+
+
+class DCMTimeoutError(NetDICOMError):
+    """Nothing arrived from the peer within the DIMSE timeout (``dcm_timeout``)."""
+
+
+class EventHandlingError(NetDICOMError):
+    """Raised by a user's handler to make the service answer with a failure status."""
