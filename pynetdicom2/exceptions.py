@@ -16,6 +16,8 @@ Usage::
         print(exc.result, exc.source, exc.diagnostic)
 """
 
+from __future__ import annotations
+
 from typing import Any
 
 
@@ -39,6 +41,9 @@ class PDUProcessingError(NetDICOMError):
         super().__init__(*args)
         self.abort_reason = abort_reason
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_pdu_error, (type(self), self.args, self.abort_reason)
+
 
 class DIMSEProcessingError(NetDICOMError):
     """A DIMSE message or PDV is malformed or arrived out of order."""
@@ -55,13 +60,20 @@ class AssociationRejectedError(AssociationError):
     provider) or 3 (presentation provider); ``diagnostic`` is the reason code for that source.
     """
 
-    def __init__(self, result: int, source: int, diagnostic: int, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, result: int, source: int, diagnostic: int, *args: Any, **kwargs: Any
+    ) -> None:
+        # **kwargs keeps the original's signature; Exception itself takes no keywords.
         if not args:
-            args = (f'association rejected: result={result}, source={source}, reason={diagnostic}',)
-        super().__init__(*args, **kwargs)
+            args = (f'association rejected: result={result}, source={source}, '
+                    f'reason={diagnostic}',)
+        super().__init__(*args)
         self.result = result
         self.source = source
         self.diagnostic = diagnostic
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.result, self.source, self.diagnostic, *self.args)
 
 
 class AssociationReleasedError(AssociationError):
@@ -75,11 +87,15 @@ class AssociationAbortedError(AssociationError):
     """
 
     def __init__(self, source: int, reason_diag: int, *args: Any, **kwargs: Any) -> None:
+        # **kwargs keeps the original's signature; Exception itself takes no keywords.
         if not args:
             args = (f'association aborted: source={source}, reason={reason_diag}',)
-        super().__init__(*args, **kwargs)
+        super().__init__(*args)
         self.source = source
         self.reason_diag = reason_diag
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.source, self.reason_diag, *self.args)
 
 
 class DCMTimeoutError(NetDICOMError):
@@ -88,3 +104,9 @@ class DCMTimeoutError(NetDICOMError):
 
 class EventHandlingError(NetDICOMError):
     """Raised by a user's handler to make the service answer with a failure status."""
+
+
+def _rebuild_pdu_error(
+    cls: type[PDUProcessingError], args: tuple[Any, ...], abort_reason: int
+) -> PDUProcessingError:
+    return cls(*args, abort_reason=abort_reason)

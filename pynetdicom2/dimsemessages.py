@@ -1,0 +1,1123 @@
+"""DIMSE messages (PS3.7): command sets as attributes, fragmentation, and reassembly.
+
+This module owns three things and nothing else:
+
+* the 23 DIMSE message classes (``CEchoRQMessage`` ... ``NDeleteRSPMessage``, plus
+  ``CCancelRQMessage``): a command set (a pydicom :class:`Dataset` of group 0000 elements)
+  with named properties, and an optional data set (encoded bytes or a binary file object);
+* ``DIMSEMessage.encode()``: a command set encoded once in Implicit VR Little Endian, then
+  cut, with the data set, into P-DATA-TF PDUs that fit the peer's Maximum Length;
+* :class:`DIMSEDecoder`, the one reassembler of the project: PDVs in, complete messages out.
+
+It is pure code: it never touches a socket, a thread or a timer, and it does not know
+statuses (``statuses`` imports this module, never the reverse). The only I/O it does is on
+file objects it is handed: reading a data set to send, writing a received one through
+``get_file_cb``.
+
+Theory of operation (PS3.7 6.3, PS3.8 9.3.5 and Annex E): a message is a command set followed,
+when Command Data Set Type is not 0101H, by one data set. Each is cut into fragments; each
+fragment travels in a presentation data value (PDV) item whose first byte, the message control
+header, says command (bit 0) or data set, and last fragment (bit 1) or not. All fragments of a
+command set come before any fragment of its data set, and every PDV of one message uses the
+same presentation context.
+
+Usage::
+
+    from pynetdicom2 import dimsemessages as dm
+
+    rq = dm.CEchoRQMessage()
+    rq.message_id = 1
+    rq.sop_class_uid = '1.2.840.10008.1.1'
+    for p_data in rq.encode(pc_id=1, max_pdu_length=16384):
+        sock.sendall(p_data.encode())
+
+    decoder = dm.DIMSEDecoder(accepted_contexts, store_in_file=set(), get_file_cb=get_file)
+    for msg, pc_id in decoder.process(p_data_tf_pdu):
+        ...
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextlib
+import functools
+import struct
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ClassVar, Union
+
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
+from pydicom.filereader import read_dataset
+from pydicom.filewriter import write_data_element
+from pydicom.tag import BaseTag, Tag
+
+from pynetdicom2 import pdu
+from pynetdicom2.exceptions import DIMSEProcessingError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Container, Generator, Iterator, Mapping, Sequence
+
+# PS3.7 Annex E, Command Data Set Type (0000,0800): 0101H means no data set follows; any
+# other value means one does. We send 0001H.
+NO_DATASET = 0x0101
+HAS_DATASET = 0x0001
+
+# PS3.7 Annex E, Priority (0000,0700).
+PRIORITY_LOW = 2
+PRIORITY_MEDIUM = 0
+PRIORITY_HIGH = 1
+
+# PS3.8 9.3.5.1: item length (4) + presentation context ID (1) + message control header (1).
+PDV_HEADER_LENGTH = 6
+
+# PS3.8 E.2: message control header; bit 0 set = command, bit 1 set = last fragment.
+COMMAND_FRAGMENT = 1
+COMMAND_LAST_FRAGMENT = 3
+DATA_FRAGMENT = 0
+DATA_LAST_FRAGMENT = 2
+
+COMMAND_GROUP_LENGTH_TAG = (0, 0)
+_COMMAND_FIELD_TAG = 0x00000100
+_COMMAND_DATA_SET_TYPE_TAG = 0x00000800
+
+#: Size of the reads from a data-set file when the peer's Maximum Length is 0 (unlimited):
+#: big enough to keep system calls rare, small enough that a 2 GB file never sits in memory.
+UNLIMITED_READ_SIZE = 1024 * 1024
+
+DataSet = Union[bytes, bytearray, memoryview, BinaryIO]
+GetFileCallback = Callable[[Any, Dataset], tuple[BinaryIO, int]]
+
+_CONTROL_HEADERS = {bit: bytes((bit,)) for bit in range(4)}
+_GROUP_LENGTH = struct.Struct('<HHII')  # (0000,0000) UL, always 12 bytes
+_US_ELEMENT = struct.Struct('<HHIH')
+_AT_ELEMENT = struct.Struct('<HHIHH')
+_ELEMENT_HEADER = struct.Struct('<HHI')
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def value_or_none(elem: DataElement | None) -> Any:
+    """Return the value of ``elem``, or None when the element is absent or empty.
+
+    A zero-length command element carries no value, so it reads the same as an absent one
+    (we never send one: see :meth:`DIMSEMessage.encode`).
+
+    >>> value_or_none(None) is None
+    True
+    >>> value_or_none(DataElement(0x00000110, 'US', 7))
+    7
+    """
+    if elem is None:
+        return None
+    value = elem.value
+    if value is None or (not isinstance(value, int) and _is_empty_sequence(value)):
+        return None
+    return value
+
+
+def _is_empty_sequence(value: Any) -> bool:
+    try:
+        return len(value) == 0
+    except TypeError:
+        return False
+
+
+def chunks(seq: Sequence[Any], size: int) -> Iterator[tuple[Any, bool]]:
+    """Cut ``seq`` into slices of at most ``size`` items; yield ``(chunk, has_next)``.
+
+    An empty sequence yields one empty chunk, so that a caller always gets a last fragment.
+    Slicing a memoryview gives views, so no bytes are copied.
+
+    >>> list(chunks(b'abcde', 2))
+    [(b'ab', True), (b'cd', True), (b'e', False)]
+    """
+    if size <= 0:
+        raise ValueError(f'chunk size must be positive, got {size}')
+    total = len(seq)
+    if total == 0:
+        yield seq[0:0], False
+        return
+    for start in range(0, total, size):
+        end = start + size
+        yield seq[start:end], end < total
+
+
+def _payload_size(max_pdu_length: int) -> int | None:
+    """The largest PDV payload for one PDV per P-DATA-TF, or None when unlimited."""
+    # PS3.8 D.1: the peer's Maximum Length bounds the variable field of each P-DATA-TF PDU
+    # (the PDV items); 0 means no limit. Each PDV item spends 6 bytes on its own header.
+    if max_pdu_length == 0:
+        return None
+    if max_pdu_length <= PDV_HEADER_LENGTH:
+        raise DIMSEProcessingError(
+            f'the peer maximum PDU length {max_pdu_length} leaves no room for PDV data: '
+            f'expected 0 (unlimited) or more than {PDV_HEADER_LENGTH} bytes (PS3.8 D.1)'
+        )
+    return max_pdu_length - PDV_HEADER_LENGTH
+
+
+def fragment(
+    data: bytes | bytearray | memoryview, max_pdu_length: int, normal: int, last: int
+) -> Iterator[tuple[Any, int]]:
+    """Cut ``data`` into PDV payloads that fit ``max_pdu_length``; yield ``(chunk, bit)``.
+
+    ``bit`` is the message control header: ``normal`` for every fragment but the last,
+    ``last`` for the final one. A ``max_pdu_length`` of 0 means unlimited (one fragment);
+    1 to 6 leaves no room for data and raises :class:`DIMSEProcessingError`. Chunks are
+    memoryview slices of ``data`` (no copies).
+
+    >>> [(bytes(c), b) for c, b in fragment(b'abcdefgh', 10, DATA_FRAGMENT, DATA_LAST_FRAGMENT)]
+    [(b'abcd', 0), (b'efgh', 2)]
+    """
+    size = _payload_size(max_pdu_length)
+    if size is None:
+        yield data, last
+        return
+    view = memoryview(data)
+    if view.format != 'B' or view.ndim != 1:
+        view = view.cast('B')  # slice by bytes, whatever the buffer's item type
+    for chunk, has_next in chunks(view, size):
+        yield chunk, normal if has_next else last
+
+
+def fragment_file(
+    fp: BinaryIO, max_pdu_length: int, normal: int, last: int
+) -> Iterator[tuple[bytes, int]]:
+    """Read ``fp`` from its current position in PDV-sized pieces; yield ``(chunk, bit)``.
+
+    The file is never read whole: each ``read`` asks for at most ``max_pdu_length - 6``
+    bytes (:data:`UNLIMITED_READ_SIZE` when ``max_pdu_length`` is 0). One piece is read ahead
+    to know which one is last; an empty file yields one empty last fragment. The file is
+    not closed here (``DIMSEMessage.encode`` does that).
+
+    >>> import io
+    >>> list(fragment_file(io.BytesIO(b'abcdef'), 10, 0, 2))
+    [(b'abcd', 0), (b'ef', 2)]
+    """
+    size = _payload_size(max_pdu_length) or UNLIMITED_READ_SIZE
+    current = fp.read(size) or b''
+    while True:
+        # A short read is not the end of a stream (pipes, raw files): only an empty one is.
+        following = (fp.read(size) or b'') if current else b''
+        if not following:
+            yield current, last
+            return
+        yield current, normal
+        current = following
+
+
+def dimse_property(tag: int | tuple[int, int]) -> property:
+    """Build a property reading and writing ``command_set[tag].value``.
+
+    The getter returns None when the element is absent (or empty); the setter adds the
+    element, with its VR from the data dictionary, when it is missing. Setting None keeps
+    the element but it is not sent (see :meth:`DIMSEMessage.encode`).
+
+    >>> class Msg(DIMSEMessage):
+    ...     command_field = 0x0030
+    ...     message_id = dimse_property((0x0000, 0x0110))
+    """
+    element_tag = Tag(tag)
+    vr = dictionary_VR(element_tag)
+
+    def getter(self: DIMSEMessage) -> Any:
+        return value_or_none(self.command_set.get(element_tag))
+
+    def setter(self: DIMSEMessage, value: Any) -> None:
+        command_set = self.command_set
+        if element_tag in command_set:
+            command_set[element_tag].value = value
+        else:
+            command_set.add_new(element_tag, vr, value)
+
+    return property(getter, setter, doc=f'Command element {element_tag} (None when absent).')
+
+
+def _is_absent(value: Any) -> bool:
+    """True for values that are not sent: None and zero-length values."""
+    if value is None:
+        return True
+    return not isinstance(value, int) and _is_empty_sequence(value)
+
+
+def _encode_element(elem: DataElement) -> bytes:
+    """One command element in Implicit VR Little Endian (PS3.5 7.1.3).
+
+    The few VRs of the command dictionary (PS3.7 Annex E) are packed directly, which is
+    several times faster than pydicom's generic writer; anything else goes through pydicom.
+    """
+    tag = elem.tag
+    group, element = tag >> 16, tag & 0xFFFF
+    vr = elem.VR
+    value = elem.value
+    try:
+        if vr == 'US' and type(value) is int:
+            return _US_ELEMENT.pack(group, element, 2, value)
+        if vr == 'AT' and isinstance(value, BaseTag):
+            return _AT_ELEMENT.pack(group, element, 4, value >> 16, value & 0xFFFF)
+        if vr in ('UI', 'AE', 'LO', 'SH', 'CS') and isinstance(value, str):
+            raw = value.encode('ascii')
+            if len(raw) % 2:
+                # PS3.5 6.2: UI is padded with a NUL byte, the text VRs with a space.
+                raw += b'\0' if vr == 'UI' else b' '
+            return b''.join((_ELEMENT_HEADER.pack(group, element, len(raw)), raw))
+    except (struct.error, UnicodeEncodeError):
+        pass  # let pydicom try (and explain) below
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR = True
+    buffer.is_little_endian = True
+    try:
+        write_data_element(buffer, elem)
+    except Exception as exc:
+        raise DIMSEProcessingError(
+            f'cannot encode command element {elem.keyword or tag} {tag} with value '
+            f'{value!r}: {exc}'
+        ) from exc
+    return buffer.getvalue()
+
+
+def _decode_command_set(raw: bytes) -> Dataset:
+    """Decode a command set (Implicit VR Little Endian) and convert every value now.
+
+    pydicom converts values lazily; converting here makes a malformed value fail as a
+    :class:`DIMSEProcessingError` at the reassembler instead of later in a service.
+    """
+    try:
+        command_set = read_dataset(DicomBytesIO(raw), True, True)
+        # pydicom stops quietly at a truncated element; the elements must cover every byte.
+        covered = 0
+        for tag in command_set.keys():
+            elem = command_set.get_item(tag)
+            length = elem.length
+            if length == 0xFFFFFFFF:
+                raise ValueError(f'element {tag} has an undefined length')
+            if len(elem.value or b'') != length:
+                raise ValueError(f'element {tag} is truncated: {length} bytes declared')
+            covered += 8 + length
+        if covered != len(raw):
+            raise ValueError(
+                f'its elements cover {covered} bytes (truncated or repeated element)'
+            )
+        for _elem in command_set:  # iterating converts each raw element
+            pass
+    except Exception as exc:
+        raise DIMSEProcessingError(
+            f'a command set of {len(raw)} bytes does not decode as Implicit VR Little '
+            f'Endian (PS3.7 6.3.1): {exc}'
+        ) from exc
+    return command_set
+
+
+class _PDataStream(collections.abc.Generator):  # type: ignore[type-arg]
+    """The generator ``DIMSEMessage.encode`` returns.
+
+    It behaves like the plain generator it wraps, and also closes the data-set file when it
+    is closed before its first item (a plain generator would not run its ``finally``).
+    """
+
+    def __init__(self, pdus: Generator[pdu.PDataTfPDU, None, None], fp: BinaryIO | None):
+        self._pdus = pdus
+        self._fp = fp
+
+    def send(self, value: None) -> pdu.PDataTfPDU:
+        return self._pdus.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> pdu.PDataTfPDU:
+        if val is None and tb is None:
+            return self._pdus.throw(typ)
+        return self._pdus.throw(typ, val, tb)  # pragma: no cover - legacy signature
+
+    def close(self) -> None:
+        try:
+            self._pdus.close()
+        finally:
+            if self._fp is not None:
+                self._fp.close()
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+@functools.cache
+def _tags_and_vrs(keywords: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """(tag, VR) of each command keyword, looked up once per message class."""
+    tags_and_vrs = []
+    for keyword in keywords:
+        tag = tag_for_keyword(keyword)
+        if tag is None:
+            raise ValueError(f'{keyword!r} is not a DICOM keyword')
+        tags_and_vrs.append((tag, dictionary_VR(tag)))
+    return tuple(tags_and_vrs)
+
+
+class DIMSEMessage:
+    """A DIMSE message: a command set, and an optional data set.
+
+    A new message's ``command_set`` holds CommandField, CommandDataSetType = 0101H (no data
+    set) and every keyword of ``command_fields`` with the value None, so every property
+    reads None until set. ``data_set`` is the encoded data set (bytes) or a binary file
+    object positioned at its start.
+
+    ``storage_error`` is None, except on a received message whose data set could not be
+    written to the file ``get_file_cb`` gave (or that file could not be had): it then holds
+    that :class:`OSError`, ``data_set`` is None, and the service should answer A700H (out of
+    resources) instead of aborting the association.
+
+    >>> rq = CStoreRQMessage()
+    >>> rq.message_id, rq.priority
+    (None, None)
+    >>> rq.data_set = b'...'
+    >>> hex(rq.command_set.CommandDataSetType)
+    '0x1'
+    """
+
+    command_field: ClassVar[int]
+    command_fields: ClassVar[list[str]] = []
+
+    sop_class_uid = dimse_property((0x0000, 0x0002))
+
+    def __init__(self, command_set: Dataset | None = None) -> None:
+        if command_set is None:
+            command_set = Dataset()
+            for tag, vr in _tags_and_vrs(tuple(self.command_fields)):
+                command_set.add_new(tag, vr, None)
+            command_set.add_new(_COMMAND_FIELD_TAG, 'US', self.command_field)
+            command_set.add_new(_COMMAND_DATA_SET_TYPE_TAG, 'US', NO_DATASET)
+        self.command_set: Dataset = command_set
+        self._data_set: DataSet | None = None
+        self.storage_error: OSError | None = None
+
+    @property
+    def data_set(self) -> DataSet | None:
+        """The encoded data set (bytes) or a binary file object, or None.
+
+        Setting a truthy value sets Command Data Set Type to 0001H; setting None or ``b''``
+        sets it to 0101H (no data set).
+        """
+        return self._data_set
+
+    @data_set.setter
+    def data_set(self, value: DataSet | None) -> None:
+        self._data_set = value
+        # PS3.7 Annex E: the command set must say whether a data set follows.
+        self.command_set.CommandDataSetType = HAS_DATASET if value else NO_DATASET
+
+    def _encode_command_set(self) -> bytes:
+        """Encode the command set once: (0000,0000) first, absent values left out."""
+        parts: list[bytes] = [b'']
+        length = 0
+        for elem in self.command_set:
+            tag = elem.tag
+            if tag == 0:
+                continue
+            if tag >> 16:
+                raise DIMSEProcessingError(
+                    f'a command set holds group 0000 elements only (PS3.7 6.3.1), '
+                    f'found {elem.keyword or "element"} {tag}'
+                )
+            # PS3.7 9.3 / 10.3 tables: U (user option) and C (conditional) elements that do
+            # not apply are absent. A None (or zero-length) value is therefore left out, not
+            # sent empty, which strict peers (e.g. DCMTK) reject for required elements.
+            if _is_absent(elem.value):
+                continue
+            encoded = _encode_element(elem)
+            length += len(encoded)
+            parts.append(encoded)
+        # PS3.7 Annex E: Command Group Length is the byte count of the elements after it.
+        self._set_group_length(length)
+        parts[0] = _GROUP_LENGTH.pack(0, 0, 4, length)
+        return b''.join(parts)
+
+    def _set_group_length(self, length: int) -> None:
+        command_set = self.command_set
+        if 0 in command_set:
+            command_set[0].value = length
+        else:
+            command_set.add_new(0, 'UL', length)
+
+    def set_length(self) -> None:
+        """Set (0000,0000) Command Group Length to the encoded length of the other elements.
+
+        ``encode()`` does this itself; call it to inspect the command set before sending.
+
+        >>> rq = CEchoRQMessage(); rq.set_length(); rq.command_set.CommandGroupLength
+        20
+        """
+        self._encode_command_set()
+
+    def encode(
+        self, pc_id: int, max_pdu_length: int, pack: bool = True
+    ) -> Generator[pdu.PDataTfPDU, None, None]:
+        """Return a generator of the P-DATA-TF PDUs that carry this message.
+
+        The command set is encoded once, Implicit VR Little Endian with its group length,
+        and fragmented with control headers 1/3; the data set follows with 0/2. Elements
+        whose value is None (or zero-length) are left out, never sent empty, and Command
+        Data Set Type is corrected to match ``data_set`` if it was set by hand. Every PDU
+        fits ``max_pdu_length``, the peer's Maximum Length (PS3.8 D.1): a PDV carries at most
+        ``max_pdu_length - 6`` bytes. 0 means unlimited (the command and a bytes data set in
+        one fragment each; a file is read :data:`UNLIMITED_READ_SIZE` bytes at a time).
+
+        Each PDU holds one PDV, except that, with ``pack`` (the default), the last command
+        fragment and the first data-set fragment share one PDU when both fit in
+        ``max_pdu_length`` (PS3.8 9.3.5 allows several PDVs per P-DATA-TF). A small C-STORE
+        or C-FIND then costs one PDU, and one TCP segment, instead of two.
+
+        A file data set is read lazily, piece by piece, and closed when the generator
+        finishes or is closed. Errors found before anything is read (a ``max_pdu_length``
+        of 1 to 6, an unencodable command element) raise :class:`DIMSEProcessingError` here,
+        in the caller's thread; the data set then stays open and the caller's.
+
+        >>> pdus = list(CEchoRQMessage().encode(pc_id=1, max_pdu_length=0))
+        >>> len(pdus), pdus[0].data_value_items[0].data_value[0]
+        (1, 3)
+        """
+        _payload_size(max_pdu_length)  # refuse an impossible limit now, in the caller's thread
+        data_set = self._data_set if self._data_set else None
+        # The command must tell the truth about what follows it (PS3.7 Annex E), whatever
+        # was done to CommandDataSetType by hand.
+        data_set_type = value_or_none(self.command_set.get(_COMMAND_DATA_SET_TYPE_TAG))
+        if data_set is not None and data_set_type in (None, NO_DATASET):
+            self.command_set.CommandDataSetType = HAS_DATASET
+        elif data_set is None and data_set_type != NO_DATASET:
+            self.command_set.CommandDataSetType = NO_DATASET
+        command = self._encode_command_set()
+        fp: BinaryIO | None = None
+        if data_set is not None and not isinstance(data_set, (bytes, bytearray, memoryview)):
+            fp = data_set
+        pdus = self._pdus(pc_id, max_pdu_length, command, data_set, fp, pack)
+        return _PDataStream(pdus, fp)
+
+    @staticmethod
+    def _pdus(
+        pc_id: int,
+        max_pdu_length: int,
+        command: bytes,
+        data_set: DataSet | None,
+        fp: BinaryIO | None,
+        pack: bool,
+    ) -> Generator[pdu.PDataTfPDU, None, None]:
+        pdv = pdu.PresentationDataValueItem
+        p_data = pdu.PDataTfPDU
+        headers = _CONTROL_HEADERS
+        try:
+            last_command = None
+            last_command_length = 0
+            for chunk, bit in fragment(
+                command, max_pdu_length, COMMAND_FRAGMENT, COMMAND_LAST_FRAGMENT
+            ):
+                item = pdv(pc_id, b''.join((headers[bit], chunk)))
+                if bit == COMMAND_LAST_FRAGMENT:
+                    last_command, last_command_length = item, len(chunk)
+                else:
+                    yield p_data([item])
+            if data_set is None:
+                yield p_data([last_command])
+                return
+            if fp is not None:
+                pieces = fragment_file(fp, max_pdu_length, DATA_FRAGMENT, DATA_LAST_FRAGMENT)
+            else:
+                pieces = fragment(
+                    data_set,  # type: ignore[arg-type]
+                    max_pdu_length,
+                    DATA_FRAGMENT,
+                    DATA_LAST_FRAGMENT,
+                )
+            chunk, bit = next(pieces)
+            first_data = pdv(pc_id, b''.join((headers[bit], chunk)))
+            # Both PDV items, each with its 6-byte header, must fit in the peer's limit.
+            together = 2 * PDV_HEADER_LENGTH + last_command_length + len(chunk)
+            if pack and (max_pdu_length == 0 or together <= max_pdu_length):
+                yield p_data([last_command, first_data])
+            else:
+                yield p_data([last_command])
+                yield p_data([first_data])
+            for chunk, bit in pieces:
+                yield p_data([pdv(pc_id, b''.join((headers[bit], chunk)))])
+        finally:
+            if fp is not None:
+                fp.close()
+
+    def __repr__(self) -> str:
+        return str(self.command_set)
+
+
+class DIMSERequestMessage(DIMSEMessage):
+    """Base of the request messages: adds Message ID (0000,0110)."""
+
+    message_id = dimse_property((0x0000, 0x0110))
+
+
+class DIMSEResponseMessage(DIMSEMessage):
+    """Base of the response messages: Message ID Being Responded To and Status.
+
+    The status-dependent elements of PS3.7 Annex C (Offending Element, Error Comment, Error
+    ID) have properties too; they are not in ``command_fields`` and are sent only when set.
+    """
+
+    message_id_being_responded_to = dimse_property((0x0000, 0x0120))
+    status = dimse_property((0x0000, 0x0900))
+    offending_element = dimse_property((0x0000, 0x0901))
+    error_comment = dimse_property((0x0000, 0x0902))
+    error_id = dimse_property((0x0000, 0x0903))
+
+
+class PriorityMixin:
+    """Adds Priority (0000,0700): PRIORITY_LOW, PRIORITY_MEDIUM or PRIORITY_HIGH."""
+
+    command_set: Dataset
+    priority = dimse_property((0x0000, 0x0700))
+
+
+class SubOpsCountMixin:
+    """Adds the C-GET/C-MOVE sub-operation counters (0000,1020) to (0000,1023)."""
+
+    command_set: Dataset
+    num_of_remaining_sub_ops = dimse_property((0x0000, 0x1020))
+    num_of_completed_sub_ops = dimse_property((0x0000, 0x1021))
+    num_of_failed_sub_ops = dimse_property((0x0000, 0x1022))
+    num_of_warning_sub_ops = dimse_property((0x0000, 0x1023))
+
+
+_SUB_OPS = [
+    'NumberOfRemainingSuboperations',
+    'NumberOfCompletedSuboperations',
+    'NumberOfFailedSuboperations',
+    'NumberOfWarningSuboperations',
+]
+
+# The command_fields lists follow the tables of PS3.7 9.3 and 10.3, without CommandField
+# and CommandDataSetType, which every new message sets to real values.
+
+
+class CEchoRQMessage(DIMSERequestMessage):
+    """C-ECHO-RQ (PS3.7 9.3.5.1)."""
+
+    command_field = 0x0030
+    command_fields = ['CommandGroupLength', 'AffectedSOPClassUID', 'MessageID']
+
+
+class CEchoRSPMessage(DIMSEResponseMessage):
+    """C-ECHO-RSP (PS3.7 9.3.5.2)."""
+
+    command_field = 0x8030
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+    ]
+
+
+class CStoreRQMessage(DIMSERequestMessage, PriorityMixin):
+    """C-STORE-RQ (PS3.7 9.3.1.1)."""
+
+    command_field = 0x0001
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'Priority',
+        'AffectedSOPInstanceUID', 'MoveOriginatorApplicationEntityTitle',
+        'MoveOriginatorMessageID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+    move_originator_aet = dimse_property((0x0000, 0x1030))
+    move_originator_message_id = dimse_property((0x0000, 0x1031))
+
+
+class CStoreRSPMessage(DIMSEResponseMessage):
+    """C-STORE-RSP (PS3.7 9.3.1.2)."""
+
+    command_field = 0x8001
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class CFindRQMessage(DIMSERequestMessage, PriorityMixin):
+    """C-FIND-RQ (PS3.7 9.3.2.1)."""
+
+    command_field = 0x0020
+    command_fields = ['CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'Priority']
+
+
+class CFindRSPMessage(DIMSEResponseMessage):
+    """C-FIND-RSP (PS3.7 9.3.2.2)."""
+
+    command_field = 0x8020
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+    ]
+
+
+class CGetRQMessage(DIMSERequestMessage, PriorityMixin):
+    """C-GET-RQ (PS3.7 9.3.3.1)."""
+
+    command_field = 0x0010
+    command_fields = ['CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'Priority']
+
+
+class CGetRSPMessage(DIMSEResponseMessage, SubOpsCountMixin):
+    """C-GET-RSP (PS3.7 9.3.3.2)."""
+
+    command_field = 0x8010
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        *_SUB_OPS,
+    ]
+
+
+class CMoveRQMessage(DIMSERequestMessage, PriorityMixin):
+    """C-MOVE-RQ (PS3.7 9.3.4.1)."""
+
+    command_field = 0x0021
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'MoveDestination',
+        'Priority',
+    ]
+    move_destination = dimse_property((0x0000, 0x0600))
+
+
+class CMoveRSPMessage(DIMSEResponseMessage, SubOpsCountMixin):
+    """C-MOVE-RSP (PS3.7 9.3.4.2)."""
+
+    command_field = 0x8021
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        *_SUB_OPS,
+    ]
+
+
+class CCancelRQMessage(DIMSEResponseMessage):
+    """C-CANCEL-RQ (PS3.7 9.3.2.3, 9.3.3.3, 9.3.4.3).
+
+    It names the request it cancels with Message ID Being Responded To, hence a response
+    subclass, as in the original.
+    """
+
+    command_field = 0x0FFF
+    command_fields = ['CommandGroupLength', 'MessageIDBeingRespondedTo']
+
+
+class NEventReportRQMessage(DIMSERequestMessage):
+    """N-EVENT-REPORT-RQ (PS3.7 10.3.1.1)."""
+
+    command_field = 0x0100
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'AffectedSOPInstanceUID',
+        'EventTypeID',
+    ]
+    event_type_id = dimse_property((0x0000, 0x1002))
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NEventReportRSPMessage(DIMSEResponseMessage):
+    """N-EVENT-REPORT-RSP (PS3.7 10.3.1.2)."""
+
+    command_field = 0x8100
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID', 'EventTypeID',
+    ]
+    event_type_id = dimse_property((0x0000, 0x1002))
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NGetRQMessage(DIMSERequestMessage):
+    """N-GET-RQ (PS3.7 10.3.2.1); ``sop_class_uid`` is the Requested SOP Class UID."""
+
+    command_field = 0x0110
+    command_fields = [
+        'CommandGroupLength', 'RequestedSOPClassUID', 'MessageID', 'RequestedSOPInstanceUID',
+        'AttributeIdentifierList',
+    ]
+    sop_class_uid = dimse_property((0x0000, 0x0003))
+    requested_sop_instance_uid = dimse_property((0x0000, 0x1001))
+    attribute_identifier_list = dimse_property((0x0000, 0x1005))
+
+
+class NGetRSPMessage(DIMSEResponseMessage):
+    """N-GET-RSP (PS3.7 10.3.2.2).
+
+    As in the original, ``command_fields`` has no AffectedSOPClassUID (it is user optional
+    here); ``sop_class_uid`` still sets it.
+    """
+
+    command_field = 0x8110
+    command_fields = [
+        'CommandGroupLength', 'MessageIDBeingRespondedTo', 'Status', 'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NSetRQMessage(DIMSERequestMessage):
+    """N-SET-RQ (PS3.7 10.3.3.1); ``sop_class_uid`` is the Requested SOP Class UID."""
+
+    command_field = 0x0120
+    command_fields = [
+        'CommandGroupLength', 'RequestedSOPClassUID', 'MessageID', 'RequestedSOPInstanceUID',
+    ]
+    sop_class_uid = dimse_property((0x0000, 0x0003))
+    requested_sop_instance_uid = dimse_property((0x0000, 0x1001))
+
+
+class NSetRSPMessage(DIMSEResponseMessage):
+    """N-SET-RSP (PS3.7 10.3.3.2)."""
+
+    command_field = 0x8120
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NActionRQMessage(DIMSERequestMessage):
+    """N-ACTION-RQ (PS3.7 10.3.4.1); ``sop_class_uid`` is the Requested SOP Class UID."""
+
+    command_field = 0x0130
+    command_fields = [
+        'CommandGroupLength', 'RequestedSOPClassUID', 'MessageID', 'RequestedSOPInstanceUID',
+        'ActionTypeID',
+    ]
+    sop_class_uid = dimse_property((0x0000, 0x0003))
+    requested_sop_instance_uid = dimse_property((0x0000, 0x1001))
+    action_type_id = dimse_property((0x0000, 0x1008))
+
+
+class NActionRSPMessage(DIMSEResponseMessage):
+    """N-ACTION-RSP (PS3.7 10.3.4.2)."""
+
+    command_field = 0x8130
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID', 'ActionTypeID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+    action_type_id = dimse_property((0x0000, 0x1008))
+
+
+class NCreateRQMessage(DIMSERequestMessage):
+    """N-CREATE-RQ (PS3.7 10.3.5.1)."""
+
+    command_field = 0x0140
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageID', 'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NCreateRSPMessage(DIMSEResponseMessage):
+    """N-CREATE-RSP (PS3.7 10.3.5.2)."""
+
+    command_field = 0x8140
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+class NDeleteRQMessage(DIMSERequestMessage):
+    """N-DELETE-RQ (PS3.7 10.3.6.1); ``sop_class_uid`` is the Requested SOP Class UID."""
+
+    command_field = 0x0150
+    command_fields = [
+        'CommandGroupLength', 'RequestedSOPClassUID', 'MessageID', 'RequestedSOPInstanceUID',
+    ]
+    sop_class_uid = dimse_property((0x0000, 0x0003))
+    requested_sop_instance_uid = dimse_property((0x0000, 0x1001))
+
+
+class NDeleteRSPMessage(DIMSEResponseMessage):
+    """N-DELETE-RSP (PS3.7 10.3.6.2)."""
+
+    command_field = 0x8150
+    command_fields = [
+        'CommandGroupLength', 'AffectedSOPClassUID', 'MessageIDBeingRespondedTo', 'Status',
+        'AffectedSOPInstanceUID',
+    ]
+    affected_sop_instance_uid = dimse_property((0x0000, 0x1000))
+
+
+#: Command Field (0000,0100) -> message class, for all 23 messages (PS3.7 Annex E).
+MESSAGE_TYPE: dict[int, type[DIMSEMessage]] = {
+    cls.command_field: cls
+    for cls in (
+        CEchoRQMessage, CEchoRSPMessage,
+        CStoreRQMessage, CStoreRSPMessage,
+        CFindRQMessage, CFindRSPMessage,
+        CGetRQMessage, CGetRSPMessage,
+        CMoveRQMessage, CMoveRSPMessage,
+        CCancelRQMessage,
+        NEventReportRQMessage, NEventReportRSPMessage,
+        NGetRQMessage, NGetRSPMessage,
+        NSetRQMessage, NSetRSPMessage,
+        NActionRQMessage, NActionRSPMessage,
+        NCreateRQMessage, NCreateRSPMessage,
+        NDeleteRQMessage, NDeleteRSPMessage,
+    )
+}
+
+
+# --- reassembly ---------------------------------------------------------------------------
+
+
+def _write_all(fp: BinaryIO, data: Any) -> None:
+    """Write all of ``data``; raw (unbuffered) files may take less than asked."""
+    view = memoryview(data)
+    while view:
+        written = fp.write(view)
+        if written is None or written >= len(view):
+            return
+        view = view[written:]
+
+
+def _message_name(msg: DIMSEMessage | None) -> str:
+    return type(msg).__name__ if msg is not None else 'message'
+
+
+class DIMSEDecoder:
+    """Reassemble PDVs into DIMSE messages (PS3.7 6.3, PS3.8 Annex E).
+
+    ``accepted_contexts`` maps presentation context ID -> context (an opaque object, handed
+    to ``get_file_cb``); the upper layer may fill the mapping, or replace the attribute, once
+    the association is negotiated. ``store_in_file`` is a container of SOP Class UIDs whose
+    data sets go straight to a file: for those, ``get_file_cb(context, command_set)`` is
+    called once, when the command set is complete, and returns ``(fp, start)``; each data
+    fragment is written to ``fp`` as it arrives, and at the end ``fp.seek(start)`` becomes
+    ``msg.data_set``. Any other data set is joined once into bytes.
+
+    An :class:`OSError` from ``get_file_cb``, from a write or from the final seek is not a
+    protocol error: the rest of that data set is read and discarded, the file is closed, and
+    the message is delivered with ``data_set`` None and ``storage_error`` set to the error.
+
+    Everything the peer got wrong raises :class:`DIMSEProcessingError` (and resets the
+    decoder); the association should then be aborted.
+
+    Buffers: PDV data values may be memoryview slices of a receive buffer. Data-set
+    fragments going to memory are kept as those slices until the message is complete and
+    then joined once, so a receive buffer handed to :meth:`feed` must not be overwritten
+    while a message is in progress (allocate one per PDU).
+
+    Fields, as in the original: ``receiving`` (a message is in progress),
+    ``command_set_received``, ``data_set_received``, ``pc_id`` and ``msg`` (the message in
+    progress).
+
+    >>> decoder = DIMSEDecoder({1: context}, store_in_file=(), get_file_cb=None)
+    >>> for p_data in CEchoRQMessage().encode(1, 0):
+    ...     for msg, pc_id in decoder.process(p_data):
+    ...         print(type(msg).__name__, pc_id)
+    CEchoRQMessage 1
+    """
+
+    def __init__(
+        self,
+        accepted_contexts: Mapping[int, Any],
+        store_in_file: Container[str],
+        get_file_cb: GetFileCallback | None,
+    ) -> None:
+        self.accepted_contexts = accepted_contexts
+        self.store_in_file = store_in_file
+        self.get_file_cb = get_file_cb
+        self.receiving = False
+        self.command_set_received = False
+        self.data_set_received = False
+        self.pc_id: int | None = None
+        self.msg: DIMSEMessage | None = None
+        self._command_fragments: list[Any] = []
+        self._data_fragments: list[Any] = []
+        self._fp: BinaryIO | None = None
+        self._start = 0
+        self._storage_error: OSError | None = None
+        # The last message delivered without a data set, to explain a stray data fragment.
+        self._previous: DIMSEMessage | None = None
+
+    def process(self, p_data: pdu.PDataTfPDU) -> list[tuple[DIMSEMessage, int]]:
+        """Feed every PDV of one P-DATA-TF PDU; return the messages it completed, in order.
+
+        Usually zero or one; a PDU may complete several small messages.
+        """
+        completed = []
+        for item in p_data.data_value_items:
+            result = self.feed(item)
+            if result is not None:
+                completed.append(result)
+        return completed
+
+    def feed(self, pdv: pdu.PresentationDataValueItem) -> tuple[DIMSEMessage, int] | None:
+        """Take one PDV; return ``(message, pc_id)`` when it completes a message, else None."""
+        try:
+            return self._feed(pdv)
+        except BaseException:
+            # A protocol error, or e.g. a non-OSError from get_file_cb: leave no half-built
+            # message (or open file) behind.
+            self.discard()
+            raise
+
+    def _feed(self, pdv: pdu.PresentationDataValueItem) -> tuple[DIMSEMessage, int] | None:
+        data_value = pdv.data_value
+        pc_id = pdv.context_id
+        if len(data_value) < 1:
+            raise DIMSEProcessingError(
+                f'a PDV on presentation context {pc_id} has no message control header '
+                f'(PS3.8 E.2): expected at least 1 byte, got 0'
+            )
+        control = data_value[0]
+        is_command = control & 1
+        is_last = control & 2
+        if not self.receiving:
+            if not is_command:
+                raise DIMSEProcessingError(self._stray_data_message(pc_id))
+            if pc_id not in self.accepted_contexts:
+                raise DIMSEProcessingError(
+                    f'a PDV uses presentation context {pc_id}, which was not accepted '
+                    f'(accepted: {sorted(self.accepted_contexts)})'
+                )
+            self.receiving = True
+            self.pc_id = pc_id
+            self._previous = None
+        elif pc_id != self.pc_id:
+            # PS3.8 E.2 / PS3.7 6.3: all fragments of one message use one presentation context.
+            raise DIMSEProcessingError(
+                f'a PDV on presentation context {pc_id} arrived while a '
+                f'{_message_name(self.msg)} on context {self.pc_id} was incomplete'
+            )
+        payload = memoryview(data_value)[1:]  # a view: no copy until the final join
+        if is_command:
+            if self.command_set_received:
+                raise DIMSEProcessingError(
+                    f'a command fragment arrived on context {pc_id} while the data set of '
+                    f'{_message_name(self.msg)} was expected (PS3.7 6.3)'
+                )
+            self._command_fragments.append(payload)
+            if is_last:
+                return self._command_complete()
+            return None
+        if not self.command_set_received:
+            raise DIMSEProcessingError(
+                f'a data set fragment arrived on context {pc_id} before the last fragment of '
+                f'the command set (PS3.7 6.3: the command set comes first)'
+            )
+        self._data_fragment(payload)
+        if is_last:
+            self.data_set_received = True
+            return self._message_complete()
+        return None
+
+    def _stray_data_message(self, pc_id: int) -> str:
+        previous = self._previous
+        if previous is not None:
+            return (
+                f'a data set fragment arrived on context {pc_id}, but the preceding '
+                f'{type(previous).__name__} said no data set follows (Command Data Set '
+                f'Type {NO_DATASET:04X}H, PS3.7 Annex E)'
+            )
+        return (
+            f'a data set fragment arrived on context {pc_id} before any command set '
+            f'(PS3.7 6.3: the command set comes first)'
+        )
+
+    def _command_complete(self) -> tuple[DIMSEMessage, int] | None:
+        raw = b''.join(self._command_fragments)
+        self._command_fragments = []
+        msg = self._command_set_to_message(_decode_command_set(raw))
+        self.msg = msg
+        self.command_set_received = True
+        data_set_type = value_or_none(msg.command_set.get(_COMMAND_DATA_SET_TYPE_TAG))
+        # PS3.7 Annex E: 0101H, and by extension a missing value, means no data set.
+        if data_set_type is None or data_set_type == NO_DATASET:
+            self._previous = msg
+            return self._message_complete()
+        sop_class = msg.sop_class_uid
+        if self.get_file_cb is not None and sop_class is not None and (
+            sop_class in self.store_in_file
+        ):
+            assert self.pc_id is not None
+            context = self.accepted_contexts[self.pc_id]
+            try:
+                self._fp, self._start = self.get_file_cb(context, msg.command_set)
+            except OSError as exc:
+                self._storage_error = exc
+        return None
+
+    def _data_fragment(self, payload: Any) -> None:
+        fp = self._fp
+        if fp is not None:
+            try:
+                _write_all(fp, payload)
+            except OSError as exc:
+                self._storage_failed(exc)
+        elif self._storage_error is None:
+            self._data_fragments.append(payload)
+        # else: draining a data set that could not be stored
+
+    def _storage_failed(self, exc: OSError) -> None:
+        self._storage_error = exc
+        fp, self._fp = self._fp, None
+        if fp is not None:
+            with contextlib.suppress(OSError):
+                fp.close()
+
+    def _message_complete(self) -> tuple[DIMSEMessage, int]:
+        msg = self.msg
+        pc_id = self.pc_id
+        assert msg is not None and pc_id is not None
+        if self.data_set_received:
+            if self._fp is not None:
+                try:
+                    self._fp.seek(self._start)
+                except OSError as exc:
+                    self._storage_failed(exc)
+                else:
+                    msg._data_set = self._fp
+                    self._fp = None
+            elif self._storage_error is None:
+                msg._data_set = b''.join(self._data_fragments)
+            msg.storage_error = self._storage_error
+        self._reset()
+        return msg, pc_id
+
+    def _reset(self) -> None:
+        self.receiving = False
+        self.command_set_received = False
+        self.data_set_received = False
+        self.pc_id = None
+        self.msg = None
+        self._command_fragments = []
+        self._data_fragments = []
+        self._fp = None
+        self._start = 0
+        self._storage_error = None
+
+    def discard(self) -> None:
+        """Drop the message in progress, closing its file if any (e.g. on abort).
+
+        Deleting that file is the storage layer's business: it created it.
+        """
+        fp = self._fp
+        self._reset()
+        self._previous = None
+        if fp is not None:
+            with contextlib.suppress(OSError):
+                fp.close()
+
+    @staticmethod
+    def _command_set_to_message(command_set: Dataset) -> DIMSEMessage:
+        """Wrap a decoded command set in the message class its Command Field names."""
+        elem = command_set.get(_COMMAND_FIELD_TAG)
+        if elem is None:
+            raise DIMSEProcessingError(
+                'the command set has no Command Field (0000,0100) (PS3.7 Annex E)'
+            )
+        command_field = elem.value
+        cls = MESSAGE_TYPE.get(command_field) if isinstance(command_field, int) else None
+        if cls is None:
+            if isinstance(command_field, int):
+                shown = f'{command_field:04X}H'
+            else:
+                shown = repr(command_field)
+            raise DIMSEProcessingError(
+                f'unknown Command Field {shown}: expected one of '
+                f'{", ".join(f"{field:04X}H" for field in MESSAGE_TYPE)} (PS3.7 Annex E)'
+            )
+        return cls(command_set)

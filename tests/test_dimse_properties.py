@@ -1,0 +1,257 @@
+"""Hypothesis properties of pynetdicom2.dimsemessages: encode/reassemble round trips, and a
+reassembler that, whatever the peer sends, fails only with DIMSEProcessingError.
+
+The budget scales with the hypothesis profile (tests/conftest.py): ``ci`` (the default) keeps
+these to well under a minute, ``HYPOTHESIS_PROFILE=fuzz`` runs a hundred times as many.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydicom.dataelem import DataElement
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_data_element
+from pydicom.multival import MultiValue
+
+from pynetdicom2 import dimsemessages as dm
+from pynetdicom2 import pdu
+from pynetdicom2.exceptions import DIMSEProcessingError
+
+# Malformed command sets make pydicom warn (unknown tags, odd values); that is expected here.
+pytestmark = [pytest.mark.fuzz, pytest.mark.filterwarnings('ignore::UserWarning')]
+
+_BUDGET = settings.default.max_examples
+
+
+def _examples(share: float) -> int:
+    """This test's share of the profile's max_examples (ci: 1000, fuzz: 100000)."""
+    return max(10, int(_BUDGET * share))
+
+
+CLASSES = sorted(dm.MESSAGE_TYPE.values(), key=lambda cls: cls.command_field)
+CONTEXT_IDS = (1, 3, 5)
+CONTEXTS = {pc_id: ('context', pc_id) for pc_id in CONTEXT_IDS}
+
+uids = st.lists(st.integers(0, 10**9), min_size=2, max_size=14).map(
+    lambda parts: '.'.join(map(str, parts))
+).filter(lambda uid: len(uid) <= 64)
+us = st.integers(0, 0xFFFF)
+_printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='\\')
+ae_titles = st.text(_printable, min_size=1, max_size=16).filter(lambda s: s.strip() == s)
+comments = st.text(_printable, min_size=1, max_size=64).filter(lambda s: s.strip() == s)
+tag_lists = st.lists(st.integers(0, 0xFFFFFFFF), min_size=1, max_size=6)
+
+_KIND = {
+    'sop_class_uid': uids,
+    'affected_sop_instance_uid': uids,
+    'requested_sop_instance_uid': uids,
+    'move_destination': ae_titles,
+    'move_originator_aet': ae_titles,
+    'error_comment': comments,
+    'attribute_identifier_list': tag_lists,
+    'offending_element': tag_lists,
+}
+
+
+def _properties(cls: type) -> list[str]:
+    return sorted(
+        name for name in dir(cls)
+        if isinstance(getattr(cls, name), property) and name != 'data_set'
+    )
+
+
+PROPERTIES = {cls: _properties(cls) for cls in CLASSES}
+
+
+def _normal(value: object) -> object:
+    """Tags read back as one BaseTag or a MultiValue; compare them as lists."""
+    if isinstance(value, (list, MultiValue)):
+        return [int(v) for v in value]
+    return value
+
+
+@st.composite
+def messages(draw: st.DrawFn) -> tuple[dm.DIMSEMessage, dict, bytes | None, bool]:
+    cls = draw(st.sampled_from(CLASSES))
+    msg = cls()
+    values = {}
+    for name in PROPERTIES[cls]:
+        value = draw(st.none() | _KIND.get(name, us))
+        setattr(msg, name, value)
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        values[name] = _normal(value)
+    data = draw(st.none() | st.binary(min_size=1, max_size=3000))
+    as_file = draw(st.booleans())
+    if data is not None:
+        msg.data_set = io.BytesIO(data) if as_file else data
+    return msg, values, data, as_file
+
+
+max_lengths = st.just(0) | st.integers(7, 64) | st.integers(65, 20000)
+
+
+class _Files:
+    def __init__(self) -> None:
+        self.files: list[io.BytesIO] = []
+
+    def __call__(self, context: object, command_set: object) -> tuple[io.BytesIO, int]:
+        self.files.append(io.BytesIO())
+        return self.files[-1], 0
+
+
+@settings(max_examples=_examples(1.0))
+@given(
+    message=messages(),
+    max_pdu_length=max_lengths,
+    pc_id=st.sampled_from(CONTEXT_IDS),
+    store=st.booleans(),
+    pack=st.booleans(),
+)
+def test_round_trip(message, max_pdu_length: int, pc_id: int, store: bool, pack: bool) -> None:
+    msg, values, data, _as_file = message
+    files = _Files()
+    store_in_file = {values.get('sop_class_uid')} if store else set()
+    decoder = dm.DIMSEDecoder(CONTEXTS, store_in_file, files)
+    received = []
+    for p_data in msg.encode(pc_id, max_pdu_length, pack=pack):
+        raw = p_data.encode()
+        if max_pdu_length:
+            assert len(raw) - 6 <= max_pdu_length
+        received.extend(decoder.process(pdu.PDataTfPDU.decode(bytearray(raw))))
+    [(got, got_pc_id)] = received
+    assert got_pc_id == pc_id and type(got) is type(msg)
+    for name, value in values.items():
+        assert _normal(getattr(got, name)) == value, name
+    if data is None:
+        assert got.data_set is None
+    elif store and values.get('sop_class_uid') is not None:
+        assert got.data_set is files.files[0] and got.data_set.read() == data
+    else:
+        assert got.data_set == data
+    assert not decoder.receiving
+
+
+_ACCEPTED_CLASS = '1.2.840.10008.5.1.4.1.1.2'
+
+
+def _valid_commands() -> list[bytes]:
+    commands = []
+    for cls in CLASSES:
+        msg = cls()
+        msg.sop_class_uid = _ACCEPTED_CLASS
+        if hasattr(cls, 'message_id'):
+            msg.message_id = 1
+        for data_set in (None, b'\x00'):
+            msg.data_set = data_set
+            commands.append(msg._encode_command_set())
+    return commands
+
+
+VALID_COMMANDS = _valid_commands()
+
+pdvs = st.tuples(
+    st.sampled_from((1, 2, 3, 5, 9)),
+    st.integers(0, 255),
+    st.one_of(
+        st.binary(max_size=40),
+        st.sampled_from(VALID_COMMANDS),
+        st.sampled_from(VALID_COMMANDS).flatmap(
+            lambda raw: st.integers(0, len(raw)).map(lambda cut: raw[:cut])
+        ),
+    ),
+    st.booleans(),  # an empty data value, without even the control header
+)
+
+
+@settings(max_examples=_examples(1.0))
+@given(sequence=st.lists(pdvs, max_size=12), store=st.booleans())
+def test_random_pdv_sequences_raise_only_dimse_errors(sequence, store: bool) -> None:
+    files = _Files()
+    decoder = dm.DIMSEDecoder(CONTEXTS, {_ACCEPTED_CLASS} if store else set(), files)
+    delivered = []
+    for pc_id, control, payload, empty in sequence:
+        data_value = b'' if empty else bytes((control,)) + payload
+        item = pdu.PresentationDataValueItem(pc_id, memoryview(data_value))
+        try:
+            result = decoder.feed(item)
+        except DIMSEProcessingError:
+            assert not decoder.receiving  # reset, ready for the next message
+            continue
+        if result is not None:
+            msg, got_pc_id = result
+            assert isinstance(msg, dm.DIMSEMessage) and got_pc_id in CONTEXTS
+            delivered.append(msg.data_set)
+    decoder.discard()
+    # Every file handed out was either delivered with its message or closed.
+    assert all(fp.closed or any(fp is d for d in delivered) for fp in files.files)
+
+
+mutations = st.lists(
+    st.tuples(st.sampled_from(('flip', 'cut', 'insert', 'delete')), st.integers(0, 10**6),
+              st.binary(min_size=1, max_size=4)),
+    min_size=1, max_size=4,
+)
+
+
+def _mutate(raw: bytes, steps) -> bytes:
+    data = bytearray(raw)
+    for kind, where, blob in steps:
+        position = where % (len(data) + 1)
+        if kind == 'flip' and data:
+            data[position % len(data)] ^= blob[0] or 1
+        elif kind == 'cut':
+            del data[position:]
+        elif kind == 'insert':
+            data[position:position] = blob
+        elif kind == 'delete':
+            del data[position:position + len(blob)]
+    return bytes(data)
+
+
+@settings(max_examples=_examples(1.0))
+@given(message=messages(), steps=mutations)
+def test_mutated_command_sets_raise_only_dimse_errors(message, steps) -> None:
+    msg = message[0]
+    msg.data_set = None
+    raw = _mutate(msg._encode_command_set(), steps)
+    decoder = dm.DIMSEDecoder(CONTEXTS, set(), None)
+    try:
+        result = decoder.feed(pdu.PresentationDataValueItem(1, b'\x03' + raw))
+        if result is None:  # it now says a data set follows
+            result = decoder.feed(pdu.PresentationDataValueItem(1, b'\x02data'))
+            assert result is not None and result[0].data_set == b'data'
+    except DIMSEProcessingError:
+        assert not decoder.receiving
+        return
+    received = result[0]
+    # Whatever decoded must read without surprises.
+    for name in PROPERTIES[type(received)]:
+        getattr(received, name)
+    repr(received)
+
+
+element_values = st.one_of(
+    st.tuples(st.just('US'), st.sampled_from((0x0110, 0x0900, 0x1020)), us),
+    st.tuples(st.just('UI'), st.sampled_from((0x0002, 0x1000)), uids),
+    st.tuples(st.just('AE'), st.sampled_from((0x0600, 0x1030)), ae_titles),
+    st.tuples(st.just('LO'), st.just(0x0902), comments),
+    st.tuples(st.just('AT'), st.just(0x0901), st.integers(0, 0xFFFFFFFF)),
+    st.tuples(st.just('AT'), st.just(0x1005), tag_lists),
+)
+
+
+@settings(max_examples=_examples(0.2))
+@given(spec=element_values)
+def test_fast_element_encoder_matches_pydicom(spec) -> None:
+    vr, element, value = spec
+    elem = DataElement(element, vr, value)
+    buffer = DicomBytesIO()
+    buffer.is_implicit_VR = True
+    buffer.is_little_endian = True
+    write_data_element(buffer, elem)
+    assert dm._encode_element(elem) == buffer.getvalue()
