@@ -1,0 +1,945 @@
+"""The DICOM upper layer service provider: one thread per association that owns its socket.
+
+What this module owns: the transport of one association (connecting, framing PDUs, reading
+and writing the socket, closing it), the ARTIM timer, and the thread that drives
+:class:`pynetdicom2.fsm.StateMachine` with the events it observes. What it must not do: decide
+anything Table 9-10 decides (that is ``fsm``), encode or decode PDUs or DIMSE messages itself
+(``pdu``, ``dimsemessages``), or negotiate anything (the association layer).
+
+Threading design (and why). The DUL thread is the only one that touches the socket. It blocks
+in a selector over two file descriptors: the association's socket and the read end of a
+socketpair whose write end :meth:`DULServiceProvider.send`, :meth:`~DULServiceProvider.stop`
+and :meth:`~DULServiceProvider.kill` poke. There is no polling interval and no sleep: the
+thread wakes exactly when bytes arrive, when the user hands it something, or when ARTIM is due
+(the selector timeout). We chose this over a second "reader" thread feeding one queue because
+a reader thread adds a thread hand-off to every incoming PDU: a DIMSE round trip through two
+providers then costs six hand-offs instead of four, and each hand-off between Python threads
+on a loaded two-core machine costs tens of microseconds (benchmarks/bench_dul.py measures
+both the provider and the plain-socket limit). The socket is non-blocking, so a peer that
+stops reading or writing mid-PDU can never pin the thread: stop/kill always get through.
+
+Framing (PS3.8 9.3.1): every read lands in one receive ring buffer (``recv_into``, never byte by
+byte, never ``bytes +=``). The 6-byte header is checked before anything is allocated: an
+unknown PDU type, or a declared length above the local maximum (our announced Maximum Length
+for P-DATA-TF, a fixed cap for the other PDUs), is an invalid PDU (Evt19) without reading the
+body. A complete PDU gets a buffer of its own (PDV payloads handed to the DIMSE reassembler
+may be views of it); a PDU too large for the ring is received straight into its own
+``bytearray``.
+
+Usage, requestor side (the association layer does this)::
+
+    dul = DULServiceProvider(store_in_file=set(), get_file_cb=None,
+                             called_address=('pacs.example.org', 104))
+    dul.send(a_associate_rq_pdu)                 # connects, then sends the RQ
+    ac = dul.receive(timeout=30)                 # AAssociateAcPDU / AAssociateRjPDU / AAbortPDU
+    dul.accepted_contexts = {1: PContextDef(1, sop_class, ts)}
+    dul.send(c_echo_rq.encode(1, peer_max_pdu))  # an iterator of P-DATA-TF, consumed lazily
+    msg, pc_id = dul.receive(timeout=15)
+    dul.send(AReleaseRqPDU())
+    dul.receive(timeout=10)                      # AReleaseRpPDU; the transport is then closed
+    dul.kill()
+
+Acceptor side: ``DULServiceProvider(store_in_file, get_file_cb, dul_socket=accepted_socket)``;
+``start()`` it (or call ``receive``) at once so ARTIM runs, then ``receive()`` the
+A-ASSOCIATE-RQ and ``send`` an A-ASSOCIATE-AC or -RJ.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import selectors
+import socket
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, Union
+
+from pynetdicom2 import pdu
+from pynetdicom2.exceptions import DCMTimeoutError, NetDICOMError, PDUProcessingError
+from pynetdicom2.fsm import (
+    LOCAL_EVENT_BY_PDU_TYPE,
+    PEER_EVENT_BY_PDU_TYPE,
+    Events,
+    GetFileCB,
+    Indication,
+    PContextDef,
+    StateMachine,
+    States,
+    Timer,
+)
+
+try:  # pragma: no cover - Python without ssl support
+    import ssl
+
+    _WOULD_BLOCK: tuple[type[BaseException], ...] = (
+        BlockingIOError,
+        ssl.SSLWantReadError,
+        ssl.SSLWantWriteError,
+    )
+except ImportError:  # pragma: no cover
+    _WOULD_BLOCK = (BlockingIOError,)
+
+__all__ = [
+    'DULServiceProvider',
+    'MAX_ASSOCIATION_PDU_LENGTH',
+    'SOCKET_TIMEOUT',
+    'UNLIMITED_PDATA_CAP',
+]
+
+logger = logging.getLogger('pynetdicom2.dul')
+
+#: Default seconds to wait for a TCP connection (and the TLS handshake) to complete.
+SOCKET_TIMEOUT = 15
+#: Largest PDU-length accepted for A-ASSOCIATE-RQ/AC/RJ, A-RELEASE and A-ABORT PDUs: far above
+#: any real negotiation (a few KiB, tens with identity tokens), far below memory trouble.
+MAX_ASSOCIATION_PDU_LENGTH = 1024 * 1024
+#: P-DATA-TF PDU-length cap when we announce a Maximum Length of 0 (unlimited, PS3.8 D.1).
+UNLIMITED_PDATA_CAP = 64 * 1024 * 1024
+#: Default bound for joining the thread in :meth:`DULServiceProvider.kill`.
+JOIN_TIMEOUT = 5.0
+
+# PS3.8 9.3.1: PDU-type (1), reserved (1), PDU-length (4, big endian).
+_HEADER_LENGTH = 6
+_PDU_LENGTH = struct.Struct('>I')
+_KNOWN_PDU_TYPES = frozenset(PEER_EVENT_BY_PDU_TYPE)
+# Ring buffer for incoming bytes: one recv_into can take many small PDUs at once.
+_RING_SIZE = 256 * 1024
+# PDUs up to this total size are cut out of the ring; bigger ones get a buffer of their own.
+_SMALL_PDU = 64 * 1024
+# An outgoing P-DATA iterator yields this many PDUs between two looks at the socket and the
+# wake-up pipe, so a long data set never hides an incoming A-ABORT or a kill().
+_STREAM_BATCH = 16
+# Pending outgoing bytes that trigger a flush before the thread would block anyway.
+_FLUSH_SIZE = 256 * 1024
+# Buffers per sendmsg call (IOV_MAX is 1024 on Linux, 16 is the POSIX minimum... we stay low).
+_MAX_GATHER = 64
+# States in which an association exists (so a kill() owes the peer an A-ABORT).
+_ASSOCIATED = frozenset(States) - {States.STA_1, States.STA_2, States.STA_4, States.STA_13}
+
+
+class _FramingError:
+    """A PDU header we refuse (unknown type, oversized); becomes Evt19 with ``reason``."""
+
+    __slots__ = ('message', 'reason')
+
+    def __init__(self, message: str, reason: int) -> None:
+        self.message = message
+        self.reason = reason
+
+
+class _EndOfStream:
+    """The peer closed (or reset) the transport: Evt17 once the PDUs before it are handled."""
+
+    __slots__ = ('error',)
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+_Incoming = Union[bytes, bytearray, _FramingError, _EndOfStream]
+
+
+class _Framer:
+    """Cut a byte stream into whole PDUs, checking each header before allocating.
+
+    ``target()`` is where the next ``recv_into`` writes; ``advance(n)`` accounts for ``n``
+    received bytes and appends what they completed to ``out``: one buffer per PDU (header
+    included), a :class:`_FramingError`, nothing at all. After a framing error the stream
+    cannot be resynchronised, so the rest of it is read and dropped.
+    """
+
+    def __init__(self, pdata_cap: int, other_cap: int, out: collections.deque[_Incoming]) -> None:
+        self.pdata_cap = pdata_cap
+        self.other_cap = other_cap
+        self.out = out
+        self.lost = False
+        self._ring = bytearray(_RING_SIZE)
+        self._view = memoryview(self._ring)
+        self._start = 0
+        self._end = 0
+        self._big: bytearray | None = None
+        self._big_view: memoryview | None = None
+        self._big_filled = 0
+
+    def target(self) -> memoryview:
+        if self._big_view is not None:
+            return self._big_view[self._big_filled :]
+        if self.lost:
+            return self._view
+        if _RING_SIZE - self._end < _SMALL_PDU + _HEADER_LENGTH and self._start:
+            # Move the partial PDU to the front; it is at most _SMALL_PDU + header long.
+            length = self._end - self._start
+            self._ring[:length] = self._view[self._start : self._end]
+            self._start, self._end = 0, length
+        return self._view[self._end :]
+
+    def advance(self, count: int) -> None:
+        if self._big is not None:
+            self._big_filled += count
+            if self._big_filled == len(self._big):
+                self.out.append(self._big)
+                self._big = self._big_view = None
+                self._big_filled = 0
+            return
+        if self.lost:
+            return
+        self._end += count
+        self._cut()
+
+    def _cut(self) -> None:
+        ring, start, end = self._ring, self._start, self._end
+        while end - start >= _HEADER_LENGTH:
+            pdu_type = ring[start]
+            (length,) = _PDU_LENGTH.unpack_from(ring, start + 2)
+            if pdu_type not in _KNOWN_PDU_TYPES:
+                # PS3.8 9.3.8 reason 1: unrecognized PDU. Its length means nothing to us.
+                self._refuse(f'unknown PDU type {pdu_type:#04x} (length {length})', 1)
+                return
+            cap = self.pdata_cap if pdu_type == 0x04 else self.other_cap
+            if length > cap:
+                # Refused before allocating: PS3.8 9.3.8 reason 6, invalid PDU parameter value.
+                self._refuse(
+                    f'PDU type {pdu_type:#04x} declares {length} bytes, above the local '
+                    f'maximum of {cap}',
+                    6,
+                )
+                return
+            total = _HEADER_LENGTH + length
+            if end - start >= total:
+                self.out.append(ring[start : start + total])
+                start += total
+            elif total > _SMALL_PDU:
+                have = end - start
+                big = bytearray(total)
+                big[:have] = self._view[start:end]
+                self._big, self._big_view, self._big_filled = big, memoryview(big), have
+                start = end = 0
+                break
+            else:
+                break
+        if start == end:
+            start = end = 0
+        self._start, self._end = start, end
+
+    def _refuse(self, message: str, reason: int) -> None:
+        self.out.append(_FramingError(message, reason))
+        self.lost = True
+        self._start = self._end = 0
+
+
+class _End:
+    """Queued for the service user when the provider's thread has ended."""
+
+
+_END = _End()
+
+
+class DULServiceProvider(threading.Thread):
+    """The DICOM UL service provider of one association (PS3.8 9): a daemon thread.
+
+    ``dul_socket`` given: acceptor side, the transport is already connected (Evt5 at start).
+    Otherwise: requestor side, connecting to ``called_presentation_address`` (``called_address``
+    keyword) when the user sends the A-ASSOCIATE-RQ.
+
+    ``max_pdu_length`` is the Maximum Length we announce (0: unlimited): a P-DATA-TF declaring
+    more is refused. ``store_in_file``, ``get_file_cb``: see
+    :class:`~pynetdicom2.dimsemessages.DIMSEDecoder`. ``artim_timeout``: seconds for ARTIM.
+
+    Keywords beyond the contract: ``called_address=(host, port)``, ``connect_timeout``
+    (default :data:`SOCKET_TIMEOUT`), ``name`` (prefixed with ``pynetdicom2-`` if needed),
+    ``max_association_pdu_length``, ``join_timeout`` (bound for :meth:`kill`).
+
+    The thread starts on :meth:`start`, or on the first :meth:`send` / :meth:`receive`.
+
+    >>> dul = DULServiceProvider(set(), None, called_address=('127.0.0.1', 11112))
+    >>> dul.send(a_associate_rq)
+    >>> reply = dul.receive(timeout=10)
+    """
+
+    def __init__(
+        self,
+        store_in_file: Any,
+        get_file_cb: GetFileCB | None,
+        dul_socket: socket.socket | None = None,
+        max_pdu_length: int = 65536,
+        artim_timeout: float = 10,
+        *,
+        called_address: tuple[str, int] | None = None,
+        connect_timeout: float = SOCKET_TIMEOUT,
+        name: str | None = None,
+        max_association_pdu_length: int = MAX_ASSOCIATION_PDU_LENGTH,
+        join_timeout: float = JOIN_TIMEOUT,
+    ) -> None:
+        self.dul_socket = dul_socket
+        self.is_acceptor = dul_socket is not None
+        self.called_presentation_address = called_address
+        self.connect_timeout = connect_timeout
+        self.max_pdu_length = max_pdu_length
+        self.artim_timeout = artim_timeout
+        self.join_timeout = join_timeout
+        #: The OSError (or NetDICOMError) that made connecting fail, for the association layer.
+        self.transport_error: BaseException | None = None
+        #: What the current event carries; set and read by the DUL thread only.
+        self.primitive: Any = None
+        self.to_service_user: queue.SimpleQueue[Indication | _End] = queue.SimpleQueue()
+        #: (event, primitive) pairs handed to :meth:`send`, in order.
+        self.from_service_user: collections.deque[tuple[Events, Any]] = collections.deque()
+        self.timer = Timer(artim_timeout)
+        self.state_machine = StateMachine(self, self.timer, store_in_file, get_file_cb)
+        super().__init__(name=self._thread_name(name), daemon=True)
+
+        self._incoming: collections.deque[_Incoming] = collections.deque()
+        self._pending_out: list[Any] = []  # buffers written by actions, not yet on the socket
+        self._pending_size = 0
+        self._gather = False  # sendmsg usable on this socket (plain sockets on POSIX)
+        # Indications collected by the thread, handed over just before it blocks.
+        self._pending_up: list[Any] = []
+        self.state_machine.deliver = self._pending_up.append
+        pdata_cap = max_pdu_length + _HEADER_LENGTH if max_pdu_length else UNLIMITED_PDATA_CAP
+        # PS3.8 D.1 counts the PDV items only; the slack of one header tolerates peers that
+        # count a PDV header against our limit.
+        self._framer = _Framer(pdata_cap, max_association_pdu_length, self._incoming)
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        for end in (self._wake_r, self._wake_w):
+            end.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._send_lock = threading.Lock()
+        self._thread_started = False
+        self._unfinished = 0  # primitives handed to send() whose action has not completed
+        self._aborts_queued = 0
+        self._stream: Iterator[pdu.PDataTfPDU] | None = None
+        self._stop_requested = False
+        self._kill_requested = False
+        self._left_idle = False  # the association's life began (Evt1 or Evt5)
+        self._closed = False  # the transport was closed (by us or by the peer)
+        self._transport_lost = False  # a write failed: Evt17 after the current action
+        self._in_action = False
+        self._framer_eof = False  # the peer closed its side; nothing more to read
+        self._finished = False
+        self._resources_released = False
+        if dul_socket is not None:
+            # Evt5, transport connection indication: the connection exists from now on, so
+            # ARTIM runs from now on (AE-5) and the state is Sta2 before send/receive can look.
+            self._left_idle = True
+            self.state_machine.action(Events.EVT_5)
+
+    def _thread_name(self, name: str | None) -> str:
+        if name is None:
+            peer = 'requestor'
+            if self.dul_socket is not None:
+                try:
+                    host, port = self.dul_socket.getpeername()[:2]
+                    peer = f'{host}:{port}'
+                except OSError:
+                    peer = 'acceptor'
+            elif self.called_presentation_address is not None:
+                host, port = self.called_presentation_address[:2]
+                peer = f'{host}:{port}'
+            name = f'dul-{peer}'
+        return name if name.startswith('pynetdicom2') else f'pynetdicom2-{name}'
+
+    # --- public API ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> States:
+        """The current state of the protocol machine (PS3.8 9.2.1)."""
+        return self.state_machine.current_state
+
+    @property
+    def accepted_contexts(self) -> dict[int, PContextDef]:
+        """Accepted presentation contexts by ID; set by the association after negotiation."""
+        return self.state_machine.accepted_contexts
+
+    @accepted_contexts.setter
+    def accepted_contexts(self, value: dict[int, PContextDef]) -> None:
+        self.state_machine.accepted_contexts = value
+
+    def start(self) -> None:
+        """Start the thread; calling it again (or after send/receive started it) is harmless."""
+        with self._send_lock:
+            if self._thread_started or self._finished:
+                return
+            self._thread_started = True
+        super().start()
+
+    def send(self, primitive: pdu.PDataTfPDU | Iterable[pdu.PDataTfPDU] | Any) -> None:
+        """Hand a primitive to the provider: a PDU, or an iterator of P-DATA-TF PDUs.
+
+        A-ASSOCIATE-RQ (Evt1; requestor: connects first), -AC (Evt7), -RJ (Evt8), P-DATA
+        (Evt9: a ``PDataTfPDU`` or an iterator of them, e.g. ``msg.encode(pc_id, max_pdu)``,
+        consumed lazily by the DUL thread), A-RELEASE-RQ (Evt11), -RP (Evt14), A-ABORT (Evt15,
+        which also discards whatever P-DATA is still queued). Returns at once.
+
+        Raises :class:`NetDICOMError` naming event and state when the primitive is not
+        allowed in the current state (and nothing sent before it is still pending), or when
+        the provider has ended. The exception is an A-ABORT when no association exists any
+        more (or yet): it is ignored, since racing the peer's own abort or close is normal.
+        Use :meth:`kill` to drop a connection.
+
+        >>> dul.send(msg.encode(pc_id, peer_max_pdu_length))
+        """
+        event = self._local_event(primitive)
+        machine = self.state_machine
+        with self._send_lock:
+            if event is Events.EVT_15 and (
+                self._finished
+                or self._closed
+                or (self._unfinished == 0 and not machine.is_legal(event))
+            ):
+                logger.debug('%s: A-ABORT in %s: no association to abort', self.name, self.state)
+                return
+            if self._finished or self._closed or (self._left_idle and self.state is States.STA_1):
+                raise NetDICOMError(
+                    f'cannot send {type(primitive).__name__}: the association is over '
+                    f'({self.state.name}, provider {self.name} has ended)'
+                )
+            if self._unfinished == 0 and not machine.is_legal(event):
+                state = machine.current_state
+                raise NetDICOMError(
+                    f'{event.name} ({event.__doc__}) is not allowed in {state.name} '
+                    f'({state.__doc__}); PS3.8 Table 9-10 has no transition for it'
+                )
+            self._unfinished += 1
+            if event is Events.EVT_15:
+                self._aborts_queued += 1
+            self.from_service_user.append((event, primitive))
+        if not self._thread_started:
+            self.start()
+        self._wake()
+
+    def receive(self, timeout: float | None = None) -> Any:
+        """The next indication: a PDU (see :mod:`pynetdicom2.fsm`) or ``(msg, pc_id)``.
+
+        Raises :class:`DCMTimeoutError` when nothing arrives within ``timeout`` seconds
+        (None: wait forever) and :class:`NetDICOMError` once the provider has ended and every
+        indication was received.
+
+        >>> msg, pc_id = dul.receive(timeout=15)
+        """
+        if not self._thread_started:
+            self.start()
+        try:
+            item = self.to_service_user.get(timeout=timeout)
+        except queue.Empty:
+            raise DCMTimeoutError(
+                f'nothing from the peer within {timeout} s ({self.state.name}: '
+                f'{self.state.__doc__})'
+            ) from None
+        if item is _END:
+            self.to_service_user.put(_END)  # every later receive() ends the same way
+            raise NetDICOMError(
+                f'the association is over: provider {self.name} has ended in {self.state.name}'
+            )
+        return item
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """End gracefully and join; return True when the thread has ended.
+
+        What was already sent is still sent; an association that still exists is aborted
+        (A-ABORT, service-user source); in Sta13 the provider waits for the peer to close the
+        transport, at most ARTIM (PS3.8 9.1.5). ``timeout`` defaults to ARTIM plus
+        ``join_timeout``; past it, :meth:`kill` ends the thread.
+        """
+        self._stop_requested = True
+        if timeout is None:
+            timeout = self.artim_timeout + self.join_timeout
+        if self._wake_and_join(timeout):
+            return True
+        # e.g. a peer that stopped reading mid data set: graceful is no longer an option.
+        return threading.current_thread() is not self and self.kill()
+
+    def kill(self, timeout: float | None = None) -> bool:
+        """End now and join (at most ``timeout``, default ``join_timeout``); True when ended.
+
+        Queued primitives are dropped; an association that still exists gets a best-effort
+        A-ABORT (service-user source) before the transport is closed.
+        """
+        self._kill_requested = True
+        return self._wake_and_join(self.join_timeout if timeout is None else timeout)
+
+    # --- ProviderProto: what the state machine's actions call ---------------------------------
+
+    def create_socket(self) -> socket.socket:
+        """Connect to ``called_presentation_address`` (TLS subclasses wrap the result).
+
+        Raises :class:`NetDICOMError` when no address is set, :class:`OSError` when the
+        connection fails (the state machine turns that into Evt17, an A-P-ABORT indication).
+        """
+        address = self.called_presentation_address
+        if address is None:
+            raise NetDICOMError(
+                'no called presentation address: pass called_address=(host, port) or set '
+                'called_presentation_address before sending the A-ASSOCIATE-RQ'
+            )
+        sock = socket.create_connection(address, timeout=self.connect_timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` for the transport; a failure becomes Evt17 after the current action.
+
+        Writes are gathered and flushed, with one scatter-gather ``sendmsg`` where the socket
+        has it, just before the thread blocks (or when _FLUSH_SIZE bytes are pending, or the
+        transport is about to close). That keeps system calls few on a data-set stream and
+        lets the woken peer thread find the interpreter lock free.
+        """
+        if self.dul_socket is None or self._closed or self._transport_lost:
+            return
+        self._pending_out.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_SIZE:
+            self._flush()
+
+    def close_transport(self) -> None:
+        """Close the socket (idempotent). Called by the actions that close the transport."""
+        if self._closed:
+            return
+        if self._pending_out:
+            # Best effort, never blocking: whatever an earlier flush could not place.
+            self._flush(wait=False)
+        self._closed = True
+        sock = self.dul_socket
+        if sock is None:
+            return
+        try:
+            self._selector.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        try:
+            sock.close()
+        except OSError:  # pragma: no cover - close() of a valid socket
+            pass
+
+    # --- the thread ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            if self.dul_socket is not None:
+                self._attach(self.dul_socket)
+            self._loop()
+        except Exception:
+            logger.exception('%s: unexpected error; closing the association', self.name)
+        finally:
+            self._release_resources()
+
+    def _loop(self) -> None:
+        machine = self.state_machine
+        selector = self._selector
+        while True:
+            if self._kill_requested:
+                self._kill_now()
+                return
+            self._serve_outgoing()
+            if self._left_idle and machine.current_state is States.STA_1:
+                return
+            if self._stop_requested and self._stream is None and not self.from_service_user:
+                if self._stop_step():
+                    return
+            if self._pending_out:
+                self._flush()
+                if self._transport_lost:
+                    self._transport_failed()
+                    continue
+            if self._pending_up:
+                self._hand_up()
+            if self._kill_requested:  # its wake-up may have been consumed by a blocked write
+                continue
+            timeout = 0.0 if self._stream is not None else self.timer.remaining()
+            for key, _mask in selector.select(timeout):
+                if key.data is None:
+                    self._drain_wake()
+                else:
+                    self._read()
+            self._drain_incoming()
+            if not self.timer.check():
+                self._artim_expired()
+
+    def _attach(self, sock: socket.socket) -> None:
+        """Make the connected socket ours: TCP_NODELAY, non-blocking, watched for reading."""
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # e.g. a socket that is not TCP in a test
+            pass
+        sock.setblocking(False)
+        # Scatter-gather writes need a plain POSIX socket (SSLSocket has no sendmsg).
+        self._gather = type(sock) is socket.socket and hasattr(sock, 'sendmsg')
+        self._selector.register(sock, selectors.EVENT_READ, True)
+
+    def _event(self, event: Events, primitive: Any) -> bool:
+        """Run one event through the machine; False when Table 9-10 refused it (local only)."""
+        machine = self.state_machine
+        self.primitive = primitive
+        self._in_action = True
+        try:
+            machine.action(event)
+        except NetDICOMError as exc:
+            logger.warning('%s: dropping a local primitive: %s', self.name, exc)
+            return False
+        finally:
+            self._in_action = False
+            self.primitive = None
+        state = machine.current_state
+        if state is States.STA_4:
+            # AE-1 just ran: the transport service confirms (Evt2) or reports failure (Evt17).
+            if self.dul_socket is not None:
+                self._attach(self.dul_socket)
+                return self._event(Events.EVT_2, None)
+            self._closed = True
+            return self._event(Events.EVT_17, None)
+        if self._transport_lost:
+            self._transport_failed()
+        return True
+
+    def _transport_failed(self) -> None:
+        """A write failed: close our end and tell the machine (Evt17)."""
+        self._transport_lost = False
+        self._pending_out.clear()
+        self._pending_size = 0
+        self.close_transport()
+        self._incoming.clear()
+        if self.state_machine.current_state is not States.STA_1:
+            self._event(Events.EVT_17, None)
+
+    # -- outgoing --------------------------------------------------------------------------
+
+    def _serve_outgoing(self) -> None:
+        queue_ = self.from_service_user
+        while True:
+            if self._stream is not None:
+                if self._aborts_queued:
+                    self._drop_stream('an A-ABORT was requested')
+                elif not self._pump_stream():
+                    return
+                continue
+            try:
+                event, primitive = queue_.popleft()
+            except IndexError:
+                return
+            if event is Events.EVT_15:
+                with self._send_lock:
+                    self._aborts_queued -= 1
+            elif self._aborts_queued:
+                self._discard_primitive(primitive)
+                self._primitive_done()
+                continue
+            if event is Events.EVT_9 and not isinstance(primitive, pdu.PDataTfPDU):
+                self._stream = iter(primitive)
+                continue
+            if event is Events.EVT_1:
+                self._left_idle = True
+            self._event(event, primitive)
+            self._primitive_done()
+            self._drain_incoming()
+
+    def _pump_stream(self) -> bool:
+        """Send up to _STREAM_BATCH PDUs of the current P-DATA iterator; True when it ended."""
+        stream = self._stream
+        assert stream is not None
+        machine = self.state_machine
+        for _ in range(_STREAM_BATCH):
+            if self._kill_requested or self._closed:
+                self._drop_stream('the transport is closed')
+                return True
+            try:
+                p_data = next(stream)
+            except StopIteration:
+                self._stream = None
+                self._primitive_done()
+                return True
+            except Exception:
+                # Half a DIMSE message is on the wire and the rest cannot come: the association
+                # cannot recover. Abort it and tell our user (an A-P-ABORT indication).
+                logger.exception('%s: the outgoing P-DATA iterator failed; aborting', self.name)
+                self._stream = None
+                self._primitive_done()
+                if machine.is_legal(Events.EVT_15):
+                    self._event(Events.EVT_15, pdu.AAbortPDU(0, 0))
+                self._pending_up.append(pdu.AAbortPDU(2, 0))  # after what came before it
+                return True
+            if not self._event(Events.EVT_9, p_data):
+                self._drop_stream(f'P-DATA is not allowed in {machine.current_state.name}')
+                return True
+            self._drain_incoming()
+        return False
+
+    def _drop_stream(self, why: str) -> None:
+        stream, self._stream = self._stream, None
+        logger.debug('%s: dropping the rest of a P-DATA iterator: %s', self.name, why)
+        self._discard_primitive(stream)
+        self._primitive_done()
+
+    @staticmethod
+    def _discard_primitive(primitive: Any) -> None:
+        close = getattr(primitive, 'close', None)
+        if close is not None:
+            try:
+                close()  # e.g. closes the data-set file of a message being encoded
+            except Exception:
+                logger.exception('closing a discarded P-DATA iterator failed')
+
+    def _primitive_done(self) -> None:
+        with self._send_lock:
+            self._unfinished -= 1
+
+    def _flush(self, wait: bool = True) -> None:
+        """Send every pending buffer; wait for room if needed, staying responsive meanwhile.
+
+        ``wait=False``: one attempt, whatever does not fit is dropped (the transport is
+        about to close).
+
+        While waiting for room we keep reading (so two peers writing big data sets at each
+        other cannot deadlock); what arrives is handled after the current action. A kill()
+        or an ARTIM expiry abandons the write.
+        """
+        pending = self._pending_out
+        sock = self.dul_socket
+        if sock is None or self._closed or self._transport_lost:
+            pending.clear()
+            self._pending_size = 0
+            return
+        gather = self._gather
+        waiting = False
+        try:
+            while pending:
+                try:
+                    if gather:
+                        sent = sock.sendmsg(pending[:_MAX_GATHER])
+                    else:
+                        sent = sock.send(pending[0])
+                except _WOULD_BLOCK:
+                    sent = 0
+                except OSError as exc:
+                    self._lose_transport(exc)
+                    return
+                self._pending_size -= sent
+                while sent:
+                    head = pending[0]
+                    size = len(head)
+                    if sent >= size:
+                        sent -= size
+                        del pending[0]
+                    else:
+                        pending[0] = memoryview(head)[sent:]
+                        sent = 0
+                if not pending:
+                    return
+                if not wait:
+                    pending.clear()
+                    self._pending_size = 0
+                    return
+                if not waiting:
+                    waiting = True
+                    self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, True)
+                if not self._wait_writable(sock):
+                    return
+        finally:
+            if self._transport_lost or self._kill_requested:
+                pending.clear()
+                self._pending_size = 0
+            if waiting and not self._closed:
+                try:
+                    self._selector.modify(sock, selectors.EVENT_READ, True)
+                except (KeyError, ValueError, OSError):
+                    pass
+
+    def _wait_writable(self, sock: socket.socket) -> bool:
+        """Block until the socket may take more (True) or the write must be abandoned."""
+        if self._kill_requested:
+            return False
+        if not self.timer.check():
+            self._lose_transport(None)
+            return False
+        for key, mask in self._selector.select(self.timer.remaining()):
+            if key.data is None:
+                self._drain_wake()
+            elif mask & selectors.EVENT_READ and not self._framer_eof:
+                self._read()
+        if self._framer_eof:
+            # The peer closed: it will not read the rest either. Evt17 follows.
+            self._lose_transport(None)
+        return not (self._closed or self._transport_lost or self._kill_requested)
+
+    def _hand_up(self) -> None:
+        put = self.to_service_user.put
+        for indication in self._pending_up:
+            put(indication)
+        self._pending_up.clear()
+
+    def _lose_transport(self, exc: BaseException | None) -> None:
+        if exc is not None:
+            logger.info('%s: the transport failed: %s', self.name, exc)
+        self._transport_lost = True
+
+    # -- incoming --------------------------------------------------------------------------
+
+    def _read(self) -> None:
+        """Read what the socket has into the framer (one recv, more only for TLS buffers)."""
+        sock = self.dul_socket
+        if sock is None or self._closed or self._framer_eof:
+            return
+        framer = self._framer
+        while True:
+            try:
+                count = sock.recv_into(framer.target())
+            except _WOULD_BLOCK:
+                return
+            except OSError as exc:  # e.g. ECONNRESET: the transport is gone
+                self._end_of_stream(exc)
+                return
+            if count == 0:
+                self._end_of_stream(None)
+                return
+            framer.advance(count)
+            pending = getattr(sock, 'pending', None)
+            if pending is None or not pending():
+                return
+
+    def _end_of_stream(self, error: BaseException | None) -> None:
+        self._framer_eof = True
+        self._incoming.append(_EndOfStream(error))
+        sock = self.dul_socket
+        try:
+            # Stop watching a socket that stays readable (at EOF) forever.
+            self._selector.unregister(sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _drain_incoming(self) -> None:
+        """Turn received items into events, in order, unless an action is running."""
+        incoming = self._incoming
+        while incoming and not self._in_action:
+            item = incoming.popleft()
+            if self._closed and not isinstance(item, _EndOfStream):
+                continue
+            if isinstance(item, (bytes, bytearray)):
+                self._peer_pdu(item)
+            elif isinstance(item, _EndOfStream):
+                if item.error is not None:
+                    logger.info('%s: the transport failed: %s', self.name, item.error)
+                if self.state_machine.current_state is not States.STA_1:
+                    self.close_transport()
+                    self._event(Events.EVT_17, None)
+            else:
+                logger.warning('%s: invalid PDU from the peer: %s', self.name, item.message)
+                error = PDUProcessingError(item.message, abort_reason=item.reason)
+                self._event(Events.EVT_19, error)
+
+    def _peer_pdu(self, raw: bytes | bytearray) -> None:
+        try:
+            decoded = pdu.decode_pdu(raw)
+        except PDUProcessingError as exc:
+            logger.warning('%s: undecodable PDU from the peer: %s', self.name, exc)
+            self._event(Events.EVT_19, exc)
+            return
+        except Exception as exc:
+            # A codec bug must not kill the thread: the PDU is invalid as far as we can tell.
+            logger.exception('%s: decoding a PDU failed', self.name)
+            self._event(Events.EVT_19, PDUProcessingError(str(exc), abort_reason=6))
+            return
+        self._event(PEER_EVENT_BY_PDU_TYPE[decoded.pdu_type], decoded)
+
+    # -- timers, wake-ups, stop and kill ---------------------------------------------------
+
+    def _artim_expired(self) -> None:
+        machine = self.state_machine
+        if machine.is_legal(Events.EVT_18):
+            logger.info('%s: ARTIM expired in %s', self.name, machine.current_state.name)
+            self._event(Events.EVT_18, None)
+        else:  # pragma: no cover - ARTIM runs only in Sta2 and Sta13
+            logger.warning('%s: ARTIM expired in %s; ignored', self.name, machine.current_state)
+            self.timer.stop()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b'\0')
+        except OSError:  # full (a wake-up is pending anyway) or already closed
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            self._wake_r.recv(4096)
+        except OSError:
+            pass
+
+    def _wake_and_join(self, timeout: float) -> bool:
+        with self._send_lock:
+            started = self._thread_started
+        if not started:
+            self._release_resources()
+            return True
+        self._wake()
+        if threading.current_thread() is self:
+            return False  # called from our own thread (e.g. a callback): the loop will end
+        self.join(timeout)
+        if self.is_alive():
+            logger.warning('%s did not end within %s s', self.name, timeout)
+            return False
+        return True
+
+    def _stop_step(self) -> bool:
+        """Graceful stop, once nothing is left to send; True when the thread may end."""
+        machine = self.state_machine
+        state = machine.current_state
+        if state is States.STA_1:
+            return True
+        if state is States.STA_13:
+            return False  # PS3.8: wait for the peer to close the transport (ARTIM bounds it)
+        if state in _ASSOCIATED:
+            self._event(Events.EVT_15, pdu.AAbortPDU(0, 0))
+            return machine.current_state is States.STA_1
+        # Sta2 (no A-ASSOCIATE-RQ yet): just close, as if the transport went away.
+        self.close_transport()
+        self._event(Events.EVT_17, None)
+        return True
+
+    def _kill_now(self) -> None:
+        machine = self.state_machine
+        if machine.current_state in _ASSOCIATED and not self._closed:
+            # Best effort: write() tries once without waiting, since _kill_requested is set.
+            self._event(Events.EVT_15, pdu.AAbortPDU(0, 0))
+        if machine.current_state is not States.STA_1:
+            self.close_transport()
+            self._event(Events.EVT_17, None)
+
+    def _release_resources(self) -> None:
+        with self._send_lock:
+            if self._resources_released:
+                return
+            self._resources_released = True
+            self._finished = True
+            dropped = list(self.from_service_user)
+            self.from_service_user.clear()
+        self.close_transport()
+        if self._stream is not None:
+            self._discard_primitive(self._stream)
+            self._stream = None
+        for _event, primitive in dropped:
+            self._discard_primitive(primitive)
+        self.state_machine.dimse_decoder.discard()
+        self._hand_up()
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self.to_service_user.put(_END)
+
+    @staticmethod
+    def _local_event(primitive: Any) -> Events:
+        pdu_type = getattr(primitive, 'pdu_type', None)
+        if pdu_type is not None:
+            event = LOCAL_EVENT_BY_PDU_TYPE.get(pdu_type)
+            if event is None:
+                raise NetDICOMError(f'cannot send a PDU of type {pdu_type!r}')
+            return event
+        if isinstance(primitive, Iterable) and not isinstance(primitive, (bytes, str)):
+            return Events.EVT_9
+        raise NetDICOMError(
+            f'cannot send {type(primitive).__name__}: expected a PDU or an iterator of '
+            f'P-DATA-TF PDUs'
+        )
