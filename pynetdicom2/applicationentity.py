@@ -1,0 +1,742 @@
+"""Application entities: the client that requests associations and the server that accepts them.
+
+This module owns the AE objects users create: :class:`ClientAE` (requests associations),
+:class:`AE` (also listens, one thread per incoming association), and the storing variants
+:class:`ClientStorageAE` and :class:`StorageAE` that put every received data set in a
+directory as ``<SOPInstanceUID>.dcm``. An AE holds the configuration (AE title, transfer
+syntaxes, maximum PDU length, timeouts), the registries of SCU and SCP services, and the
+hooks users override. What happens on an association is :mod:`pynetdicom2.asceprovider`'s
+business; what a service does is :mod:`pynetdicom2.sopclass`'s.
+
+Threads. ``with ae:`` (or :meth:`AE.serve_forever`) accepts connections; each association
+runs on its own thread named ``pynetdicom2-association-<host>:<port>`` with its DUL thread.
+:meth:`AE.quit` stops accepting, aborts the associations still running and joins every
+thread. Hooks (``on_receive_store`` ...) are therefore called from several threads at once:
+an override that touches shared state must guard it (``self.lock`` is there for that). The
+AE's own registries and file naming are guarded by ``self.lock``.
+
+Timeouts (seconds, attributes of every AE, api.md section 5): ``artim_timeout`` (10)
+association set-up and release; ``dcm_timeout`` (15) waiting for a DIMSE response;
+``network_timeout`` (60) an idle incoming association, then aborted; ``connect_timeout``
+(15) the TCP connection.
+
+Usage::
+
+    from pynetdicom2 import applicationentity as ae, sopclass as sc, uids
+
+    client = ae.ClientAE('MYSCU').add_scu(sc.verification_scu)
+    with client.request_association({'aet': 'PACS', 'address': '10.0.0.5', 'port': 104}) as assoc:
+        print(assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1))
+
+    server = ae.StorageAE('incoming', 'STORESCP', 11112).add_scp(sc.storage_scp)
+    with server:                     # serves in a background thread until the block ends
+        ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import selectors
+import socket
+import socketserver
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from pynetdicom2 import dimsemessages as dm
+from pynetdicom2 import pdu, statuses, uids
+from pynetdicom2.asceprovider import (
+    AETParams,
+    Association,
+    AssociationAcceptor,
+    AssociationRequester,
+    PContextDefList,
+    RemoteAEConfig,
+)
+from pynetdicom2.exceptions import (
+    AssociationAbortedError,
+    AssociationReleasedError,
+    DCMTimeoutError,
+    EventHandlingError,
+    NetDICOMError,
+)
+from pynetdicom2.filestorage import PREAMBLE, StagedFile, is_safe_uid, write_meta
+from pynetdicom2.fsm import PContextDef
+
+__all__ = [
+    'AE',
+    'PREAMBLE',
+    'AEBase',
+    'ClientAE',
+    'ClientStorageAE',
+    'FolderStorageMixin',
+    'RequestHandler',
+    'StorageAE',
+    'write_meta',
+]
+
+logger = logging.getLogger('pynetdicom2.applicationentity')
+
+#: Bound, in seconds, for joining one association's thread in :meth:`AE.quit`.
+_JOIN_TIMEOUT = 10.0
+_AFFECTED_SOP_INSTANCE_UID = 0x00001000
+
+
+def _check_ae_title(ae_title: str) -> str:
+    """PS3.5 6.2 (AE VR): 1 to 16 characters, no backslash or control characters."""
+    if (
+        not isinstance(ae_title, str)
+        or not ae_title.strip()
+        or len(ae_title) > 16
+        or any(not 0x20 <= ord(c) < 0x7F or c == '\\' for c in ae_title)
+    ):
+        raise NetDICOMError(
+            f'AE title {ae_title!r}: expected 1 to 16 printable ASCII characters without a '
+            'backslash (PS3.5 6.2)'
+        )
+    return ae_title.strip()
+
+
+class AEBase:
+    """What every AE has: configuration, service registries, files and hooks.
+
+    ``supported_ts`` are the transfer syntaxes, in the order we propose them and, as an
+    acceptor, prefer them (default: explicit little, implicit little, explicit big endian);
+    ``max_pdu_length`` is the maximum length we announce (0: unlimited).
+    """
+
+    default_ts: Sequence[str] = [
+        ExplicitVRLittleEndian, ImplicitVRLittleEndian, ExplicitVRBigEndian
+    ]
+
+    def __init__(
+        self,
+        supported_ts: Iterable[str] | None,
+        max_pdu_length: int,
+        ae_title: str,
+        port: int | None = None,
+    ) -> None:
+        self.ae_title = _check_ae_title(ae_title)
+        self.local_ae = AETParams(platform.node(), self.ae_title, port)
+        self.supported_ts: tuple[str, ...] = tuple(
+            dict.fromkeys(self.default_ts if supported_ts is None else supported_ts)
+        )
+        if not self.supported_ts:
+            raise NetDICOMError('supported_ts is empty: an AE needs at least one transfer syntax')
+        if not isinstance(max_pdu_length, int) or max_pdu_length < 0 or (
+            0 < max_pdu_length <= 6
+        ):
+            raise NetDICOMError(
+                f'max_pdu_length {max_pdu_length!r}: expected 0 (unlimited) or more than 6 '
+                'bytes (PS3.8 D.1)'
+            )
+        self.max_pdu_length = max_pdu_length
+        self.dcm_timeout: float = 15
+        self.artim_timeout: float = 10
+        self.network_timeout: float = 60
+        self.connect_timeout: float = 15
+        #: Reject associations whose called AE title is not ours (A-ASSOCIATE-RJ 1/1/7).
+        self.require_called_aet = False
+        self.context_def_list: dict[int, PContextDefList] = {}
+        self.store_in_file: set[str] = set()
+        self.supported_scu: dict[str, Any] = {}
+        self.supported_scp: dict[str, Any] = {}
+        #: Guards the registries and file naming; hooks may use it for their own state.
+        self.lock = threading.RLock()
+
+    # -- registries ------------------------------------------------------------------------
+
+    def _register(self, registry: dict[str, Any], service: Any, sop_classes: Any) -> None:
+        classes = list(getattr(service, 'sop_classes', []) if sop_classes is None else sop_classes)
+        if not classes:
+            name = getattr(service, '__name__', type(service).__name__)
+            raise NetDICOMError(
+                f'{name} has no SOP classes: pass them, e.g. add_scu({name}, '
+                '[uids.CT_IMAGE_STORAGE])'
+            )
+        with self.lock:
+            for uid in classes:
+                registry[uids.UID(uid)] = service
+            self.update_context_def_list(classes, bool(getattr(service, 'store_in_file', False)))
+
+    def add_scu(self, service: Any, sop_classes: Iterable[str] | None = None) -> AEBase:
+        """Register an SCU service for its ``sop_classes`` (or these); returns self.
+
+        >>> client.add_scu(sc.verification_scu).add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE])
+        """
+        self._register(self.supported_scu, service, sop_classes)
+        return self
+
+    def update_context_def_list(
+        self, sop_classes: Iterable[str], store_in_file: bool = False
+    ) -> None:
+        """Add a presentation context for each new SOP class, listing all our transfer syntaxes.
+
+        With ``store_in_file``, data sets of all these classes go to :meth:`get_file` files.
+        """
+        classes = [uids.UID(uid) for uid in dict.fromkeys(sop_classes)]
+        with self.lock:
+            known = {ctx.sop_class for ctx in self.context_def_list.values()}
+            new = [uid for uid in classes if uid not in known]
+            start = max(self.context_def_list, default=-1) + 2
+            self.context_def_list.update(self._build_context_def_list(new, start))
+            if store_in_file:
+                self.store_in_file.update(classes)
+
+    def _build_context_def_list(
+        self, sop_classes: Iterable[str], start: int
+    ) -> dict[int, PContextDefList]:
+        """Contexts with odd IDs from ``start``, each listing all our transfer syntaxes.
+
+        These IDs only order the AE's registry: each association renumbers what it proposes
+        from 1, so an AE may register more than 128 SOP classes.
+        """
+        syntaxes = tuple(uids.UID(ts) for ts in self.supported_ts)
+        return {
+            start + 2 * offset: PContextDefList(start + 2 * offset, uids.UID(uid), syntaxes)
+            for offset, uid in enumerate(sop_classes)
+        }
+
+    def copy_context_def_list(self) -> dict[int, PContextDefList]:
+        """A copy of the registry of presentation contexts, taken under the lock."""
+        with self.lock:
+            return dict(self.context_def_list)
+
+    # -- associations ----------------------------------------------------------------------
+
+    def _create_association(
+        self, remote_ae: RemoteAEConfig | Mapping[str, Any]
+    ) -> AssociationRequester:
+        return AssociationRequester(self, self.max_pdu_length, remote_ae)
+
+    @contextlib.contextmanager
+    def request_association(
+        self, remote_ae: RemoteAEConfig | Mapping[str, Any]
+    ) -> Iterator[AssociationRequester]:
+        """Request an association; yield it established; release it at the end of the block.
+
+        An exception in the block aborts the association (A-ABORT) and is re-raised; a
+        release asked by the peer is answered. ``remote_ae`` is a
+        :class:`~pynetdicom2.asceprovider.RemoteAEConfig` or a dict of its fields.
+
+        >>> with client.request_association(remote) as assoc:
+        ...     status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        """
+        assoc = self._create_association(remote_ae)
+        try:
+            assoc.request()
+            yield assoc
+        except AssociationReleasedError:
+            assoc.answer_release()
+            raise
+        except BaseException:
+            if assoc.association_established:
+                assoc.abort()
+            else:
+                assoc.kill()
+            raise
+        else:
+            if assoc.association_established:  # not if the block aborted it
+                assoc.release()
+
+    # -- received files --------------------------------------------------------------------
+
+    def get_file(self, context: PContextDef, command_set: Dataset) -> tuple[BinaryIO, int]:
+        """Where a data set of a store-in-file class is written: ``(file, start)``.
+
+        Called from association threads. The default is an anonymous temporary file holding
+        the preamble and file meta (it disappears when closed); storing AEs override it.
+        """
+        fp = tempfile.TemporaryFile()
+        try:
+            write_meta(fp, command_set, context.supported_ts)
+        except BaseException:
+            fp.close()
+            raise
+        return fp, 0
+
+    def keep_file(self, fp: BinaryIO, command_set: Dataset) -> None:
+        """A data set from :meth:`get_file` was accepted: close its file (it stays put).
+
+        A :class:`~pynetdicom2.filestorage.StagedFile` is renamed to its final name by the
+        storing AEs. Raises :class:`OSError` when that fails.
+        """
+        fp.close()
+
+    def discard_file(self, fp: BinaryIO) -> None:
+        """A data set from :meth:`get_file` was refused or cut short: remove its file.
+
+        Staged files, and named regular files a custom :meth:`get_file` returned, are
+        deleted; other file objects are closed (api.md section 5).
+        """
+        if isinstance(fp, StagedFile):
+            fp.discard()
+            return
+        with contextlib.suppress(OSError):
+            fp.close()
+        name = getattr(fp, 'name', None)
+        if isinstance(name, (str, os.PathLike)) and os.path.isfile(name):
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
+    # -- hooks (called from association threads, possibly concurrently) ----------------------
+
+    def on_association_request(self, asce: AssociationAcceptor, rq: pdu.AAssociateRqPDU) -> None:
+        """Called with each A-ASSOCIATE-RQ; raise AssociationRejectedError to reject it."""
+
+    def on_association_response(self, ac: pdu.AAssociateAcPDU) -> None:
+        """Called with the A-ASSOCIATE-AC of each association this AE requested."""
+
+    def on_abort(self, asce: Association, exc: AssociationAbortedError) -> None:
+        """Called when an incoming association is aborted."""
+        logger.info('association with %s aborted: %s', getattr(asce, 'remote_ae', '?'), exc)
+
+    def on_dcm_timeout(self, asce: Association, exc: DCMTimeoutError) -> None:
+        """Called when an incoming association was idle for ``network_timeout`` (aborted)."""
+        logger.info('association with %s timed out: %s', getattr(asce, 'remote_ae', '?'), exc)
+
+    def on_receive_echo(self, context: PContextDef) -> statuses.Status:
+        """Answer a C-ECHO: Success by default."""
+        return statuses.SUCCESS
+
+    def on_receive_store(self, context: PContextDef, ds: BinaryIO | bytes) -> statuses.Status:
+        """Handle a received data set (a Part-10 file object at its preamble); return a Status.
+
+        This AE keeps nothing, so the default answers 0xC000 and logs a warning rather than
+        pretend a data set was stored; :class:`StorageAE` and :class:`ClientStorageAE` answer
+        Success once the file is in place. Raise EventHandlingError for a failure status.
+        """
+        logger.warning(
+            '%s received a data set on context %d but does not store it (override '
+            'on_receive_store or use StorageAE): answering C000H', self.ae_title, context.id,
+        )
+        return statuses.C_STORE_CANNOT_UNDERSTAND
+
+    def on_receive_find(self, context: PContextDef, ds: Dataset) -> Iterator[tuple[Dataset, Any]]:
+        """Answer a C-FIND: yield ``(match, pending status)``; nothing matches by default."""
+        return iter(())
+
+    def on_receive_move(self, context: PContextDef, ds: Dataset, destination: str) -> Any:
+        """Answer a C-MOVE: ``(remote AE, number of matches, iterator of data sets)``."""
+        raise EventHandlingError(f'{self.ae_title} does not implement C-MOVE')
+
+    def on_commitment_request(self, remote_aet: str, uids_iter: Iterable[Any]) -> Any:
+        """Answer a storage commitment request: ``(remote AE, success, failure)``."""
+        raise EventHandlingError(f'{self.ae_title} does not implement storage commitment')
+
+    def on_commitment_response(
+        self, transaction_uid: str, success_iter: Iterable[Any], failure_iter: Iterable[Any]
+    ) -> None:
+        """Receive a storage commitment result."""
+        raise EventHandlingError(f'{self.ae_title} does not accept storage commitment results')
+
+
+class ClientAE(AEBase):
+    """An AE that only requests associations (SCU).
+
+    >>> client = ClientAE('MYSCU').add_scu(sc.verification_scu)
+    >>> with client.request_association({'aet': 'PACS', 'address': 'pacs', 'port': 104}) as a:
+    ...     a.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+    """
+
+    def __init__(
+        self, ae_title: str, supported_ts: Iterable[str] | None = None, max_pdu_length: int = 65536
+    ) -> None:
+        super().__init__(supported_ts, max_pdu_length, ae_title)
+
+
+# --- the server ---------------------------------------------------------------------------------
+
+
+class RequestHandler(socketserver.StreamRequestHandler):
+    """Runs one incoming association on its connection's thread.
+
+    The :class:`~pynetdicom2.asceprovider.AssociationAcceptor` is built before the base
+    class runs :meth:`handle`, so the server can abort it at any time.
+    """
+
+    def __init__(
+        self,
+        request: Any,
+        client_address: Any,
+        server: Any,
+        local_ae: AEBase,
+        max_pdu_length: int,
+    ) -> None:
+        self.asce = AssociationAcceptor(request, client_address, local_ae, max_pdu_length)
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        # The association's DUL thread owns the socket; no file objects over it here.
+        self.server.track(self.asce)
+
+    def handle(self) -> None:
+        self.asce.handle()
+
+    def finish(self) -> None:
+        self.server.untrack(self.asce)
+
+
+class _ThreadingTCPServer(socketserver.ThreadingTCPServer):
+    """A TCP server with one named thread per association, tracked, and no polling.
+
+    ``serve_forever`` blocks in a selector over the listening socket and a wake-up
+    socketpair, so :meth:`shutdown` returns at once. :meth:`close_associations` aborts the
+    associations still running and joins their threads.
+    """
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(
+        self,
+        server_address: tuple[str, int],
+        local_ae: AEBase,
+        max_pdu_length: int,
+        bind_and_activate: bool = True,
+    ) -> None:
+        self.local_ae = local_ae
+        self.max_pdu_length = max_pdu_length
+        self._lock = threading.Lock()
+        self._association_threads: set[threading.Thread] = set()
+        self._associations: set[AssociationAcceptor] = set()
+        self._closing = False
+        self._running = threading.Event()
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._shutdown_requested = False
+        super().__init__(server_address, RequestHandler, bind_and_activate)
+
+    # -- accepting -------------------------------------------------------------------------
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept connections until :meth:`shutdown` (``poll_interval`` is not used).
+
+        Once shut down, the server stays down (:meth:`AE.quit` closes it next).
+        """
+        self._stopped.clear()
+        self._running.set()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._shutdown_requested:
+                    for key, _ in selector.select():
+                        if key.fileobj is self._wake_r:
+                            with contextlib.suppress(OSError):
+                                self._wake_r.recv(64)
+                        elif not self._shutdown_requested:
+                            self._handle_request_noblock()
+        finally:
+            self._running.clear()
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait for it to return (at once if not running)."""
+        self._shutdown_requested = True
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b'\0')
+        if self._running.is_set():
+            self._stopped.wait()
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock, address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        host, port = client_address[:2]
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name=f'pynetdicom2-association-{host}:{port}',
+            daemon=True,
+        )
+        with self._lock:
+            if self._closing:
+                self.shutdown_request(request)
+                return
+            self._association_threads.add(thread)
+        thread.start()
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._association_threads.discard(threading.current_thread())
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        RequestHandler(request, client_address, self, self.local_ae, self.max_pdu_length)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logger.exception('serving the association from %s failed', client_address)
+
+    # -- tracking --------------------------------------------------------------------------
+
+    def track(self, asce: AssociationAcceptor) -> None:
+        with self._lock:
+            self._associations.add(asce)
+            closing = self._closing
+        if closing:
+            asce.kill()
+
+    def untrack(self, asce: AssociationAcceptor) -> None:
+        with self._lock:
+            self._associations.discard(asce)
+
+    def close_associations(self, timeout: float = _JOIN_TIMEOUT) -> None:
+        """Abort the associations still running and join their threads (each with a bound)."""
+        with self._lock:
+            self._closing = True
+            associations = list(self._associations)
+            threads = list(self._association_threads)
+        for asce in associations:
+            asce.kill()
+        for thread in threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.warning('%s did not end within %s s', thread.name, timeout)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class AE(AEBase):
+    """An AE that accepts associations (and may request them too).
+
+    The port is bound in the constructor unless ``bind_and_activate`` is False (``with ae:``
+    binds it then); port 0 picks a free port, found afterwards in ``ae.local_ae.port``.
+    ``host`` (an extension) is the interface to listen on; '' means all.
+
+    >>> srv = AE('MYSCP', 11112).add_scp(sc.verification_scp)
+    >>> with srv:        # serving in a background thread
+    ...     ...
+    """
+
+    def __init__(
+        self,
+        ae_title: str,
+        port: int,
+        supported_ts: Iterable[str] | None = None,
+        max_pdu_length: int = 65536,
+        bind_and_activate: bool = True,
+        *,
+        host: str = '',
+    ) -> None:
+        super().__init__(supported_ts, max_pdu_length, ae_title, port)
+        self.host = host
+        self.server = self._create_server(port, bind_and_activate, max_pdu_length)
+        self.activated = bind_and_activate
+        self._serve_thread: threading.Thread | None = None
+        self._closed = False
+        if bind_and_activate:
+            self._bound()
+
+    def _create_server(
+        self, port: int, bind_and_activate: bool, max_pdu_length: int
+    ) -> _ThreadingTCPServer:
+        return _ThreadingTCPServer((self.host, port), self, max_pdu_length, bind_and_activate)
+
+    def _bound(self) -> None:
+        port = self.server.server_address[1]
+        self.local_ae = AETParams(self.local_ae.address, self.ae_title, port)
+
+    def add_scp(self, service: Any) -> AE:
+        """Register an SCP service for its ``sop_classes``; returns self.
+
+        >>> srv.add_scp(sc.verification_scp).add_scp(sc.storage_scp)
+        """
+        self._register(self.supported_scp, service, None)
+        return self
+
+    def _activate(self) -> None:
+        if self._closed:
+            raise NetDICOMError(f'{self.ae_title} has quit; an AE serves once: create a new one')
+        if not self.activated:
+            try:
+                self.server.server_bind()
+                self.server.server_activate()
+            except BaseException:
+                self.server.server_close()
+                raise
+            self.activated = True
+            self._bound()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`quit` is called from another one.
+
+        An extension of the original API, for scripts that only serve (``with ae:`` serves
+        in the background instead).
+
+        >>> srv = StorageAE('in', 'STORESCP', 11112).add_scp(sc.storage_scp)
+        >>> try:
+        ...     srv.serve_forever()        # until Ctrl-C, or srv.quit() from another thread
+        ... finally:
+        ...     srv.quit()
+        """
+        self._activate()
+        self.server.serve_forever()
+
+    def __enter__(self) -> AE:
+        self._activate()
+        if self._serve_thread is None:
+            self._serve_thread = threading.Thread(
+                target=self.server.serve_forever,
+                name=f'pynetdicom2-ae-{self.ae_title}:{self.local_ae.port}',
+                daemon=True,
+            )
+            self._serve_thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.quit()
+
+    def quit(self) -> None:
+        """Stop serving, abort the associations still running, join every thread, close.
+
+        Returns at once on an AE that never served.
+        """
+        self.server.shutdown()
+        if self._serve_thread is not None:
+            self._serve_thread.join(_JOIN_TIMEOUT)
+            self._serve_thread = None
+        self.server.close_associations()
+        self.server.server_close()
+        self._closed = True
+
+
+# --- storing AEs --------------------------------------------------------------------------------
+
+
+class FolderStorageMixin:
+    """Store received data sets in a directory as ``<SOPInstanceUID>.dcm``.
+
+    A data set is written to a hidden temporary file in the directory and renamed to its
+    final name only after ``on_receive_store`` returned Success or Warning; otherwise, or
+    when the association ends before the data set is complete, the temporary file is
+    deleted. File names are built only from UIDs that pass :func:`is_safe_uid`.
+    """
+
+    max_iterations = 10
+    storage_dir: Path
+    lock: Any
+
+    def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:
+        """``<uid>.dcm`` in ``path``, or ``<uid>_N.dcm`` (N < max_iterations) if taken.
+
+        Raises :class:`ValueError` for a UID that is not safe in a file name.
+        """
+        if not is_safe_uid(sop_instance_uid):
+            raise ValueError(f'{sop_instance_uid!r} is not a valid UID; refusing it as a file name')
+        # os.path rather than pathlib: this runs for every data set received.
+        directory = os.fspath(path)
+        candidate = os.path.join(directory, f'{sop_instance_uid}.dcm')
+        for index in range(1, self.max_iterations):
+            if not os.path.lexists(candidate):
+                return Path(candidate)
+            candidate = os.path.join(directory, f'{sop_instance_uid}_{index}.dcm')
+        raise FileExistsError(
+            f'{sop_instance_uid}.dcm and {self.max_iterations - 1} numbered copies exist in '
+            f'{directory}'
+        )
+
+    def get_storage_file(
+        self, ctx: PContextDef, command_set: Dataset, path: str | os.PathLike[str]
+    ) -> StagedFile:
+        """A staged file in ``path`` holding the preamble and file meta of the data set."""
+        staged = StagedFile(path)
+        try:
+            write_meta(staged, command_set, ctx.supported_ts)
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
+
+    def get_file(self, context: PContextDef, command_set: Dataset) -> tuple[BinaryIO, int]:
+        return self.get_storage_file(context, command_set, self.storage_dir), 0
+
+    def keep_file(self, fp: BinaryIO, command_set: Dataset) -> None:
+        """Rename a staged file to ``<SOPInstanceUID>.dcm`` (atomic, in the same directory)."""
+        if not isinstance(fp, StagedFile):
+            fp.close()
+            return
+        instance = dm.value_or_none(command_set.get(_AFFECTED_SOP_INSTANCE_UID))
+        with self.lock:  # two associations storing the same instance pick different names
+            try:
+                target = self.get_file_name(fp.directory, str(instance or ''))
+            except ValueError as exc:
+                fp.discard()
+                raise OSError(str(exc)) from exc
+            fp.commit(target)
+        logger.debug('stored %s', target)
+
+    def on_receive_store(self, context: PContextDef, ds: BinaryIO | bytes) -> statuses.Status:
+        """Success: the data set is put in place as soon as this returns."""
+        return statuses.SUCCESS
+
+
+def _storage_dir(storage_dir: str | os.PathLike[str]) -> Path:
+    directory = Path(storage_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+class ClientStorageAE(FolderStorageMixin, ClientAE):
+    """A ClientAE that stores the data sets it receives (C-GET) in ``storage_dir``.
+
+    >>> client = ClientStorageAE('incoming', 'MYSCU')
+    """
+
+    def __init__(
+        self,
+        storage_dir: str | os.PathLike[str],
+        ae_title: str,
+        supported_ts: Iterable[str] | None = None,
+        max_pdu_length: int = 65536,
+    ) -> None:
+        super().__init__(ae_title, supported_ts, max_pdu_length)
+        self.storage_dir = _storage_dir(storage_dir)
+        # Data sets of C-GET sub-operations go straight to files, whatever was registered.
+        self.store_in_file.update(uids.STORAGE_SOP_CLASSES)
+
+
+class StorageAE(FolderStorageMixin, AE):
+    """An AE that stores every data set it receives in ``storage_dir``.
+
+    Register :func:`pynetdicom2.sopclass.storage_scp` to receive C-STOREs.
+
+    >>> with StorageAE('incoming', 'STORESCP', 11112).add_scp(sc.storage_scp):
+    ...     ...
+    """
+
+    def __init__(
+        self,
+        storage_dir: str | os.PathLike[str],
+        ae_title: str,
+        port: int,
+        supported_ts: Iterable[str] | None = None,
+        max_pdu_length: int = 65536,
+        bind_and_activate: bool = True,
+        *,
+        host: str = '',
+    ) -> None:
+        self.storage_dir = _storage_dir(storage_dir)
+        super().__init__(ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host)

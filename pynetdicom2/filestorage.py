@@ -1,0 +1,281 @@
+"""Data sets on disk as DICOM Part-10 files (PS3.10 7.1): what pynetdicom2 writes and reads.
+
+This module owns three small things about files, and nothing about the network:
+
+* the 128-byte preamble, ``DICM`` and the File Meta Information written before a received
+  data set (:func:`write_meta`) and read, without decoding the data set, before a file is
+  sent (:func:`read_meta`);
+* the UID grammar that guards every file name built from a peer's UID
+  (:func:`is_safe_uid`): a file name is never made of anything but digits and dots;
+* :class:`StagedFile`, the temporary file that a received data set is written to, beside its
+  final place, and that becomes ``<SOPInstanceUID>.dcm`` by an atomic rename only when the
+  data set was accepted (api.md section 5: nothing half-written is ever visible).
+
+Usage::
+
+    from pynetdicom2 import filestorage
+
+    staged = filestorage.StagedFile(storage_dir)
+    filestorage.write_meta(staged, command_set, transfer_syntax)
+    staged.write(data_set_bytes)
+    staged.commit(storage_dir / f'{sop_instance_uid}.dcm')   # or staged.discard()
+
+    with open('ct.dcm', 'rb') as fp:
+        meta = filestorage.read_meta(fp)      # fp is now at the first data set byte
+        print(meta.sop_class_uid, meta.transfer_syntax)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO, NamedTuple
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from pynetdicom2.exceptions import NetDICOMError
+from pynetdicom2.negotiation import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION_NAME
+
+__all__ = [
+    'PREAMBLE', 'Part10Meta', 'StagedFile', 'encode_meta', 'is_safe_uid', 'read_meta', 'write_meta',
+]
+
+#: PS3.10 7.1: a 128-byte preamble (all zero when unused) and the prefix ``DICM``.
+PREAMBLE = b'\0' * 128 + b'DICM'
+
+# PS3.5 9.1: a UID is at most 64 characters, numeric components separated by single dots.
+# Leading zeros inside a component are forbidden by the standard but emitted by real devices;
+# they are harmless in a file name, so we accept them rather than lose a data set over it.
+_MAX_UID_LENGTH = 64
+
+# PS3.5 7.1.2: explicit VR elements whose length field is 4 bytes after 2 reserved bytes.
+_LONG_VRS = frozenset({b'OB', b'OD', b'OF', b'OL', b'OV', b'OW', b'SQ', b'SV', b'UC', b'UN',
+                       b'UR', b'UT', b'UV'})
+_TAG = struct.Struct('<HH')
+_SHORT_LENGTH = struct.Struct('<H')
+_LONG_LENGTH = struct.Struct('<I')
+# A file meta group bigger than this is not one (real ones are a few hundred bytes).
+_MAX_META_LENGTH = 64 * 1024
+
+
+def is_safe_uid(uid: Any) -> bool:
+    """True when ``uid`` is a UID that may become a file name: 1-64 digits and single dots.
+
+    ``../x``, ``/abs``, empty strings, over-long values and anything but a str are refused,
+    so a name built from a peer's UID can never leave its directory.
+
+    >>> is_safe_uid('1.2.840.10008.5.1.4.1.1.2'), is_safe_uid('../x'), is_safe_uid('')
+    (True, False, False)
+    """
+    # String methods rather than a regular expression: this runs several times per C-STORE.
+    return (
+        isinstance(uid, str)
+        and 0 < len(uid) <= _MAX_UID_LENGTH
+        and uid.isascii()
+        and uid[0] != '.'
+        and uid[-1] != '.'
+        and '..' not in uid
+        and uid.replace('.', '').isdigit()
+    )
+
+
+# --- writing: the file meta information before a received data set ---------------------------
+
+
+def _element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
+    """One explicit VR little endian element with a 2-byte length (PS3.5 7.1.2)."""
+    return _TAG.pack(group, element) + vr + _SHORT_LENGTH.pack(len(value)) + value
+
+
+def _padded_uid(uid: str) -> bytes:
+    raw = uid.encode('ascii')
+    return raw + b'\0' if len(raw) % 2 else raw  # PS3.5 6.2: UI is padded with NUL
+
+
+def encode_meta(
+    sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, version_name: str = ''
+) -> bytes:
+    """The preamble, ``DICM`` and the File Meta Information group (PS3.10 7.1) as bytes.
+
+    Written by hand rather than through pydicom: it is six elements, and a storage SCP
+    writes it for every file it receives.
+
+    >>> encode_meta('1.2.3', '1.2.3.4', '1.2.840.10008.1.2.1')[128:132]
+    b'DICM'
+    """
+    body = [
+        # (0002,0001) File Meta Information Version: OB, 4-byte length, value 00 01.
+        _TAG.pack(0x0002, 0x0001) + b'OB\0\0' + _LONG_LENGTH.pack(2) + b'\0\1',
+        _element(0x0002, 0x0002, b'UI', _padded_uid(sop_class_uid)),
+        _element(0x0002, 0x0003, b'UI', _padded_uid(sop_instance_uid)),
+        _element(0x0002, 0x0010, b'UI', _padded_uid(transfer_syntax)),
+        _element(0x0002, 0x0012, b'UI', _padded_uid(IMPLEMENTATION_UID)),
+    ]
+    if version_name:
+        raw = version_name.encode('ascii')
+        body.append(_element(0x0002, 0x0013, b'SH', raw + b' ' if len(raw) % 2 else raw))
+    group = b''.join(body)
+    # (0002,0000) File Meta Information Group Length: the bytes after it.
+    length = _TAG.pack(0x0002, 0x0000) + b'UL' + _SHORT_LENGTH.pack(4) + _LONG_LENGTH.pack(
+        len(group)
+    )
+    return b''.join((PREAMBLE, length, group))
+
+
+def write_meta(fp: BinaryIO, command_set: Dataset, ts: str) -> None:
+    """Write the preamble and File Meta Information for the data set of a C-STORE-RQ.
+
+    SOP class and instance come from the command set (Affected SOP Class/Instance UID), the
+    transfer syntax is the accepted context's, and the implementation class UID is ours.
+    The data set, in that transfer syntax, is to be written right after.
+
+    >>> write_meta(fp, msg.command_set, ctx.supported_ts)   # doctest: +SKIP
+    """
+    fp.write(
+        encode_meta(
+            str(command_set.get('AffectedSOPClassUID', '') or ''),
+            str(command_set.get('AffectedSOPInstanceUID', '') or ''),
+            ts,
+            IMPLEMENTATION_VERSION_NAME,
+        )
+    )
+
+
+# --- reading: the file meta information before a data set we send -----------------------------
+
+
+class Part10Meta(NamedTuple):
+    """What :func:`read_meta` found: the UIDs a C-STORE needs, and where the data set starts."""
+
+    sop_class_uid: UID | None
+    sop_instance_uid: UID | None
+    transfer_syntax: UID | None
+    data_set_offset: int
+
+
+def _read_exact(fp: BinaryIO, count: int, what: str) -> bytes:
+    data = fp.read(count)
+    if data is None or len(data) != count:
+        raise NetDICOMError(f'truncated DICOM file: expected {count} bytes of {what}')
+    return data
+
+
+def read_meta(fp: BinaryIO) -> Part10Meta:
+    """Read the preamble and File Meta Information of a Part-10 file; leave ``fp`` at the data set.
+
+    Only group 0002 is parsed (it is always explicit VR little endian, PS3.10 7.1); the data
+    set itself is neither read nor decoded, so a file of any size costs a few hundred bytes
+    here. A file without the 128-byte preamble but starting with group 0002 is accepted
+    too. Raises :class:`~pynetdicom2.exceptions.NetDICOMError` for anything else.
+
+    >>> with open('ct.dcm', 'rb') as fp:          # doctest: +SKIP
+    ...     meta = read_meta(fp)
+    ...     rest = fp.read()                      # the data set, in meta.transfer_syntax
+    """
+    start = fp.tell()
+    head = fp.read(132)
+    if len(head) == 132 and head[128:] == b'DICM':
+        offset = start + 132
+    elif len(head) >= 4 and head[:2] == b'\x02\x00':
+        offset = start  # no preamble: the meta group starts at once
+    else:
+        raise NetDICOMError(
+            'not a DICOM Part-10 file: expected "DICM" at byte 128 (PS3.10 7.1) or a file meta '
+            f'group at byte 0, found {head[128:132]!r} and {head[:4]!r}'
+        )
+    fp.seek(offset)
+    values: dict[int, bytes] = {}
+    read = 0
+    while read <= _MAX_META_LENGTH:
+        tag_bytes = fp.read(4)
+        if len(tag_bytes) < 4:
+            break  # a file holding the file meta only
+        group, element = _TAG.unpack(tag_bytes)
+        if group != 0x0002:
+            break
+        vr = _read_exact(fp, 2, f'the VR of (0002,{element:04X})')
+        if vr in _LONG_VRS:
+            length = _LONG_LENGTH.unpack(_read_exact(fp, 6, 'an element header')[2:])[0]
+            header = 12
+        else:
+            length = _SHORT_LENGTH.unpack(_read_exact(fp, 2, 'an element header'))[0]
+            header = 8
+        if length > _MAX_META_LENGTH:
+            raise NetDICOMError(
+                f'file meta element (0002,{element:04X}) declares {length} bytes: not a file '
+                'meta information group'
+            )
+        values[element] = _read_exact(fp, length, f'element (0002,{element:04X})')
+        read += header + length
+        offset += header + length
+    else:
+        raise NetDICOMError(f'the file meta information group exceeds {_MAX_META_LENGTH} bytes')
+    fp.seek(offset)
+
+    def uid(element: int) -> UID | None:
+        raw = values.get(element)
+        if raw is None:
+            return None
+        text = raw.rstrip(b'\0 ').decode('ascii', 'replace')
+        return UID(text) if text else None
+
+    return Part10Meta(uid(0x0002), uid(0x0003), uid(0x0010), offset)
+
+
+# --- staging: a received data set becomes visible only when accepted --------------------------
+
+
+class StagedFile(io.BufferedRandom):
+    """A hidden temporary file in ``directory``: renamed into place, or deleted, at the end.
+
+    It is an ordinary binary file object (write, seek, read), so a handler can read it back
+    with ``pydicom.dcmread``. :meth:`commit` renames it atomically (``os.replace``: the same
+    file system, since it lives in the target's directory); :meth:`discard` deletes it.
+    Both close it first and are idempotent.
+
+    >>> staged = StagedFile(Path('incoming'))          # doctest: +SKIP
+    >>> staged.write(b'...')
+    >>> staged.commit(Path('incoming') / '1.2.3.dcm')
+    """
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        fd, name = tempfile.mkstemp(prefix='.pynetdicom2-', suffix='.part', dir=directory)
+        try:
+            super().__init__(io.FileIO(fd, 'r+'))
+        except BaseException:
+            os.close(fd)
+            os.unlink(name)
+            raise
+        # Plain strings: pathlib costs more than the rest of the bookkeeping of a small file.
+        self._name = name
+        #: The directory the file lives in, and its final name's.
+        self.directory = os.path.dirname(name)
+        self._finished = False
+
+    @property
+    def path(self) -> Path:
+        """Where the data set is being written; gone after commit() or discard()."""
+        return Path(self._name)
+
+    def commit(self, target: str | os.PathLike[str]) -> Path:
+        """Close the file and rename it to ``target`` (replacing a file of that name)."""
+        if self._finished:
+            raise NetDICOMError(f'{self._name} was already committed or discarded')
+        self.close()
+        os.replace(self._name, target)
+        self._finished = True
+        return Path(target)
+
+    def discard(self) -> None:
+        """Close and delete the file (nothing is left behind)."""
+        with contextlib.suppress(OSError):
+            self.close()
+        if not self._finished:
+            self._finished = True
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._name)

@@ -1,0 +1,584 @@
+"""Association negotiation (PS3.8 9.3.2-9.3.4, PS3.7 Annex D) as pure functions.
+
+This module owns every decision taken while an association is set up: which presentation
+contexts an acceptor accepts and with which transfer syntax, which SCP/SCU roles it grants,
+what it answers to asynchronous operations and user identity, what goes into each side's
+user information item, whether a request is rejected and why, and, on the requester's side,
+what to propose and what the A-ASSOCIATE-AC means. It takes PDU items and capabilities in and
+gives PDU items and plain results out: no sockets, no threads, no AE objects, so every rule
+is tested by a table (tests/test_negotiation.py).
+
+Theory of operation:
+
+* The requester proposes one presentation context per SOP class the association needs, in
+  the order the user registered them, each listing the user's transfer syntaxes in the
+  user's order (:func:`select_proposal`). IDs are renumbered 1, 3, 5 ... per association, so
+  an AE with hundreds of SOP classes still proposes at most 128 contexts (PS3.8 9.3.2.2).
+* The acceptor answers each proposed context (:func:`negotiate_as_acceptor`): 2 for a bad
+  or duplicated ID, 3 for an abstract syntax it does not know, 1 when it knows the SOP class
+  but not in any role the requester offers, 4 when no proposed transfer syntax is one it
+  supports, else 0 with the first transfer syntax of *its own* preference list that the
+  requester proposed (PS3.8 9.3.3.2).
+* Roles (PS3.7 D.3.3.4): without a role selection item the requester is SCU and the acceptor
+  SCP. With one, the acceptor grants each proposed role it can play the other side of, and
+  refuses the rest with 0.
+* The acceptor's user information is its own (never the requester's items echoed back):
+  maximum length, implementation class UID and version name, an asynchronous operations
+  window only when one was proposed and never above it (PS3.7 D.3.3.3), one role reply per
+  role item, and a user identity response (0x59) only when a positive response was requested.
+
+Usage::
+
+    from pynetdicom2 import negotiation
+
+    rejection = negotiation.check_request(rq, required_called_ae_title=None)
+    if rejection is None:
+        result = negotiation.negotiate_as_acceptor(rq, capabilities)
+        ac = pdu.AAssociateAcPDU(rq.called_ae_title, rq.calling_ae_title, result.ac_items)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from pydicom.uid import UID
+
+from pynetdicom2 import __version__, pdu, uids
+from pynetdicom2.exceptions import AssociationError
+from pynetdicom2.fsm import PContextDef
+from pynetdicom2.userdataitems import (
+    AsynchronousOperationsWindowSubItem,
+    ImplementationClassUIDSubItem,
+    ImplementationVersionNameSubItem,
+    MaximumLengthSubItem,
+    ScpScuRoleSelectionSubItem,
+    UserIdentityNegotiationSubItem,
+    UserIdentityNegotiationSubItemAc,
+)
+
+__all__ = [
+    'APPLICATION_CONTEXT_NAME',
+    'IMPLEMENTATION_UID',
+    'IMPLEMENTATION_VERSION_NAME',
+    'AcceptorCapabilities',
+    'AcceptorResult',
+    'ProposedContext',
+    'Rejection',
+    'RequesterResult',
+    'check_request',
+    'identity_item',
+    'negotiate_as_acceptor',
+    'presentation_context_items',
+    'read_acceptance',
+    'requester_user_information',
+    'select_proposal',
+]
+
+logger = logging.getLogger('pynetdicom2.negotiation')
+
+#: PS3.7 A.2.1: the DICOM application context name, the only one there is.
+APPLICATION_CONTEXT_NAME = UID('1.2.840.10008.3.1.1.1')
+#: The implementation class UID pynetdicom2 announces (PS3.7 D.3.3.2) and writes in file meta.
+IMPLEMENTATION_UID = UID('1.2.826.0.1.3680043.8.498.1.1.155105445218102811803000')
+#: PS3.7 D.3.3.2: 1 to 16 characters; ours is the name and the release digits.
+IMPLEMENTATION_VERSION_NAME = ('PYNETDICOM2_' + re.sub(r'\D', '', __version__.split('.dev')[0]))[
+    :16
+]
+
+#: PS3.8 9.3.2.2: presentation context IDs are odd integers from 1 to 255.
+MAX_CONTEXTS = 128
+
+#: Query/Retrieve GET classes: an SCU of one must offer the SCP role for the storage classes
+#: it can receive, since C-GET sub-operations come back on the same association (PS3.4 C.4.3).
+GET_SOP_CLASSES = frozenset(
+    {
+        uids.PATIENT_ROOT_GET_SOP_CLASS,
+        uids.STUDY_ROOT_GET_SOP_CLASS,
+        uids.PATIENT_STUDY_ONLY_GET_SOP_CLASS,
+    }
+)
+_STORAGE_SOP_CLASSES = frozenset(uids.STORAGE_SOP_CLASSES)
+
+# PS3.8 9.3.3.2 result/reason of a presentation context.
+ACCEPTANCE = 0
+USER_REJECTION = 1
+NO_REASON = 2
+ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
+TRANSFER_SYNTAXES_NOT_SUPPORTED = 4
+
+class Rejection(NamedTuple):
+    """An A-ASSOCIATE-RJ to send (PS3.8 9.3.4) and why, for the log."""
+
+    result: int
+    source: int
+    reason: int
+    explanation: str
+
+
+class ProposedContext(NamedTuple):
+    """A presentation context to propose: ID, abstract syntax, transfer syntaxes in order."""
+
+    id: int
+    sop_class: UID
+    supported_ts: tuple[UID, ...]
+
+
+# --- the acceptor ---------------------------------------------------------------------------
+
+
+def check_request(
+    rq: pdu.AAssociateRqPDU, required_called_ae_title: str | None = None
+) -> Rejection | None:
+    """The A-ASSOCIATE-RJ the service user owes this request, or None when it may go on.
+
+    Checked (the protocol version is the provider's, PS3.8 AE-6): one application context
+    item naming the DICOM application context (else 1/1/2), at least one presentation context
+    and a user information item with a maximum length sub-item (else 1/1/1), non-empty AE
+    titles (1/1/3 calling, 1/1/7 called) and, when ``required_called_ae_title`` is given,
+    that the called AE title is ours (1/1/7).
+
+    >>> check_request(rq, 'STORESCP')             # doctest: +SKIP
+    Rejection(result=1, source=1, reason=7, explanation="called AE title 'OTHER' ...")
+    """
+    app_contexts = [i for i in rq.variable_items if isinstance(i, pdu.ApplicationContextItem)]
+    user_infos = [i for i in rq.variable_items if isinstance(i, pdu.UserInformationItem)]
+    contexts = [i for i in rq.variable_items if isinstance(i, pdu.PresentationContextItemRQ)]
+    if len(app_contexts) != 1:
+        return Rejection(1, 1, 1, f'expected one application context item, got {len(app_contexts)}')
+    name = str(app_contexts[0].context_name).rstrip('\0 ')
+    if name != APPLICATION_CONTEXT_NAME:
+        return Rejection(
+            1, 1, 2, f'application context {name!r} is not {APPLICATION_CONTEXT_NAME} (PS3.7 A.2.1)'
+        )
+    if not contexts:
+        return Rejection(1, 1, 1, 'no presentation context was proposed (PS3.8 9.3.2)')
+    if len(user_infos) != 1 or not any(
+        isinstance(item, MaximumLengthSubItem) for item in user_infos[0].user_data
+    ):
+        return Rejection(
+            1, 1, 1, 'expected one user information item with a maximum length sub-item '
+            '(PS3.8 9.3.2.3, D.1)'
+        )
+    if not rq.calling_ae_title.strip():
+        return Rejection(1, 1, 3, 'the calling AE title is empty')
+    called = rq.called_ae_title.strip()
+    if not called:
+        return Rejection(1, 1, 7, 'the called AE title is empty')
+    if required_called_ae_title is not None and called != required_called_ae_title.strip():
+        return Rejection(
+            1, 1, 7, f'called AE title {called!r} is not ours ({required_called_ae_title!r})'
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class AcceptorCapabilities:
+    """What an acceptor offers: SOP classes per role, transfer syntaxes by preference, limits.
+
+    ``identity_response`` is the server response of a 0x59 reply (PS3.7 D.3.3.7.2): a Kerberos
+    server ticket, SAML response or JWT; ignored for identity types 1 and 2, whose response is
+    empty.
+    """
+
+    scp_classes: Container[str]
+    scu_classes: Container[str]
+    transfer_syntaxes: Sequence[str]
+    max_pdu_length: int
+    identity_response: bytes = b''
+    #: Asynchronous operations we can invoke / perform at once (PS3.7 D.3.3.3): one of each.
+    max_operations: tuple[int, int] = (1, 1)
+
+
+@dataclass
+class AcceptorResult:
+    """The outcome of :func:`negotiate_as_acceptor`."""
+
+    #: The AC's variable items: application context, one item per proposed context, user info.
+    ac_items: list[pdu.VariableItems]
+    accepted_contexts: dict[int, PContextDef]
+    #: Accepted context IDs on which we play the SCP role (answer requests).
+    scp_context_ids: set[int]
+    #: Accepted context IDs on which we play the SCU role (send requests, e.g. C-GET stores).
+    scu_context_ids: set[int]
+    #: The requester's maximum length: what bounds the P-DATA-TF PDUs we send (0: unlimited).
+    peer_max_pdu_length: int
+    user_identity: UserIdentityNegotiationSubItem | None = None
+
+
+def _lower_window(ours: int, theirs: int) -> int:
+    """PS3.7 D.3.3.3: the reply never exceeds the proposal; 0 means unlimited."""
+    if theirs == 0:
+        return ours
+    if ours == 0:
+        return theirs
+    return min(ours, theirs)
+
+
+def _valid_context_id(context_id: int) -> bool:
+    return 1 <= context_id <= 255 and context_id % 2 == 1
+
+
+def negotiate_roles(
+    role_items: Iterable[ScpScuRoleSelectionSubItem],
+    scp_classes: Container[str],
+    scu_classes: Container[str],
+) -> dict[UID, tuple[int, int]]:
+    """The roles granted to the requester per SOP class: ``uid -> (scu_role, scp_role)``.
+
+    PS3.7 D.3.3.4: the requester may act as SCU when it offered to and we are SCP for that
+    class; as SCP when it offered to and we are SCU for it. Only the first item per SOP class
+    counts.
+
+    >>> negotiate_roles([ScpScuRoleSelectionSubItem('1.2', 0, 1)], scp_classes=(),
+    ...                 scu_classes={'1.2'})
+    {'1.2': (0, 1)}
+    """
+    granted: dict[UID, tuple[int, int]] = {}
+    for item in role_items:
+        uid = UID(item.sop_class_uid)
+        if uid in granted:
+            logger.warning('a second role selection item for %s is ignored (PS3.7 D.3.3.4)', uid)
+            continue
+        granted[uid] = (
+            int(bool(item.scu_role) and uid in scp_classes),
+            int(bool(item.scp_role) and uid in scu_classes),
+        )
+    return granted
+
+
+def negotiate_as_acceptor(
+    rq: pdu.AAssociateRqPDU, capabilities: AcceptorCapabilities
+) -> AcceptorResult:
+    """Answer an acceptable A-ASSOCIATE-RQ: the AC's items and what was agreed.
+
+    Call :func:`check_request` first; this function assumes its checks passed.
+
+    >>> result = negotiate_as_acceptor(rq, AcceptorCapabilities(
+    ...     scp_classes={uids.VERIFICATION_SOP_CLASS}, scu_classes=(),
+    ...     transfer_syntaxes=[uids.ImplicitVRLittleEndian], max_pdu_length=16384))
+    >>> result.accepted_contexts                  # doctest: +SKIP
+    {1: PContextDef(id=1, sop_class='1.2.840.10008.1.1', supported_ts='1.2.840.10008.1.2')}
+    """
+    user_items: list[pdu.UserItem] = []
+    for item in rq.variable_items:
+        if isinstance(item, pdu.UserInformationItem):
+            user_items = list(item.user_data)
+    role_items = [i for i in user_items if isinstance(i, ScpScuRoleSelectionSubItem)]
+    roles = negotiate_roles(role_items, capabilities.scp_classes, capabilities.scu_classes)
+    contexts = [i for i in rq.variable_items if isinstance(i, pdu.PresentationContextItemRQ)]
+
+    seen: dict[int, int] = {}
+    for item in contexts:
+        seen[item.context_id] = seen.get(item.context_id, 0) + 1
+    ac_contexts: list[pdu.PresentationContextItemAC] = []
+    accepted: dict[int, PContextDef] = {}
+    scp_ids: set[int] = set()
+    scu_ids: set[int] = set()
+    answered: set[int] = set()
+    for item in contexts:
+        context_id = item.context_id
+        if context_id in answered:
+            continue  # a duplicated ID gets one answer, a rejection
+        answered.add(context_id)
+        proposed_ts = [UID(ts.name) for ts in item.ts_sub_items]
+        first_ts = pdu.TransferSyntaxSubItem(proposed_ts[0]) if proposed_ts else None
+        if not _valid_context_id(context_id) or seen[context_id] > 1:
+            # PS3.8 9.3.2.2: odd, 1-255 and unique; anything else is refused without reason.
+            logger.warning('presentation context ID %d is invalid or duplicated', context_id)
+            ac_contexts.append(pdu.PresentationContextItemAC(context_id, NO_REASON, first_ts))
+            continue
+        sop_class = UID(item.abs_sub_item.name)
+        if sop_class in roles:
+            requester_scu, requester_scp = roles[sop_class]
+            we_scp, we_scu = bool(requester_scu), bool(requester_scp)
+        else:
+            we_scp, we_scu = sop_class in capabilities.scp_classes, False
+        if not (we_scp or we_scu):
+            known = sop_class in capabilities.scp_classes or sop_class in capabilities.scu_classes
+            result = USER_REJECTION if known else ABSTRACT_SYNTAX_NOT_SUPPORTED
+            ac_contexts.append(pdu.PresentationContextItemAC(context_id, result, first_ts))
+            continue
+        chosen = next((ts for ts in capabilities.transfer_syntaxes if ts in proposed_ts), None)
+        if chosen is None:
+            ac_contexts.append(
+                pdu.PresentationContextItemAC(context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED, first_ts)
+            )
+            continue
+        chosen = UID(chosen)
+        ac_contexts.append(
+            pdu.PresentationContextItemAC(context_id, ACCEPTANCE, pdu.TransferSyntaxSubItem(chosen))
+        )
+        accepted[context_id] = PContextDef(context_id, sop_class, chosen)
+        if we_scp:
+            scp_ids.add(context_id)
+        if we_scu:
+            scu_ids.add(context_id)
+
+    # PS3.8 9.3.3.3 / PS3.7 D.3.3: our own user information, in sub-item type order.
+    identity = next((i for i in user_items if isinstance(i, UserIdentityNegotiationSubItem)), None)
+    replies: list[pdu.UserItem] = [
+        MaximumLengthSubItem(capabilities.max_pdu_length),
+        ImplementationClassUIDSubItem(IMPLEMENTATION_UID),
+    ]
+    window = next(
+        (i for i in user_items if isinstance(i, AsynchronousOperationsWindowSubItem)), None
+    )
+    if window is not None:
+        invoked, performed = capabilities.max_operations
+        replies.append(
+            AsynchronousOperationsWindowSubItem(
+                _lower_window(invoked, window.max_num_ops_invoked),
+                _lower_window(performed, window.max_num_ops_performed),
+            )
+        )
+    replies += [ScpScuRoleSelectionSubItem(uid, scu, scp) for uid, (scu, scp) in roles.items()]
+    replies.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
+    if identity is not None and identity.positive_response_req:
+        # PS3.7 D.3.3.7.2: types 1 and 2 answer with an empty server response.
+        response = b'' if identity.user_identity_type in (1, 2) else capabilities.identity_response
+        replies.append(UserIdentityNegotiationSubItemAc(response))
+
+    peer_max = next(i for i in user_items if isinstance(i, MaximumLengthSubItem))
+    items: list[pdu.VariableItems] = [pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME)]
+    items += ac_contexts
+    items.append(pdu.UserInformationItem(replies))
+    return AcceptorResult(
+        ac_items=items,
+        accepted_contexts=accepted,
+        scp_context_ids=scp_ids,
+        scu_context_ids=scu_ids,
+        peer_max_pdu_length=peer_max.maximum_length_received,
+        user_identity=identity,
+    )
+
+
+# --- the requester --------------------------------------------------------------------------
+
+
+def select_proposal(
+    context_defs: Iterable[tuple[UID, Sequence[UID]]],
+    scu_classes: Container[str],
+    scp_classes: Container[str],
+) -> tuple[dict[int, ProposedContext], list[ScpScuRoleSelectionSubItem]]:
+    """Choose what one association proposes: contexts (renumbered 1, 3, 5 ...) and role items.
+
+    ``context_defs`` is the AE's registry, ``(sop_class, transfer_syntaxes)`` in registration
+    order. Proposed: every class we are SCU of; and, when we are SCU of a C-GET class, every
+    storage class we have a context for, with a role item offering the SCP role (and the SCU
+    role when we are its SCU too), since the peer stores back on this association (api.md
+    section 5). Classes we only serve are not proposed: the peer opens its own association.
+
+    Raises :class:`AssociationError` when more than 128 contexts would be needed
+    (PS3.8 9.3.2.2: IDs are odd, 1-255).
+
+    >>> select_proposal([(uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])],
+    ...                 scu_classes={uids.VERIFICATION_SOP_CLASS}, scp_classes=())[0]
+    {1: ProposedContext(id=1, sop_class='1.2.840.10008.1.1', supported_ts=('1.2.840...',))}
+    """
+    definitions = list(context_defs)
+    get_scu = any(uid in scu_classes for uid in GET_SOP_CLASSES)
+    chosen: list[tuple[UID, Sequence[UID]]] = []
+    roles: list[ScpScuRoleSelectionSubItem] = []
+    for sop_class, transfer_syntaxes in definitions:
+        is_scu = sop_class in scu_classes
+        receives = get_scu and sop_class in _STORAGE_SOP_CLASSES and (
+            is_scu or sop_class in scp_classes
+        )
+        if receives:
+            roles.append(ScpScuRoleSelectionSubItem(sop_class, int(is_scu), 1))
+        if is_scu or receives:
+            chosen.append((sop_class, transfer_syntaxes))
+    if len(chosen) > MAX_CONTEXTS:
+        raise AssociationError(
+            f'this association needs {len(chosen)} presentation contexts, but one association '
+            f'carries at most {MAX_CONTEXTS} (PS3.8 9.3.2.2: odd IDs 1-255); register fewer '
+            'SOP classes with add_scu, or use a second ClientAE'
+        )
+    proposal = {
+        2 * index + 1: ProposedContext(2 * index + 1, UID(sop_class), tuple(map(UID, ts)))
+        for index, (sop_class, ts) in enumerate(chosen)
+    }
+    return proposal, roles
+
+
+def presentation_context_items(
+    contexts: Iterable[tuple[int, Sequence[str] | str, str]],
+) -> list[pdu.PresentationContextItemRQ]:
+    """One A-ASSOCIATE-RQ presentation context item per ``(id, sop_class, ts or [ts...])``.
+
+    >>> presentation_context_items([(1, '1.2.840.10008.1.1', '1.2.840.10008.1.2')])[0].context_id
+    1
+    """
+    items = []
+    for context_id, sop_class, supported_ts in contexts:
+        syntaxes = [supported_ts] if isinstance(supported_ts, str) else list(supported_ts)
+        items.append(
+            pdu.PresentationContextItemRQ(
+                context_id,
+                pdu.AbstractSyntaxSubItem(sop_class),
+                [pdu.TransferSyntaxSubItem(ts) for ts in syntaxes],
+            )
+        )
+    return items
+
+
+def identity_item(
+    username: str | None = None,
+    password: str | None = None,
+    kerberos: bytes | str | None = None,
+    saml: bytes | str | None = None,
+    jwt: bytes | str | None = None,
+) -> UserIdentityNegotiationSubItem | None:
+    """The user identity sub-item (0x58, PS3.7 D.3.3.7.1) for the first identity given.
+
+    Username and password give type 2, a username alone type 1, then Kerberos (3), SAML (4)
+    and JWT (5). No positive response is requested.
+
+    >>> identity_item('admin', 'secret').user_identity_type
+    2
+    """
+    if username:
+        if password:
+            return UserIdentityNegotiationSubItem(username, password, user_identity_type=2)
+        return UserIdentityNegotiationSubItem(username, user_identity_type=1)
+    for identity_type, value in ((3, kerberos), (4, saml), (5, jwt)):
+        if value:
+            return UserIdentityNegotiationSubItem(value, user_identity_type=identity_type)
+    return None
+
+
+def requester_user_information(
+    max_pdu_length: int,
+    roles: Iterable[ScpScuRoleSelectionSubItem] = (),
+    user_data: Iterable[pdu.UserItem] = (),
+    identity: UserIdentityNegotiationSubItem | None = None,
+) -> pdu.UserInformationItem:
+    """The requester's user information item: ours first, then the user's extra items.
+
+    Order: maximum length, implementation class UID, role selections, implementation version
+    name, ``user_data`` as given, the identity item.
+
+    >>> requester_user_information(16384).user_data[0].maximum_length_received
+    16384
+    """
+    items: list[pdu.UserItem] = [
+        MaximumLengthSubItem(max_pdu_length),
+        ImplementationClassUIDSubItem(IMPLEMENTATION_UID),
+    ]
+    items += list(roles)
+    items.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
+    items += list(user_data)
+    if identity is not None:
+        items.append(identity)
+    return pdu.UserInformationItem(items)
+
+
+@dataclass
+class RequesterResult:
+    """What an A-ASSOCIATE-AC agreed to, from the requester's side (:func:`read_acceptance`)."""
+
+    accepted_contexts: dict[int, PContextDef]
+    #: Accepted context IDs on which we may send requests (SCU role).
+    scu_context_ids: set[int]
+    #: Accepted context IDs on which the peer may send us requests (our SCP role, C-GET).
+    scp_context_ids: set[int]
+    #: The acceptor's maximum length: what bounds the PDUs we send (0: unlimited).
+    peer_max_pdu_length: int
+    #: The result/reason of every context the acceptor answered, by ID (for the log).
+    results: dict[int, int]
+
+
+def read_acceptance(
+    proposal: Mapping[int, ProposedContext],
+    roles: Iterable[ScpScuRoleSelectionSubItem],
+    ac: pdu.AAssociateAcPDU,
+) -> RequesterResult:
+    """Interpret an A-ASSOCIATE-AC against what we proposed.
+
+    Raises :class:`AssociationError` when the AC is not a valid answer: a wrong application
+    context, no maximum length, a context ID we did not propose. An accepted context whose
+    transfer syntax we did not propose is treated as refused (and logged).
+
+    >>> read_acceptance(proposal, [], ac).accepted_contexts      # doctest: +SKIP
+    {1: PContextDef(id=1, sop_class='1.2.840.10008.1.1', supported_ts='1.2.840.10008.1.2')}
+    """
+    app_contexts = [i for i in ac.variable_items if isinstance(i, pdu.ApplicationContextItem)]
+    if len(app_contexts) != 1 or (
+        str(app_contexts[0].context_name).rstrip('\0 ') != APPLICATION_CONTEXT_NAME
+    ):
+        raise AssociationError(
+            f'the A-ASSOCIATE-AC does not name the DICOM application context '
+            f'{APPLICATION_CONTEXT_NAME}: {app_contexts!r}'
+        )
+    user_items: list[pdu.UserItem] = []
+    for item in ac.variable_items:
+        if isinstance(item, pdu.UserInformationItem):
+            user_items = list(item.user_data)
+    peer_max = next((i for i in user_items if isinstance(i, MaximumLengthSubItem)), None)
+    if peer_max is None:
+        raise AssociationError(
+            'the A-ASSOCIATE-AC has no maximum length sub-item (PS3.8 9.3.3.3, D.1)'
+        )
+    proposed_roles = {UID(item.sop_class_uid): item for item in roles}
+    granted: dict[UID, tuple[int, int]] = {}
+    for item in user_items:
+        if isinstance(item, ScpScuRoleSelectionSubItem):
+            uid = UID(item.sop_class_uid)
+            offer = proposed_roles.get(uid)
+            if offer is None or uid in granted:
+                continue  # PS3.7 D.3.3.4: a reply to nothing we asked is meaningless
+            # The acceptor may only grant what we offered.
+            granted[uid] = (
+                int(bool(item.scu_role and offer.scu_role)),
+                int(bool(item.scp_role and offer.scp_role)),
+            )
+
+    accepted: dict[int, PContextDef] = {}
+    scu_ids: set[int] = set()
+    scp_ids: set[int] = set()
+    results: dict[int, int] = {}
+    for item in ac.variable_items:
+        if not isinstance(item, pdu.PresentationContextItemAC):
+            continue
+        proposed = proposal.get(item.context_id)
+        if proposed is None:
+            raise AssociationError(
+                f'the A-ASSOCIATE-AC answers presentation context {item.context_id}, which was '
+                f'not proposed (proposed: {sorted(proposal)})'
+            )
+        results[item.context_id] = item.result_reason
+        if item.result_reason != ACCEPTANCE:
+            continue
+        ts = UID(item.ts_sub_item.name) if item.ts_sub_item is not None else None
+        if ts not in proposed.supported_ts:
+            logger.warning(
+                'context %d (%s) was accepted with transfer syntax %s, which we did not '
+                'propose; not using it', item.context_id, proposed.sop_class, ts,
+            )
+            results[item.context_id] = NO_REASON
+            continue
+        sop_class = proposed.sop_class
+        if sop_class in proposed_roles:
+            # No reply means the default roles: we are SCU only (PS3.7 D.3.3.4).
+            scu, scp = granted.get(sop_class, (1, 0))
+        else:
+            scu, scp = 1, 0
+        if not (scu or scp):
+            results[item.context_id] = USER_REJECTION
+            continue
+        accepted[item.context_id] = PContextDef(item.context_id, sop_class, ts)
+        if scu:
+            scu_ids.add(item.context_id)
+        if scp:
+            scp_ids.add(item.context_id)
+    return RequesterResult(
+        accepted_contexts=accepted,
+        scu_context_ids=scu_ids,
+        scp_context_ids=scp_ids,
+        peer_max_pdu_length=peer_max.maximum_length_received,
+        results=results,
+    )

@@ -1,0 +1,131 @@
+"""Part-10 files: the file meta we write and read, the UID grammar of file names, staged files."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import pytest
+from aetools import dataset, write_file
+from pydicom import dcmread
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset
+
+from pynetdicom2 import filestorage, uids
+from pynetdicom2.exceptions import NetDICOMError
+from pynetdicom2.negotiation import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION_NAME
+
+
+@pytest.mark.parametrize(
+    ('uid', 'safe'),
+    [
+        ('1.2.840.10008.5.1.4.1.1.2', True),
+        ('1.2.840.0010.1', True),  # a leading zero: not standard, harmless, accepted
+        ('0', True),
+        ('1' * 64, True),
+        ('1' * 65, False),
+        ('', False),
+        ('../x', False),
+        ('/abs', False),
+        ('1..2', False),
+        ('.1', False),
+        ('1.', False),
+        ('1.2\x00', False),
+        ('1.2/3', False),
+        ('1.2 ', False),
+        (None, False),
+        (b'1.2', False),
+    ],
+)
+def test_is_safe_uid(uid, safe):
+    assert filestorage.is_safe_uid(uid) is safe
+
+
+def test_encode_meta_is_read_by_pydicom():
+    raw = filestorage.encode_meta('1.2.3', '1.2.3.4', uids.ExplicitVRLittleEndian, 'VERSION1')
+    ds = dataset()
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    read = dcmread(io.BytesIO(raw + body.getvalue()))
+    meta = read.file_meta
+    assert raw[:132] == filestorage.PREAMBLE
+    assert meta.MediaStorageSOPClassUID == '1.2.3'
+    assert meta.MediaStorageSOPInstanceUID == '1.2.3.4'
+    assert meta.TransferSyntaxUID == uids.ExplicitVRLittleEndian
+    assert meta.ImplementationClassUID == IMPLEMENTATION_UID
+    assert meta.ImplementationVersionName == 'VERSION1'
+    assert meta.FileMetaInformationGroupLength == len(raw) - 132 - 12
+    assert read.PatientName == ds.PatientName
+
+
+def test_write_meta_takes_the_uids_of_the_command_set():
+    from pynetdicom2 import dimsemessages as dm
+
+    rq = dm.CStoreRQMessage()
+    rq.sop_class_uid = uids.CT_IMAGE_STORAGE
+    rq.affected_sop_instance_uid = '1.2.3.4.5'
+    buffer = io.BytesIO()
+    filestorage.write_meta(buffer, rq.command_set, uids.ImplicitVRLittleEndian)
+    buffer.seek(0)
+    meta = filestorage.read_meta(buffer)
+    assert meta[:3] == (uids.CT_IMAGE_STORAGE, '1.2.3.4.5', uids.ImplicitVRLittleEndian)
+    assert meta.data_set_offset == len(buffer.getvalue())
+    assert IMPLEMENTATION_VERSION_NAME.encode() in buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    'ts',
+    [uids.ExplicitVRLittleEndian, uids.ImplicitVRLittleEndian, uids.ExplicitVRBigEndian,
+     uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN],
+)
+def test_read_meta_of_a_pydicom_file_leaves_the_file_at_its_data_set(tmp_path, ts):
+    ds = dataset(pixel_bytes=512)
+    path = write_file(tmp_path / 'f.dcm', ds, ts)
+    with open(path, 'rb') as fp:
+        meta = filestorage.read_meta(fp)
+        assert fp.tell() == meta.data_set_offset
+        rest = fp.read()
+    assert meta[:3] == (ds.SOPClassUID, ds.SOPInstanceUID, ts)
+    # what follows is exactly the data set pydicom wrote after its meta
+    assert path.read_bytes().endswith(rest) and len(rest) > 512 // 2
+
+
+def test_read_meta_without_preamble(tmp_path):
+    raw = filestorage.encode_meta('1.2', '1.2.3', uids.ExplicitVRLittleEndian)[132:]
+    meta = filestorage.read_meta(io.BytesIO(raw + b'\x08\x00\x16\x00'))
+    assert meta[:3] == ('1.2', '1.2.3', uids.ExplicitVRLittleEndian)
+    assert meta.data_set_offset == len(raw)
+
+
+@pytest.mark.parametrize(
+    'raw',
+    [
+        b'',
+        b'not a dicom file at all' * 10,
+        filestorage.PREAMBLE + b'\x02\x00\x10\x00UI\x40\x00' + b'1.2',  # truncated value
+        filestorage.PREAMBLE + b'\x02\x00\x01\x00OB\x00\x00\xff\xff\xff\x7f',  # absurd length
+    ],
+    ids=['empty', 'not-dicom', 'truncated', 'absurd-length'],
+)
+def test_read_meta_refuses_what_is_not_part10(raw):
+    with pytest.raises(NetDICOMError):
+        filestorage.read_meta(io.BytesIO(raw))
+
+
+def test_staged_file_commit_and_discard(tmp_path):
+    staged = filestorage.StagedFile(tmp_path)
+    assert staged.path.parent == tmp_path and staged.path.name.startswith('.')
+    staged.write(b'data')
+    staged.seek(0)
+    assert staged.read() == b'data'
+    target = staged.commit(tmp_path / 'final.dcm')
+    assert target.read_bytes() == b'data'
+    assert sorted(os.listdir(tmp_path)) == ['final.dcm']
+    with pytest.raises(NetDICOMError):
+        staged.commit(tmp_path / 'again.dcm')
+    other = filestorage.StagedFile(tmp_path)
+    other.write(b'partial')
+    other.discard()
+    other.discard()
+    assert sorted(os.listdir(tmp_path)) == ['final.dcm']
