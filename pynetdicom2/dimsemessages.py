@@ -937,8 +937,16 @@ class DIMSEDecoder:
 
         Usually zero or one; a PDU may complete several small messages.
         """
+        items = p_data.data_value_items
+        if len(items) == 1:  # the usual P-DATA-TF: feed() inlined
+            try:
+                result = self._feed(items[0])
+            except BaseException:
+                self.discard()
+                raise
+            return [] if result is None else [result]
         completed = []
-        for item in p_data.data_value_items:
+        for item in items:
             result = self.feed(item)
             if result is not None:
                 completed.append(result)
@@ -957,6 +965,16 @@ class DIMSEDecoder:
     def _feed(self, pdv: pdu.PresentationDataValueItem) -> tuple[DIMSEMessage, int] | None:
         data_value = pdv.data_value
         pc_id = pdv.context_id
+        if self.command_set_received and pc_id == self.pc_id and len(data_value):
+            control = data_value[0]
+            if not control & 1:
+                # The hot path, a data-set stream: the next fragment of the message in
+                # progress. The general checks below would come to the same conclusion.
+                self._data_fragment(memoryview(data_value)[1:])
+                if control & 2:
+                    self.data_set_received = True
+                    return self._message_complete()
+                return None
         if len(data_value) < 1:
             raise DIMSEProcessingError(
                 f'a PDV on presentation context {pc_id} has no message control header '
@@ -1044,7 +1062,9 @@ class DIMSEDecoder:
         fp = self._fp
         if fp is not None:
             try:
-                _write_all(fp, payload)
+                written = fp.write(payload)
+                if written is not None and written < len(payload):
+                    _write_all(fp, payload[written:])  # a raw file took less than asked
             except OSError as exc:
                 self._storage_failed(exc)
         elif self._storage_error is None:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import queue
 import selectors
 import socket
@@ -104,19 +105,36 @@ JOIN_TIMEOUT = 5.0
 _HEADER_LENGTH = 6
 _PDU_LENGTH = struct.Struct('>I')
 _KNOWN_PDU_TYPES = frozenset(PEER_EVENT_BY_PDU_TYPE)
-# Ring buffer for incoming bytes: one recv_into can take many small PDUs at once.
+# Ring buffer for incoming bytes: one recv_into can take many small PDUs at once. It starts
+# at _RING_SIZE and doubles, up to _RING_MAX, whenever one recv_into fills it: an idle or
+# request/response association keeps 256 KiB, a data-set stream reads 1 MiB per system call
+# (each call gives the interpreter lock away and takes it back, the costly part of a stream
+# between two threads of one process).
 _RING_SIZE = 256 * 1024
+_RING_MAX = 1024 * 1024
 # PDUs up to this total size are cut out of the ring; bigger ones get a buffer of their own.
 _SMALL_PDU = 64 * 1024
 # An outgoing P-DATA iterator yields this many PDUs between two looks at the socket and the
 # wake-up pipe, so a long data set never hides an incoming A-ABORT or a kill().
-_STREAM_BATCH = 16
-# Pending outgoing bytes that trigger a flush before the thread would block anyway.
-_FLUSH_SIZE = 256 * 1024
-# Buffers per sendmsg call (IOV_MAX is 1024 on Linux, 16 is the POSIX minimum... we stay low).
-_MAX_GATHER = 64
+_STREAM_BATCH = 64
+# Pending outgoing bytes that trigger a flush before the thread would block anyway: 64
+# P-DATA-TFs of 16 KiB, one sendmsg (as few lock hand-offs as the receiving ring allows).
+_FLUSH_SIZE = 1024 * 1024
+# Buffers per sendmsg call: the system's IOV_MAX (1024 on Linux), at most 1024, at least the
+# POSIX minimum of 16. A P-DATA-TF of one PDV is two buffers (headers, payload).
+try:
+    _MAX_GATHER = max(16, min(1024, os.sysconf('SC_IOV_MAX')))
+except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf (Windows)
+    _MAX_GATHER = 16
 # States in which an association exists (so a kill() owes the peer an A-ABORT).
 _ASSOCIATED = frozenset(States) - {States.STA_1, States.STA_2, States.STA_4, States.STA_13}
+# Enum members read on every PDU (a module global is cheaper than the class attribute).
+_STA_1 = States.STA_1
+_STA_4 = States.STA_4
+_EVT_9 = Events.EVT_9
+_EVT_10 = Events.EVT_10
+_PDataTfPDU = pdu.PDataTfPDU
+_decode_pdata = pdu.PDataTfPDU.decode
 
 
 class _FramingError:
@@ -168,7 +186,7 @@ class _Framer:
             return self._big_view[self._big_filled :]
         if self.lost:
             return self._view
-        if _RING_SIZE - self._end < _SMALL_PDU + _HEADER_LENGTH and self._start:
+        if len(self._ring) - self._end < _SMALL_PDU + _HEADER_LENGTH and self._start:
             # Move the partial PDU to the front; it is at most _SMALL_PDU + header long.
             length = self._end - self._start
             self._ring[:length] = self._view[self._start : self._end]
@@ -185,8 +203,20 @@ class _Framer:
             return
         if self.lost:
             return
-        self._end += count
+        end = self._end + count
+        self._end = end
+        filled = end == len(self._ring)
         self._cut()
+        if filled and len(self._ring) < _RING_MAX:
+            self._grow()
+
+    def _grow(self) -> None:
+        """Double the ring (the socket had more than it could take), keeping a partial PDU."""
+        ring = bytearray(2 * len(self._ring))
+        length = self._end - self._start
+        ring[:length] = self._view[self._start : self._end]
+        self._ring, self._view = ring, memoryview(ring)
+        self._start, self._end = 0, length
 
     def _cut(self) -> None:
         ring, start, end = self._ring, self._start, self._end
@@ -497,6 +527,33 @@ class DULServiceProvider(threading.Thread):
         if self._pending_size >= _FLUSH_SIZE:
             self._flush()
 
+    def write_pdu(self, primitive: Any) -> None:
+        """Queue one PDU for the transport: what the state machine's actions call.
+
+        Where ``write`` takes the bytes of ``primitive.encode()``, a P-DATA-TF on a socket
+        that gathers is queued as :meth:`~pynetdicom2.pdu.PDataTfPDU.encode_parts`: a new
+        header and the payloads themselves, which ``sendmsg`` hands to the kernel without
+        any copy. Only ``bytes`` payloads are kept as they are (nothing can change them
+        before the flush, even if the iterator that made them goes on); any other buffer is
+        copied, as ``encode`` would have done. A subclass that overrides ``write`` gets every
+        PDU through it.
+        """
+        if not self._gather or type(primitive) is not _PDataTfPDU:
+            self.write(primitive.encode())
+            return
+        parts = primitive.encode_parts()
+        if self._closed or self._transport_lost:
+            return
+        for index in range(1, len(parts), 2):  # the payloads; the rest are new headers
+            value = parts[index]
+            if type(value) is not bytes:
+                parts[index] = bytes(value)
+        self._pending_out += parts
+        # PDU-length (PS3.8 9.3.1) plus the 6-byte header: the size of all the parts.
+        self._pending_size += _PDU_LENGTH.unpack_from(parts[0], 2)[0] + _HEADER_LENGTH
+        if self._pending_size >= _FLUSH_SIZE:
+            self._flush()
+
     def close_transport(self) -> None:
         """Close the socket (idempotent). Called by the actions that close the transport."""
         if self._closed:
@@ -568,8 +625,13 @@ class DULServiceProvider(threading.Thread):
         except OSError:  # e.g. a socket that is not TCP in a test
             pass
         sock.setblocking(False)
-        # Scatter-gather writes need a plain POSIX socket (SSLSocket has no sendmsg).
-        self._gather = type(sock) is socket.socket and hasattr(sock, 'sendmsg')
+        # Scatter-gather writes need a plain POSIX socket (SSLSocket has no sendmsg), and a
+        # subclass that overrides write() must see every byte.
+        self._gather = (
+            type(sock) is socket.socket
+            and hasattr(sock, 'sendmsg')
+            and type(self).write is DULServiceProvider.write
+        )
         self._selector.register(sock, selectors.EVENT_READ, True)
 
     def _event(self, event: Events, primitive: Any) -> bool:
@@ -585,8 +647,7 @@ class DULServiceProvider(threading.Thread):
         finally:
             self._in_action = False
             self.primitive = None
-        state = machine.current_state
-        if state is States.STA_4:
+        if machine.current_state is _STA_4:
             # AE-1 just ran: the transport service confirms (Evt2) or reports failure (Evt17).
             if self.dul_socket is not None:
                 self._attach(self.dul_socket)
@@ -643,6 +704,7 @@ class DULServiceProvider(threading.Thread):
         stream = self._stream
         assert stream is not None
         machine = self.state_machine
+        incoming = self._incoming
         for _ in range(_STREAM_BATCH):
             if self._kill_requested or self._closed:
                 self._drop_stream('the transport is closed')
@@ -663,10 +725,11 @@ class DULServiceProvider(threading.Thread):
                     self._event(Events.EVT_15, pdu.AAbortPDU(0, 0))
                 self._pending_up.append(pdu.AAbortPDU(2, 0))  # after what came before it
                 return True
-            if not self._event(Events.EVT_9, p_data):
+            if not self._event(_EVT_9, p_data):
                 self._drop_stream(f'P-DATA is not allowed in {machine.current_state.name}')
                 return True
-            self._drain_incoming()
+            if incoming:
+                self._drain_incoming()
         return False
 
     def _drop_stream(self, why: str) -> None:
@@ -719,15 +782,18 @@ class DULServiceProvider(threading.Thread):
                     self._lose_transport(exc)
                     return
                 self._pending_size -= sent
+                done = 0
                 while sent:
-                    head = pending[0]
-                    size = len(head)
+                    head = pending[done]
+                    size = head.nbytes if type(head) is memoryview else len(head)
                     if sent >= size:
                         sent -= size
-                        del pending[0]
+                        done += 1
                     else:
-                        pending[0] = memoryview(head)[sent:]
+                        pending[done] = memoryview(head).cast('B')[sent:]
                         sent = 0
+                if done:
+                    del pending[:done]
                 if not pending:
                     return
                 if not wait:
@@ -816,6 +882,10 @@ class DULServiceProvider(threading.Thread):
         incoming = self._incoming
         while incoming and not self._in_action:
             item = incoming.popleft()
+            if type(item) is bytearray:  # what the framer makes of every PDU
+                if not self._closed:
+                    self._peer_pdu(item)
+                continue
             if self._closed and not isinstance(item, _EndOfStream):
                 continue
             if isinstance(item, (bytes, bytearray)):
@@ -833,7 +903,12 @@ class DULServiceProvider(threading.Thread):
 
     def _peer_pdu(self, raw: bytes | bytearray) -> None:
         try:
-            decoded = pdu.decode_pdu(raw)
+            if raw[0] == 0x04:  # P-DATA-TF, the hot path: no need to dispatch on the type
+                decoded = _decode_pdata(raw)
+                event = _EVT_10
+            else:
+                decoded = pdu.decode_pdu(raw)
+                event = PEER_EVENT_BY_PDU_TYPE[decoded.pdu_type]
         except PDUProcessingError as exc:
             logger.warning('%s: undecodable PDU from the peer: %s', self.name, exc)
             self._event(Events.EVT_19, exc)
@@ -843,7 +918,7 @@ class DULServiceProvider(threading.Thread):
             logger.exception('%s: decoding a PDU failed', self.name)
             self._event(Events.EVT_19, PDUProcessingError(str(exc), abort_reason=6))
             return
-        self._event(PEER_EVENT_BY_PDU_TYPE[decoded.pdu_type], decoded)
+        self._event(event, decoded)
 
     # -- timers, wake-ups, stop and kill ---------------------------------------------------
 

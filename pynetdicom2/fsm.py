@@ -165,6 +165,11 @@ class ProviderProto(Protocol):
     ``from_service_user``, ``is_acceptor``, ``create_socket()``), actions do their I/O through
     ``write(data)`` and ``close_transport()``, so that the provider alone decides how the
     socket is driven (non-blocking, woken for stop/kill) and a write that fails becomes Evt17.
+
+    Optionally, ``write_pdu(pdu)``: the actions then hand it each PDU to send instead of
+    ``write(pdu.encode())``, so the provider may send it without joining it into one buffer
+    (see :meth:`pynetdicom2.pdu.PDataTfPDU.encode_parts`). Looked up once, when the machine is
+    built.
     """
 
     dul_socket: Any
@@ -346,6 +351,7 @@ class Timer:
 # --- the machine -----------------------------------------------------------------------------
 
 _ASSOCIATION_GONE = frozenset({States.STA_1, States.STA_13})
+_STA_6 = States.STA_6  # returned by DT-1 and DT-2 on every P-DATA-TF
 
 
 class StateMachine:
@@ -385,6 +391,10 @@ class StateMachine:
         #: DUL thread collects them here and hands them over just before it blocks, so the
         #: woken user thread does not wait for the interpreter lock.
         self.deliver: Callable[[Any], None] | None = None
+        write_pdu = getattr(provider, 'write_pdu', None)
+        self._write_pdu: Callable[[Any], None] = (
+            write_pdu if write_pdu is not None else self._write_encoded
+        )
 
     # -- provider proxies ----------------------------------------------------------------------
 
@@ -464,8 +474,11 @@ class StateMachine:
     # -- helpers -------------------------------------------------------------------------------
 
     def _send_primitive(self, primitive: Any = None) -> None:
-        """Encode a PDU (default: the current primitive) and hand it to the transport."""
-        self.provider.write((self.primitive if primitive is None else primitive).encode())
+        """Hand a PDU (default: the current primitive) to the transport."""
+        self._write_pdu(self.provider.primitive if primitive is None else primitive)
+
+    def _write_encoded(self, primitive: Any) -> None:
+        self.provider.write(primitive.encode())
 
     def _indicate(self, indication: Any) -> None:
         self._indications.append(indication)
@@ -477,7 +490,7 @@ class StateMachine:
         parameter value: the PDV content is what is wrong, not the PDU's framing).
         """
         try:
-            completed = self.dimse_decoder.process(self.primitive)
+            completed = self.dimse_decoder.process(self.provider.primitive)
         except DIMSEProcessingError as exc:
             logger.warning('malformed DIMSE data from the peer, aborting: %s', exc)
             return self.aa_8(REASON_INVALID_PARAMETER_VALUE)
@@ -577,12 +590,12 @@ class StateMachine:
 
     def dt_1(self) -> States:
         """DT-1: send the P-DATA-TF PDU; Sta6."""
-        self._send_primitive()
-        return States.STA_6
+        self._write_pdu(self.provider.primitive)  # _send_primitive(), one call less per PDU
+        return _STA_6
 
     def dt_2(self) -> States:
         """DT-2: send the P-DATA indication (each completed DIMSE message); Sta6."""
-        return self._pdata_indication(States.STA_6)
+        return self._pdata_indication(_STA_6)
 
     # -- association release (PS3.8 Table 9-8) -------------------------------------------------
 

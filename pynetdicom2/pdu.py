@@ -944,12 +944,36 @@ class PDataTfPDU(_PDU):
         return sum(item.total_length() for item in self.data_value_items)
 
     def encode(self) -> bytes:
-        parts: list[Any] = [b'']
-        append = parts.append
-        pack = PresentationDataValueItem.header.pack
-        total = 0
+        return b''.join(self.encode_parts())
+
+    def encode_parts(self) -> list[BytesLike]:
+        """The encoded PDU as a list of buffers, without copying any payload.
+
+        ``b''.join(pdu.encode_parts()) == pdu.encode()``. The PDU header and the PDV item
+        headers are new ``bytes`` (the first PDV's header shares one with the PDU's); each
+        ``data_value`` is in the list as it is, not copied, for a scatter-gather write such
+        as ``socket.sendmsg``. The caller must keep those buffers unchanged until written.
+        Raises :class:`PDUProcessingError` exactly where :meth:`encode` does.
+
+        >>> PDataTfPDU([PresentationDataValueItem(1, b'\\x02data')]).encode_parts()
+        [b'\\x04\\x00\\x00\\x00\\x00\\n\\x00\\x00\\x00\\x06\\x01', b'\\x02data']
+        """
+        items = self.data_value_items
         try:
-            for item in self.data_value_items:
+            if len(items) == 1:
+                # The common case: one PDV, one header for the PDU and the item together.
+                item = items[0]
+                value = item.data_value
+                size = value.nbytes if type(value) is memoryview else len(value)
+                if size:
+                    header = _PDATA_ONE_PDV.pack(4, self.reserved, size + 5, size + 1,
+                                                 item.context_id)
+                    return [header, value]
+            parts: list[BytesLike] = [b'']
+            append = parts.append
+            pack = PresentationDataValueItem.header.pack
+            total = 0
+            for item in items:
                 value = item.data_value
                 size = value.nbytes if type(value) is memoryview else len(value)
                 if not size:
@@ -958,13 +982,14 @@ class PDataTfPDU(_PDU):
                 append(pack(size + 1, item.context_id))
                 append(value)
                 total += size + 5
-            parts[0] = _PDU_HEADER.pack(0x04, self.reserved, total)
+            if not total:
+                # PS3.8 9.3.5: one or more PDV items
+                raise PDUProcessingError(f'{self._name}: needs at least one PDV item')
+            parts[0] = _PDU_HEADER.pack(0x04, self.reserved, total) + parts[1]
+            del parts[1]
         except struct.error as exc:
             raise PDUProcessingError(f'{self._name}: cannot encode: {exc}') from None
-        if not total:
-            # PS3.8 9.3.5: one or more PDV items
-            raise PDUProcessingError(f'{self._name}: needs at least one PDV item')
-        return b''.join(parts)
+        return parts
 
     @classmethod
     def decode(cls, raw_bytes: BytesLike) -> PDataTfPDU:

@@ -1032,6 +1032,35 @@ def test_oserror_from_get_file_cb_drains_and_reports() -> None:
     _next_message_decodes(dec)
 
 
+def test_a_raw_file_that_takes_less_than_asked_gets_every_byte() -> None:
+    class Stingy(io.RawIOBase):
+        """A raw file that takes at most 1000 bytes per write, as raw files may."""
+
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data) -> int:  # type: ignore[no-untyped-def, override]
+            self.data += bytes(data[:1000])
+            return min(len(data), 1000)
+
+        def seek(self, offset: int, whence: int = 0) -> int:
+            return offset
+
+    files: list[Stingy] = []
+
+    def get_file(context, command_set):  # type: ignore[no-untyped-def]
+        files.append(Stingy())
+        return files[-1], 0
+
+    data = bytes(range(256)) * 40
+    dec = decoder({CT_IMAGE_STORAGE}, get_file)
+    [(msg, _)] = feed_all(dec, _store_rq(data).encode(1, 4096))
+    assert msg.data_set is files[0] and bytes(files[0].data) == data
+
+
 class FailingFile(SpyFile):
     def __init__(self, fail_at: int) -> None:
         super().__init__()

@@ -7,6 +7,7 @@ that no thread and no socket outlives the test. ARTIM is a fraction of a second 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import itertools
@@ -649,6 +650,80 @@ def test_both_sides_sending_large_data_sets_do_not_deadlock() -> None:
         assert not writer.is_alive()
         msg, _ = dul.receive(TIMEOUT)
         assert len(msg.data_set) == size
+
+
+def test_a_p_data_iterator_may_reuse_its_buffer() -> None:
+    # Payloads that are not bytes are copied when queued: the zero-copy gather path must not
+    # send what the iterator wrote into the same buffer afterwards.
+    def reusing() -> Iterator[pdu.PDataTfPDU]:
+        buffer = bytearray(8193)
+        for index in range(40):
+            buffer[:] = bytes([0x02 if index == 39 else 0x00]) + bytes([index]) * 8192
+            yield pdu.PDataTfPDU([pdu.PresentationDataValueItem(3, buffer)])
+
+    with established_requestor() as (peer, dul):
+        dul.send(reusing())
+        for index in range(40):
+            control = 0x02 if index == 39 else 0x00
+            assert peer.read_pdu() == p_data_tf(3, control, bytes([index]) * 8192)
+
+
+def test_gathered_p_data_on_the_wire_is_what_encode_gives() -> None:
+    pdus = [
+        pdu.PDataTfPDU([pdu.PresentationDataValueItem(3, bytes([n % 2 * 2]) + os.urandom(n))])
+        for n in (1, 5000, 70_000, 16384)
+    ]
+    pdus.append(pdu.PDataTfPDU([
+        pdu.PresentationDataValueItem(1, b'\x03' + os.urandom(30)),
+        pdu.PresentationDataValueItem(3, memoryview(b'\x02' + os.urandom(300))),
+    ]))
+    with established_requestor() as (peer, dul):
+        dul.send(iter(pdus))
+        for p_data in pdus:
+            assert peer.read_pdu() == p_data.encode()
+
+
+def test_a_subclass_overriding_write_sees_every_pdu() -> None:
+    written: list[bytes] = []
+
+    class Recording(DULServiceProvider):
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            written.append(bytes(data))
+            super().write(data)
+
+    with Listener() as listener:
+        dul = Recording(set(), None, called_address=listener.address)
+        try:
+            dul.send(RQ)
+            with listener.accept() as peer:
+                assert peer.read_pdu() == RQ.encode()
+                peer.send(AC.encode())
+                assert dul.receive(TIMEOUT) == AC
+                dul.accepted_contexts = CONTEXTS
+                dul.send(_echo_rq().encode(1, 16384))
+                assert peer.read_pdu() == _wire(_echo_rq())
+        finally:
+            assert dul.kill()
+    assert written[:2] == [RQ.encode(), _wire(_echo_rq())]
+
+
+def test_the_framer_grows_its_ring_for_a_stream_and_cuts_every_pdu() -> None:
+    from pynetdicom2 import dulprovider
+
+    sizes = [10, 16_396, 70_000, 6, 300_000, 16_396, 1] * 12
+    pdus = [bytes([4, 0]) + struct.pack('>I', size) + os.urandom(size) for size in sizes]
+    stream = memoryview(b''.join(pdus))
+    out: collections.deque[Any] = collections.deque()
+    framer = dulprovider._Framer(1 << 20, 1 << 20, out)
+    assert len(framer._ring) == dulprovider._RING_SIZE
+    while stream:
+        target = framer.target()  # as a socket with plenty to give: fill what is offered
+        count = min(len(target), len(stream))
+        target[:count] = stream[:count]
+        stream = stream[count:]
+        framer.advance(count)
+    assert [bytes(item) for item in out] == pdus
+    assert len(framer._ring) == dulprovider._RING_MAX
 
 
 def test_start_is_idempotent_and_receive_starts_the_thread() -> None:

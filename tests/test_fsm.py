@@ -445,6 +445,32 @@ def test_deliver_hook_replaces_the_queue() -> None:
     assert delivered == [pdu.AReleaseRqPDU()] and provider.indications() == []
 
 
+class PDUWritingProvider(RecordingProvider):
+    """A provider with the optional ``write_pdu``: it gets the PDUs themselves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pdus: list[Any] = []
+
+    def write_pdu(self, primitive: Any) -> None:
+        self.pdus.append(primitive)
+
+
+def test_write_pdu_hook_gets_every_pdu_the_actions_send() -> None:
+    provider = PDUWritingProvider()
+    machine = StateMachine(provider, Timer(10), set(), None)
+    machine.current_state = States.STA_6
+    p_data = pdu.PDataTfPDU([pdu.PresentationDataValueItem(1, b'\x03cmd')])
+    provider.primitive = p_data
+    assert machine.action(Events.EVT_9) is States.STA_6  # DT-1
+    provider.primitive = pdu.AReleaseRqPDU()
+    assert machine.action(Events.EVT_11) is States.STA_7  # AR-1
+    provider.primitive = PDUProcessingError('bad', abort_reason=4)
+    machine.action(Events.EVT_19)  # AA-8: an A-ABORT the machine makes itself
+    assert provider.pdus == [p_data, pdu.AReleaseRqPDU(), pdu.AAbortPDU(2, 4)]
+    assert provider.written == b''  # write() is for providers without write_pdu
+
+
 def test_accepted_contexts_feed_the_reassembler() -> None:
     machine, _ = _machine(States.STA_1)
     machine.accepted_contexts = {5: PContextDef(5, VERIFICATION, IMPLICIT_LE)}

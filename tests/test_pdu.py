@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import Any
 
 import pytest
 from pydicom.uid import UID
@@ -408,6 +409,35 @@ def test_p_data_encode_accepts_memoryview_payload() -> None:
     pdv = PresentationDataValueItem(1, memoryview(b'\x03cmd'))
     assert pdv.item_length == 5 and pdv.encode() == PDV_COMMAND
     assert PDataTfPDU([pdv]).encode() == h('04 00 00000009') + PDV_COMMAND
+
+
+def test_p_data_encode_parts_join_to_encode_without_copying_payloads() -> None:
+    payload = b'\x02' + bytes(range(256)) * 64
+    one = PDataTfPDU([PresentationDataValueItem(5, payload)], reserved=7)
+    parts = one.encode_parts()
+    assert len(parts) == 2 and parts[1] is payload  # one header for the PDU and its PDV
+    assert b''.join(parts) == one.encode()
+    assert one.encode()[:11] == h('04 07') + struct.pack('>I', 16390) + h('00004002 05')
+    view = memoryview(b'\x03cmd')
+    two = PDataTfPDU([PresentationDataValueItem(1, view), PresentationDataValueItem(3, payload)])
+    parts = two.encode_parts()
+    assert parts[1] is view and parts[3] is payload
+    assert b''.join(parts) == two.encode()
+    assert PDataTfPDU.decode(b''.join(parts)) == two
+
+
+@pytest.mark.parametrize('items, match', [
+    ([], 'at least one PDV'),
+    ([PresentationDataValueItem(1, b'')], 'empty'),
+    ([PresentationDataValueItem(1, b'\x03'), PresentationDataValueItem(1, b'')], 'empty'),
+    ([PresentationDataValueItem(300, b'\x00')], 'cannot encode'),
+    ([PresentationDataValueItem(1, b'\x00'), PresentationDataValueItem(-1, b'\x00')],
+     'cannot encode'),
+])
+def test_p_data_encode_parts_raises_like_encode(items: list[Any], match: str) -> None:
+    for method in (PDataTfPDU.encode_parts, PDataTfPDU.encode):
+        with pytest.raises(PDUProcessingError, match=match):
+            method(PDataTfPDU(items))
 
 
 def test_decode_pdu_unknown_type() -> None:
