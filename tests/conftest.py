@@ -5,6 +5,7 @@
 """
 
 import os
+import sys
 import threading
 
 import pytest
@@ -36,3 +37,18 @@ def _no_pynetdicom2_thread_left():
             if thread.is_alive():
                 leftover.append(thread.name)
     assert not leftover, f'threads left running by this test: {leftover}'
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Say how much of PS3.8 Table 9-10 the state-machine tests covered in this run."""
+    table_tests = sys.modules.get('test_fsm')
+    if table_tests is None:
+        return
+    passed = [
+        report for report in terminalreporter.stats.get('passed', [])
+        if report.nodeid.startswith('tests/test_fsm.py::test_cell[')
+    ]
+    terminalreporter.write_line(
+        f'PS3.8 Table 9-10: {len(table_tests.STANDARD)} transitions defined by the standard, '
+        f'{len(passed)} cell tests passed (AR-8 in both roles; {len(table_tests.ALL_CELLS)} cells)'
+    )
