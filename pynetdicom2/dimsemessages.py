@@ -41,16 +41,20 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import functools
+import re
 import struct
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ClassVar, Union
 
-from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom import config as pydicom_config
+from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_data_element
+from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
+from pydicom.uid import UID
 
 from pynetdicom2 import pdu
 from pynetdicom2.exceptions import DIMSEProcessingError
@@ -93,6 +97,30 @@ _GROUP_LENGTH = struct.Struct('<HHII')  # (0000,0000) UL, always 12 bytes
 _US_ELEMENT = struct.Struct('<HHIH')
 _AT_ELEMENT = struct.Struct('<HHIHH')
 _ELEMENT_HEADER = struct.Struct('<HHI')
+_US_VALUE = struct.Struct('<H')
+_UL_VALUE = struct.Struct('<I')
+_AT_VALUE = struct.Struct('<HH')
+
+# The command dictionary (PS3.7 Annex E, retired elements included): element number of
+# group 0000 -> VR, for the VRs this module decodes itself. Taken from pydicom's data
+# dictionary, so both decoders agree on every VR.
+_FAST_VRS = frozenset({'US', 'UL', 'UI', 'AE', 'LO', 'SH', 'AT'})
+_COMMAND_VRS: dict[int, str] = {
+    tag: entry[0]
+    for tag, entry in DicomDictionary.items()
+    if tag >> 16 == 0 and entry[0] in _FAST_VRS
+}
+_BASE_TAGS: dict[int, BaseTag] = {tag: BaseTag(tag) for tag in _COMMAND_VRS}
+# PS3.5 Table 6.2-1 maximum lengths pydicom checks when it reads LO and SH (not AE).
+_TEXT_MAX = {'LO': 64, 'SH': 16}
+_MAX_UID = 64
+# PS3.5 9.1: UID components without leading zeros. The fast path takes only what pydicom
+# would accept without a word; anything else is left to pydicom (and its warnings).
+_UID_BYTES = re.compile(rb'(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*')
+_UID_TEXT = re.compile(r'(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*')
+# Printable ASCII without the backslash (the value delimiter): text read as it is.
+_PLAIN_TEXT = re.compile(rb'[\x20-\x5b\x5d-\x7e]*')
+_IGNORE = pydicom_config.IGNORE
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -221,18 +249,166 @@ def dimse_property(tag: int | tuple[int, int]) -> property:
     """
     element_tag = Tag(tag)
     vr = dictionary_VR(element_tag)
+    key = int(element_tag)  # the fields dict is keyed by plain ints (BaseTag.__eq__ is slow)
+    convert = _FAST_SETTERS.get(vr)
 
     def getter(self: DIMSEMessage) -> Any:
-        return value_or_none(self.command_set.get(element_tag))
+        fields = self._fields
+        if fields is None:
+            return value_or_none(self._command_set.get(element_tag))  # type: ignore[union-attr]
+        value = fields.get(key)
+        if value is None or isinstance(value, int):
+            return value
+        return value if len(value) else None
 
     def setter(self: DIMSEMessage, value: Any) -> None:
-        command_set = self.command_set
-        if element_tag in command_set:
-            command_set[element_tag].value = value
-        else:
-            command_set.add_new(element_tag, vr, value)
+        fields = self._fields
+        if fields is not None:
+            if value is None:
+                fields[key] = None
+                return
+            if convert is not None:
+                converted = convert(value)
+                if converted is not _SLOW:
+                    fields[key] = converted
+                    return
+        # Anything else goes through pydicom, with its conversions and value checks.
+        _set_element(self.command_set, element_tag, vr, value)
 
     return property(getter, setter, doc=f'Command element {element_tag} (None when absent).')
+
+
+def _set_element(command_set: Dataset, tag: BaseTag, vr: str, value: Any) -> None:
+    if tag in command_set:
+        command_set[tag].value = value
+    else:
+        command_set.add_new(tag, vr, value)
+
+
+# --- the fast path: command elements as plain values ----------------------------------------
+#
+# A message keeps its command set as a dict {element number: value} until someone reads
+# ``command_set``; only then is a pydicom Dataset built from it (DIMSEMessage.command_set).
+# The dict holds exactly the values pydicom would hold (int, UID, str, BaseTag, MultiValue
+# of BaseTag, or None), so the two forms are interchangeable. A value this module cannot
+# convert exactly as pydicom does makes the message switch to its Dataset for good.
+
+_SLOW = object()  # "not for the fast path": the setter hands the value to pydicom
+
+
+def _fast_us(value: Any) -> Any:
+    return value if type(value) is int and 0 <= value <= 0xFFFF else _SLOW
+
+
+def _fast_ul(value: Any) -> Any:
+    return value if type(value) is int and 0 <= value <= 0xFFFFFFFF else _SLOW
+
+
+def _fast_ui(value: Any) -> Any:
+    kind = type(value)
+    if (kind is str or kind is UID) and len(value) <= _MAX_UID and _UID_TEXT.fullmatch(value):
+        # Valid as pydicom checks UIDs, so UID() has nothing to warn about or strip.
+        return value if kind is UID else UID(value, _IGNORE)
+    return _SLOW
+
+
+_FAST_SETTERS: dict[str, Callable[[Any], Any]] = {'US': _fast_us, 'UL': _fast_ul, 'UI': _fast_ui}
+
+
+def _vr_of(tag: int) -> str:
+    vr = _COMMAND_VRS.get(tag)
+    return vr if vr is not None else dictionary_VR(tag)
+
+
+def _fields_to_dataset(fields: dict[int, Any]) -> Dataset:
+    """The pydicom Dataset of a fields dict (values are already converted)."""
+    elements = {}
+    for tag in sorted(fields):
+        base = _BASE_TAGS.get(tag)
+        if base is None:
+            base = BaseTag(tag)
+        elements[base] = DataElement(base, _vr_of(tag), fields[tag], already_converted=True)
+    return Dataset(elements)
+
+
+def _malformed(raw: Any, why: str) -> DIMSEProcessingError:
+    return DIMSEProcessingError(
+        f'a command set of {len(raw)} bytes does not decode as Implicit VR Little Endian '
+        f'(PS3.7 6.3.1): {why}'
+    )
+
+
+def _decode_fields(raw: bytes) -> dict[int, Any] | None:
+    """Decode a command set (Implicit VR Little Endian) into {element number: value}.
+
+    The fast path of the reassembler: ``struct`` over the elements, each value converted
+    here per its VR in the command dictionary, exactly as pydicom would convert it. Raises
+    :class:`DIMSEProcessingError` for what no decoder could accept (a truncated element, an
+    undefined length, a repeated element); returns None for anything merely unusual (an
+    element outside the command dictionary or of another group, an empty or multi-valued
+    value, a value pydicom would warn about or convert otherwise...), which
+    :func:`_decode_command_set` then decodes through pydicom.
+    """
+    fields: dict[int, Any] = {}
+    end = len(raw)
+    offset = 0
+    header = _ELEMENT_HEADER.unpack_from
+    while offset < end:
+        if end - offset < 8:
+            raise _malformed(raw, f'its last {end - offset} bytes are a truncated element')
+        group, element, length = header(raw, offset)
+        offset += 8
+        if length > end - offset:
+            if length == 0xFFFFFFFF:
+                raise _malformed(
+                    raw, f'element ({group:04X},{element:04X}) has an undefined length'
+                )
+            raise _malformed(
+                raw,
+                f'element ({group:04X},{element:04X}) is truncated: {length} bytes declared, '
+                f'{end - offset} left',
+            )
+        vr = None if group else _COMMAND_VRS.get(element)
+        if vr is None or not length:
+            return None
+        if element in fields:
+            raise _malformed(raw, f'element (0000,{element:04X}) is repeated')
+        stop = offset + length
+        if vr == 'US':
+            if length != 2:
+                return None
+            value: Any = _US_VALUE.unpack_from(raw, offset)[0]
+        elif vr == 'UI':
+            text = raw[offset:stop].rstrip(b'\0 ')
+            if len(text) > _MAX_UID or not _UID_BYTES.fullmatch(text):
+                return None
+            value = UID(text.decode('ascii'), _IGNORE)
+        elif vr == 'UL':
+            if length != 4:
+                return None
+            value = _UL_VALUE.unpack_from(raw, offset)[0]
+        elif vr == 'AT':
+            if length & 3:
+                return None
+            tags = [
+                BaseTag((group_ << 16) | element_)
+                for group_, element_ in _AT_VALUE.iter_unpack(raw[offset:stop])
+            ]
+            value = tags[0] if length == 4 else MultiValue(Tag, tags)
+        else:  # AE, LO, SH
+            data = raw[offset:stop]
+            if not _PLAIN_TEXT.fullmatch(data):
+                return None
+            text = data.decode('ascii')
+            if vr == 'AE':
+                value = text.strip(' ')  # PS3.5: leading and trailing spaces are padding
+            else:
+                if length > _TEXT_MAX[vr]:
+                    return None
+                value = text.rstrip(' ')
+        fields[element] = value
+        offset = stop
+    return fields
 
 
 def _is_absent(value: Any) -> bool:
@@ -341,6 +517,17 @@ class _PDataStream(collections.abc.Generator):  # type: ignore[type-arg]
 
 
 @functools.cache
+def _template(
+    command_field: int, keywords: tuple[str, ...]
+) -> dict[int, Any]:
+    """The fields of a new message: every keyword None, Command Field, no data set."""
+    fields: dict[int, Any] = {int(tag): None for tag, _vr in _tags_and_vrs(keywords)}
+    fields[_COMMAND_FIELD_TAG] = command_field
+    fields[_COMMAND_DATA_SET_TYPE_TAG] = NO_DATASET
+    return fields
+
+
+@functools.cache
 def _tags_and_vrs(keywords: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
     """(tag, VR) of each command keyword, looked up once per message class."""
     tags_and_vrs = []
@@ -350,6 +537,30 @@ def _tags_and_vrs(keywords: tuple[str, ...]) -> tuple[tuple[int, str], ...]:
             raise ValueError(f'{keyword!r} is not a DICOM keyword')
         tags_and_vrs.append((tag, dictionary_VR(tag)))
     return tuple(tags_and_vrs)
+
+
+class _CommandSetAttribute:
+    """``DIMSEMessage.command_set``: the command set, a pydicom Dataset of group 0000.
+
+    Built on first use from the message's fields form; from then on it is the one command
+    set of the message (changes to it are what is sent). An attribute, not a property: the
+    properties of a message are its command elements and ``data_set``.
+    """
+
+    def __get__(self, msg: DIMSEMessage | None, owner: type | None = None) -> Any:
+        if msg is None:
+            return self
+        command_set = msg._command_set
+        if command_set is None:
+            fields = msg._fields
+            assert fields is not None
+            command_set = msg._command_set = _fields_to_dataset(fields)
+            msg._fields = None
+        return command_set
+
+    def __set__(self, msg: DIMSEMessage, value: Dataset) -> None:
+        msg._command_set = value
+        msg._fields = None
 
 
 class DIMSEMessage:
@@ -378,16 +589,53 @@ class DIMSEMessage:
 
     sop_class_uid = dimse_property((0x0000, 0x0002))
 
+    # The command set lives in exactly one of two forms: ``_fields``, a dict {element
+    # number: value} (new and received messages, the fast path), or ``_command_set``, a
+    # pydicom Dataset (once ``command_set`` was read, or given to the constructor).
+    _fields: dict[int, Any] | None
+    _command_set: Dataset | None
+
     def __init__(self, command_set: Dataset | None = None) -> None:
         if command_set is None:
-            command_set = Dataset()
-            for tag, vr in _tags_and_vrs(tuple(self.command_fields)):
-                command_set.add_new(tag, vr, None)
-            command_set.add_new(_COMMAND_FIELD_TAG, 'US', self.command_field)
-            command_set.add_new(_COMMAND_DATA_SET_TYPE_TAG, 'US', NO_DATASET)
-        self.command_set: Dataset = command_set
+            self._fields = _template(self.command_field, tuple(self.command_fields)).copy()
+            self._command_set = None
+        else:
+            self._fields = None
+            self._command_set = command_set
         self._data_set: DataSet | None = None
         self.storage_error: OSError | None = None
+
+    @classmethod
+    def _from_fields(cls, fields: dict[int, Any]) -> DIMSEMessage:
+        """A received message whose command set was decoded by :func:`_decode_fields`."""
+        if cls.__init__ is not DIMSEMessage.__init__:  # a subclass with its own constructor
+            return cls(_fields_to_dataset(fields))
+        msg = cls.__new__(cls)
+        msg._fields = fields
+        msg._command_set = None
+        msg._data_set = None
+        msg.storage_error = None
+        return msg
+
+    command_set = _CommandSetAttribute()
+
+    def _get_field(self, tag: int) -> Any:
+        """The value of a command element (None when absent or empty), in either form."""
+        fields = self._fields
+        if fields is None:
+            return value_or_none(self._command_set.get(tag))  # type: ignore[union-attr]
+        value = fields.get(tag)
+        if value is None or isinstance(value, int):
+            return value
+        return value if len(value) else None
+
+    def _set_us(self, tag: int, value: int) -> None:
+        """Set a US or UL command element to a valid int, in either form."""
+        fields = self._fields
+        if fields is not None:
+            fields[tag] = value
+        else:
+            _set_element(self._command_set, Tag(tag), _vr_of(tag), value)  # type: ignore[arg-type]
 
     @property
     def data_set(self) -> DataSet | None:
@@ -402,10 +650,13 @@ class DIMSEMessage:
     def data_set(self, value: DataSet | None) -> None:
         self._data_set = value
         # PS3.7 Annex E: the command set must say whether a data set follows.
-        self.command_set.CommandDataSetType = HAS_DATASET if value else NO_DATASET
+        self._set_us(_COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET if value else NO_DATASET)
 
     def _encode_command_set(self) -> bytes:
         """Encode the command set once: (0000,0000) first, absent values left out."""
+        fields = self._fields
+        if fields is not None:
+            return self._encode_fields(fields)
         parts: list[bytes] = [b'']
         length = 0
         for elem in self.command_set:
@@ -427,6 +678,36 @@ class DIMSEMessage:
             parts.append(encoded)
         # PS3.7 Annex E: Command Group Length is the byte count of the elements after it.
         self._set_group_length(length)
+        parts[0] = _GROUP_LENGTH.pack(0, 0, 4, length)
+        return b''.join(parts)
+
+    def _encode_fields(self, fields: dict[int, Any]) -> bytes:
+        """``_encode_command_set`` for the fields form: the same bytes, without pydicom."""
+        parts: list[bytes] = [b'']
+        length = 0
+        for tag in sorted(fields):
+            value = fields[tag]
+            # Absent (None or zero-length) values are left out, as in the Dataset form.
+            if not tag or value is None:
+                continue
+            vr = _vr_of(tag)
+            kind = type(value)
+            if kind is int and vr == 'US':
+                encoded = _US_ELEMENT.pack(0, tag, 2, value)  # in range: checked when set
+            elif kind is UID and len(value):  # a valid UID (checked when set or decoded)
+                raw = value.encode('ascii')
+                if len(raw) & 1:
+                    raw += b'\0'  # PS3.5 6.2: UI pads with a NUL byte
+                encoded = b''.join((_ELEMENT_HEADER.pack(0, tag, len(raw)), raw))
+            elif not isinstance(value, int) and not len(value):
+                continue
+            else:  # the rarer VRs and values: the Dataset form's encoder
+                elem = DataElement(tag, vr, value, already_converted=True)
+                encoded = _encode_element(elem)
+            length += len(encoded)
+            parts.append(encoded)
+        # PS3.7 Annex E: Command Group Length is the byte count of the elements after it.
+        fields[0] = length
         parts[0] = _GROUP_LENGTH.pack(0, 0, 4, length)
         return b''.join(parts)
 
@@ -478,11 +759,11 @@ class DIMSEMessage:
         data_set = self._data_set if self._data_set else None
         # The command must tell the truth about what follows it (PS3.7 Annex E), whatever
         # was done to CommandDataSetType by hand.
-        data_set_type = value_or_none(self.command_set.get(_COMMAND_DATA_SET_TYPE_TAG))
+        data_set_type = self._get_field(_COMMAND_DATA_SET_TYPE_TAG)
         if data_set is not None and data_set_type in (None, NO_DATASET):
-            self.command_set.CommandDataSetType = HAS_DATASET
+            self._set_us(_COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET)
         elif data_set is None and data_set_type != NO_DATASET:
-            self.command_set.CommandDataSetType = NO_DATASET
+            self._set_us(_COMMAND_DATA_SET_TYPE_TAG, NO_DATASET)
         command = self._encode_command_set()
         fp: BinaryIO | None = None
         if data_set is not None and not isinstance(data_set, (bytes, bytearray, memoryview)):
@@ -541,7 +822,8 @@ class DIMSEMessage:
                 fp.close()
 
     def __repr__(self) -> str:
-        return str(self.command_set)
+        fields = self._fields  # a look at the fields form leaves it as it is
+        return str(self._command_set if fields is None else _fields_to_dataset(fields))
 
 
 class DIMSERequestMessage(DIMSEMessage):
@@ -894,10 +1176,10 @@ class DIMSEDecoder:
     Everything the peer got wrong raises :class:`DIMSEProcessingError` (and resets the
     decoder); the association should then be aborted.
 
-    Buffers: PDV data values may be memoryview slices of a receive buffer. Data-set
-    fragments going to memory are kept as those slices until the message is complete and
-    then joined once, so a receive buffer handed to :meth:`feed` must not be overwritten
-    while a message is in progress (allocate one per PDU).
+    Buffers: PDV data values may be memoryview slices of a receive buffer, which the
+    caller may overwrite as soon as :meth:`feed` returns: a fragment going to a file is
+    written at once, and what the decoder keeps (command fragments, data-set fragments
+    going to memory) it copies.
 
     Fields, as in the original: ``receiving`` (a message is in progress),
     ``command_set_received``, ``data_set_received``, ``pc_id`` and ``msg`` (the message in
@@ -939,6 +1221,26 @@ class DIMSEDecoder:
         """
         items = p_data.data_value_items
         if len(items) == 1:  # the usual P-DATA-TF: feed() inlined
+            item = items[0]
+            data_value = item.data_value
+            fp = self._fp
+            if (
+                fp is not None
+                and item.context_id == self.pc_id
+                and len(data_value)
+                and not data_value[0] & 3
+                and self.command_set_received
+            ):
+                # The hottest path: a middle fragment of a data set streamed to its file
+                # (what _feed and _data_fragment would do, in one call).
+                payload = memoryview(data_value)[1:]
+                try:
+                    written = fp.write(payload)
+                    if written is not None and written < len(payload):
+                        _write_all(fp, payload[written:])
+                except OSError as exc:
+                    self._storage_failed(exc)
+                return []
             try:
                 result = self._feed(items[0])
             except BaseException:
@@ -1007,7 +1309,7 @@ class DIMSEDecoder:
                     f'a command fragment arrived on context {pc_id} while the data set of '
                     f'{_message_name(self.msg)} was expected (PS3.7 6.3)'
                 )
-            self._command_fragments.append(payload)
+            self._command_fragments.append(bytes(payload))  # the buffer is the caller's
             if is_last:
                 return self._command_complete()
             return None
@@ -1036,12 +1338,13 @@ class DIMSEDecoder:
         )
 
     def _command_complete(self) -> tuple[DIMSEMessage, int] | None:
-        raw = b''.join(self._command_fragments)
+        fragments = self._command_fragments
+        raw = fragments[0] if len(fragments) == 1 else b''.join(fragments)
         self._command_fragments = []
-        msg = self._command_set_to_message(_decode_command_set(raw))
+        msg = _decode_message(raw)
         self.msg = msg
         self.command_set_received = True
-        data_set_type = value_or_none(msg.command_set.get(_COMMAND_DATA_SET_TYPE_TAG))
+        data_set_type = msg._get_field(_COMMAND_DATA_SET_TYPE_TAG)
         # PS3.7 Annex E: 0101H, and by extension a missing value, means no data set.
         if data_set_type is None or data_set_type == NO_DATASET:
             self._previous = msg
@@ -1068,7 +1371,9 @@ class DIMSEDecoder:
             except OSError as exc:
                 self._storage_failed(exc)
         elif self._storage_error is None:
-            self._data_fragments.append(payload)
+            # A copy: the caller may reuse its buffer once feed() returns. One fragment,
+            # the usual small data set, is then delivered as is (join returns it).
+            self._data_fragments.append(bytes(payload))
         # else: draining a data set that could not be stored
 
     def _storage_failed(self, exc: OSError) -> None:
@@ -1126,18 +1431,34 @@ class DIMSEDecoder:
         """Wrap a decoded command set in the message class its Command Field names."""
         elem = command_set.get(_COMMAND_FIELD_TAG)
         if elem is None:
-            raise DIMSEProcessingError(
-                'the command set has no Command Field (0000,0100) (PS3.7 Annex E)'
-            )
-        command_field = elem.value
-        cls = MESSAGE_TYPE.get(command_field) if isinstance(command_field, int) else None
-        if cls is None:
-            if isinstance(command_field, int):
-                shown = f'{command_field:04X}H'
-            else:
-                shown = repr(command_field)
-            raise DIMSEProcessingError(
-                f'unknown Command Field {shown}: expected one of '
-                f'{", ".join(f"{field:04X}H" for field in MESSAGE_TYPE)} (PS3.7 Annex E)'
-            )
-        return cls(command_set)
+            raise DIMSEProcessingError(_NO_COMMAND_FIELD)
+        return _message_class(elem.value)(command_set)
+
+
+_NO_COMMAND_FIELD = 'the command set has no Command Field (0000,0100) (PS3.7 Annex E)'
+
+
+def _message_class(command_field: Any) -> type[DIMSEMessage]:
+    """The message class a Command Field value names, or DIMSEProcessingError."""
+    cls = MESSAGE_TYPE.get(command_field) if isinstance(command_field, int) else None
+    if cls is None:
+        if isinstance(command_field, int):
+            shown = f'{command_field:04X}H'
+        else:
+            shown = repr(command_field)
+        raise DIMSEProcessingError(
+            f'unknown Command Field {shown}: expected one of '
+            f'{", ".join(f"{field:04X}H" for field in MESSAGE_TYPE)} (PS3.7 Annex E)'
+        )
+    return cls
+
+
+def _decode_message(raw: bytes) -> DIMSEMessage:
+    """Decode a complete command set into its message: the fast path, else pydicom's."""
+    fields = _decode_fields(raw)
+    if fields is None:
+        return DIMSEDecoder._command_set_to_message(_decode_command_set(raw))
+    command_field = fields.get(_COMMAND_FIELD_TAG)
+    if command_field is None:
+        raise DIMSEProcessingError(_NO_COMMAND_FIELD)
+    return _message_class(command_field)._from_fields(fields)

@@ -255,3 +255,103 @@ def test_fast_element_encoder_matches_pydicom(spec) -> None:
     buffer.is_little_endian = True
     write_data_element(buffer, elem)
     assert dm._encode_element(elem) == buffer.getvalue()
+
+
+# --- the fast command-set decoder agrees with pydicom's ----------------------------------------
+
+_FAST_ELEMENTS = sorted(dm._COMMAND_VRS.items())
+
+
+def _padded(text: str, pad: bytes) -> bytes:
+    raw = text.encode('ascii')
+    return raw + pad if len(raw) % 2 else raw
+
+
+def _canonical_value(vr: str) -> st.SearchStrategy[bytes]:
+    """Values as a careful encoder writes them: the fast decoder must take these."""
+    if vr == 'US':
+        return us.map(lambda v: v.to_bytes(2, 'little'))
+    if vr == 'UL':
+        return st.integers(0, 0xFFFFFFFF).map(lambda v: v.to_bytes(4, 'little'))
+    if vr == 'UI':
+        return uids.map(lambda uid: _padded(uid, b'\0'))
+    if vr == 'AT':
+        return tag_lists.map(lambda tags: b''.join(
+            (t >> 16).to_bytes(2, 'little') + (t & 0xFFFF).to_bytes(2, 'little') for t in tags))
+    limit = {'AE': 16, 'SH': 16, 'LO': 64}[vr]
+    return st.text(_printable, min_size=1, max_size=limit).map(lambda s: _padded(s, b' '))
+
+
+_odd_text = st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=70).map(
+    lambda s: s.encode('ascii'))
+
+
+def _any_value(vr: str) -> st.SearchStrategy[bytes]:
+    """Canonical values, and what a sloppy or hostile peer may send for them."""
+    return st.one_of(
+        _canonical_value(vr),
+        st.binary(max_size=12),
+        _odd_text,  # spaces, NULs, backslashes, control characters, over-long values
+        uids.map(lambda uid: (' ' + uid + ' \0').encode()),
+        uids.map(lambda uid: ('0' + uid).encode()),
+    )
+
+
+@st.composite
+def command_sets(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """(raw command set, whether every element is canonical)."""
+    chosen = draw(st.lists(st.sampled_from(_FAST_ELEMENTS), max_size=10,
+                           unique_by=lambda item: item[0]))
+    canonical = draw(st.booleans())
+    elements = []
+    for element, vr in chosen:
+        value = draw(_canonical_value(vr) if canonical else _any_value(vr))
+        elements.append((element, value))
+    if draw(st.booleans()):
+        elements.sort()
+    # Implicit VR Little Endian: group 0000, element, 4-byte length, value.
+    raw = b''.join(
+        (0).to_bytes(2, 'little') + element.to_bytes(2, 'little')
+        + len(value).to_bytes(4, 'little') + value
+        for element, value in elements
+    )
+    return raw, canonical
+
+
+def _same(fast: object, slow: object) -> bool:
+    if isinstance(slow, MultiValue):
+        return isinstance(fast, MultiValue) and list(fast) == list(slow) and all(
+            type(a) is type(b) for a, b in zip(fast, slow))
+    return type(fast) is type(slow) and fast == slow
+
+
+@settings(max_examples=_examples(1.0))
+@given(spec=command_sets())
+def test_fast_decoder_agrees_with_pydicom(spec) -> None:
+    raw, canonical = spec
+    try:
+        fast = dm._decode_fields(raw)
+    except DIMSEProcessingError:
+        with pytest.raises(DIMSEProcessingError):
+            dm._decode_command_set(raw)
+        return
+    if canonical:
+        assert fast is not None  # the fast path takes whatever a careful encoder writes
+    if fast is None:
+        return
+    command_set = dm._decode_command_set(raw)  # raises if pydicom disagrees on validity
+    assert sorted(fast) == sorted(int(tag) for tag in command_set.keys())
+    for element, value in fast.items():
+        assert _same(value, command_set[element].value), (hex(element), value)
+    # The Dataset the fast path builds on demand is pydicom's, element for element.
+    assert dm._fields_to_dataset(fast) == command_set
+
+
+@settings(max_examples=_examples(0.3))
+@given(message=messages())
+def test_fields_form_encodes_like_the_dataset_form(message) -> None:
+    msg = message[0]
+    fast = msg._encode_command_set()
+    msg.command_set  # noqa: B018 - switches the message to its Dataset form
+    assert msg._fields is None
+    assert msg._encode_command_set() == fast

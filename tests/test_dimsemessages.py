@@ -1269,3 +1269,39 @@ def test_context_not_accepted() -> None:
     with pytest.raises(DIMSEProcessingError, match='context 9, which was not accepted'):
         dec.feed(command_pdv(C_ECHO_RQ, 9))
     _next_message_decodes(dec)
+
+
+def test_the_decoder_copies_what_it_keeps_so_the_caller_may_reuse_its_buffer() -> None:
+    rq = dm.CStoreRQMessage()
+    rq.message_id = 7
+    rq.sop_class_uid = '1.2.840.10008.5.1.4.1.1.2'
+    rq.affected_sop_instance_uid = '1.2.3'
+    rq.priority = 0
+    rq.data_set = b'0123456789' * 5
+    dec = decoder()
+    buffer = bytearray(4096)  # one receive buffer, overwritten after every feed
+    received = []
+    for p_data in rq.encode(1, 30):  # small PDUs: several command and data fragments
+        for item in p_data.data_value_items:
+            size = len(item.data_value)
+            buffer[:size] = item.data_value
+            result = dec.feed(pdu.PresentationDataValueItem(1, memoryview(buffer)[:size]))
+            buffer[:size] = b'\xff' * size
+            if result is not None:
+                received.append(result)
+    [(msg, _)] = received
+    assert msg.message_id == 7 and msg.affected_sop_instance_uid == '1.2.3'
+    assert msg.data_set == b'0123456789' * 5
+
+
+def test_command_set_is_built_on_demand_and_then_authoritative() -> None:
+    msg = dm.CEchoRSPMessage()
+    msg.status = 0
+    assert msg._fields is not None  # the fast form, no pydicom Dataset yet
+    command_set = msg.command_set
+    assert msg._fields is None and msg.command_set is command_set
+    command_set.Status = 0x0110  # changes to the Dataset are what is sent
+    assert msg.status == 0x0110
+    [p_data] = list(msg.encode(1, 0))
+    [(got, _)] = decoder().process(p_data)
+    assert got.status == 0x0110 and got._fields is not None

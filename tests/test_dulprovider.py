@@ -844,3 +844,37 @@ def test_association_over_tls(tls_contexts: tuple[Any, Any]) -> None:
         finally:
             requestor.kill()
             acceptor.kill()
+
+
+def test_the_framer_never_writes_over_p_data_views_until_released() -> None:
+    from pynetdicom2 import dulprovider
+
+    # P-DATA-TFs come out as views of the ring; other PDUs as copies of their own.
+    sizes = [16_396, 6, 40_000, 16_396, 10] * 40
+    kinds = [4, 4, 5, 4, 7] * 40
+    pdus = [bytes([kind, 0]) + struct.pack('>I', size) + os.urandom(size)
+            for kind, size in zip(kinds, sizes)]
+    stream = memoryview(b''.join(pdus))
+    out: collections.deque[Any] = collections.deque()
+    framer = dulprovider._Framer(1 << 20, 1 << 20, out)
+    held: list[Any] = []
+    rings = set()
+    reads = 0
+    while stream:
+        target = framer.target()
+        count = min(len(target), len(stream), 50_000)  # a socket giving 50 kB at a time
+        target[:count] = stream[:count]
+        stream = stream[count:]
+        framer.advance(count)
+        rings.add(id(framer._ring))
+        reads += 1
+        if reads % 3 == 0:  # the DUL handled everything queued: copy it out, release
+            for item in out:  # (until then, queued PDUs stay intact through more reads)
+                assert type(item) is (memoryview if item[0] == 4 else bytearray)
+                held.append(bytes(item))
+            out.clear()
+            framer.release()
+    held.extend(bytes(item) for item in out)
+    assert held == pdus
+    # Released views let the ring be reused; held ones moved us to a fresh ring now and then.
+    assert 1 < len(rings) < reads
