@@ -17,6 +17,20 @@ setup(
     package_data={'pynetdicom2': ['py.typed']},
     python_requires='>=3.9',
     install_requires=['pydicom>=2.4,<4'],
+    entry_points={
+        # The pytest plugin (fixtures dicom_scp, dicom_client, dicom_dataset); no autouse
+        # fixtures, lazy imports: loaded in every pytest run, it costs nothing unless used.
+        'pytest11': ['pynetdicom2 = pynetdicom2.testing'],
+        # DCMTK-style tools (flags spelled as DCMTK's: -aet, -aec, -to, -ta, -td, -pdu, -od).
+        'console_scripts': [
+            'pynetdicom2-echoscu = pynetdicom2.apps:echoscu_main',
+            'pynetdicom2-storescu = pynetdicom2.apps:storescu_main',
+            'pynetdicom2-storescp = pynetdicom2.apps:storescp_main',
+            'pynetdicom2-findscu = pynetdicom2.apps:findscu_main',
+            'pynetdicom2-movescu = pynetdicom2.apps:movescu_main',
+            'pynetdicom2-getscu = pynetdicom2.apps:getscu_main',
+        ],
+    },
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0'],
         'docs': ['sphinx>=7'],

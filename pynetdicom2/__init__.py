@@ -13,7 +13,9 @@ The one-call helpers live at the top level::
 __version__ = '1.0.0.dev0'
 
 # Imported after __version__: the modules below read it.
-from pynetdicom2.commands import storage, store, verify  # noqa: E402
+from pynetdicom2.commands import find, get, move, storage, store, verify  # noqa: E402
 from pynetdicom2.fsm import PContextDef  # noqa: E402
 
-__all__ = ['PContextDef', '__version__', 'storage', 'store', 'verify']
+__all__ = [
+    'PContextDef', '__version__', 'find', 'get', 'move', 'storage', 'store', 'verify',
+]

@@ -146,6 +146,11 @@ class AEBase:
         self.connect_timeout: float = 15
         #: Reject associations whose called AE title is not ours (A-ASSOCIATE-RJ 1/1/7).
         self.require_called_aet = False
+        #: Calling AE titles allowed to associate (None: any); others get A-ASSOCIATE-RJ 1/1/3.
+        self.allowed_calling_aets: Iterable[str] | None = None
+        #: Most associations served at once (None: no limit); one more is rejected transient,
+        #: local limit exceeded (A-ASSOCIATE-RJ 2/3/2).
+        self.maximum_associations: int | None = None
         self.context_def_list: dict[int, PContextDefList] = {}
         self.store_in_file: set[str] = set()
         self.supported_scu: dict[str, Any] = {}
@@ -293,6 +298,24 @@ class AEBase:
     def on_association_request(self, asce: AssociationAcceptor, rq: pdu.AAssociateRqPDU) -> None:
         """Called with each A-ASSOCIATE-RQ; raise AssociationRejectedError to reject it."""
 
+    def on_user_identity(self, asce: AssociationAcceptor, identity: Any) -> bool | bytes | str:
+        """Verify the requester's user identity; return False to reject the association.
+
+        ``identity`` is its User Identity sub-item (0x58, PS3.7 D.3.3.7) or None when it sent
+        none: ``user_identity_type`` (1 username, 2 username and passcode, 3 Kerberos, 4 SAML,
+        5 JWT), ``primary_field``, ``secondary_field``. False (or None) rejects with
+        A-ASSOCIATE-RJ 1/1/1; True accepts; bytes or str accept and are the server response of
+        the 0x59 reply (Kerberos server ticket, SAML response, JWT) when the requester asked
+        for one. Called from association threads. Default: accept everyone. Never log the
+        fields: they hold secrets.
+
+        >>> class Guarded(AE):
+        ...     def on_user_identity(self, asce, identity):
+        ...         return identity is not None and check_password(
+        ...             identity.primary_field, identity.secondary_field)
+        """
+        return True
+
     def on_association_response(self, ac: pdu.AAssociateAcPDU) -> None:
         """Called with the A-ASSOCIATE-AC of each association this AE requested."""
 
@@ -328,6 +351,15 @@ class AEBase:
     def on_receive_move(self, context: PContextDef, ds: Dataset, destination: str) -> Any:
         """Answer a C-MOVE: ``(remote AE, number of matches, iterator of data sets)``."""
         raise EventHandlingError(f'{self.ae_title} does not implement C-MOVE')
+
+    def on_receive_get(self, context: PContextDef, ds: Dataset) -> Any:
+        """Answer a C-GET: ``(number of matches, iterator of data sets or Part-10 paths)``.
+
+        Each item is sent back as a C-STORE sub-operation on the same association (PS3.4
+        C.4.3), over a storage context on which the requester took the SCP role; register
+        ``storage_scu`` for those classes so that the role can be granted.
+        """
+        raise EventHandlingError(f'{self.ae_title} does not implement C-GET')
 
     def on_commitment_request(self, remote_aet: str, uids_iter: Iterable[Any]) -> Any:
         """Answer a storage commitment request: ``(remote AE, success, failure)``."""
@@ -494,6 +526,11 @@ class _ThreadingTCPServer(socketserver.ThreadingTCPServer):
     def untrack(self, asce: AssociationAcceptor) -> None:
         with self._lock:
             self._associations.discard(asce)
+
+    def association_count(self) -> int:
+        """How many associations are being served now (each counted from its connection)."""
+        with self._lock:
+            return len(self._associations)
 
     def close_associations(self, timeout: float = _JOIN_TIMEOUT) -> None:
         """Abort the associations still running and join their threads (each with a bound)."""

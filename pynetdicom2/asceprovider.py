@@ -33,6 +33,7 @@ Usage (normally through an AE; see :mod:`pynetdicom2.applicationentity`)::
 
 from __future__ import annotations
 
+import collections
 import functools
 import io
 import logging
@@ -59,7 +60,7 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.filestorage import is_safe_uid
-from pynetdicom2.fsm import PContextDef
+from pynetdicom2.fsm import PContextDef, States
 from pynetdicom2.negotiation import (
     APPLICATION_CONTEXT_NAME,
     IMPLEMENTATION_UID,
@@ -238,6 +239,13 @@ class AEBaseProto(Protocol):
         self, context: PContextDef, ds: BinaryIO | bytes
     ) -> statuses.Status: ...
 
+    # Query/Retrieve (sopclass.qr_find_scp, qr_move_scp, qr_get_scp).
+    def on_receive_find(self, context: PContextDef, ds: Dataset) -> Iterable[Any]: ...
+
+    def on_receive_move(self, context: PContextDef, ds: Dataset, destination: str) -> Any: ...
+
+    def on_receive_get(self, context: PContextDef, ds: Dataset) -> Any: ...
+
 
 def build_pres_context_def_list(
     context_def_list: Mapping[int, Any] | Iterable[tuple[int, Any]],
@@ -300,6 +308,9 @@ class Association:
         # The thread that runs this association; a kill() from another thread leaves the
         # files to it (it may be in the middle of keeping one).
         self._owner: threading.Thread | None = None
+        # Messages that arrived while a service waited for another one (e.g. a request
+        # behind a C-CANCEL check of a running C-FIND): receive() hands them out first.
+        self._deferred: collections.deque[tuple[dm.DIMSEMessage, int]] = collections.deque()
         self.dul = self._create_dul(local_ae, dul_socket, max_pdu_length)
 
     def _create_dul(
@@ -378,21 +389,56 @@ class Association:
         """Send a DIMSE message on context ``pc_id``, cut to the peer's maximum length.
 
         Returns at once: the DUL thread encodes and sends it lazily (a file data set is
-        read piece by piece).
+        read piece by piece). Raises :class:`AssociationAbortedError` when the association
+        no longer exists (the provider aborted it, e.g. on an invalid PDU from the peer, or
+        the transport was lost) and :class:`NetDICOMError` for a message not allowed now.
         """
-        self.dul.send(dimse_msg.encode(pc_id, self.peer_max_pdu_length))
+        try:
+            self.dul.send(dimse_msg.encode(pc_id, self.peer_max_pdu_length))
+        except NetDICOMError as exc:
+            if self.dul.state not in (States.STA_1, States.STA_13):
+                raise
+            self.association_established = False
+            raise AssociationAbortedError(
+                2, 0, f'the association ended before {type(dimse_msg).__name__} was sent: {exc}'
+            ) from exc
 
-    def receive(self, timeout: float | None = None) -> tuple[dm.DIMSEMessage, int]:
+    def receive(
+        self, timeout: float | None = None, *, deferred: bool = True
+    ) -> tuple[dm.DIMSEMessage, int]:
         """The next DIMSE message and its context ID; waits ``ae.dcm_timeout`` by default.
 
-        Raises :class:`DCMTimeoutError` when nothing arrives in time;
-        :class:`AssociationReleasedError`, :class:`AssociationAbortedError` when the peer
-        asked for a release or the association was aborted.
+        Messages put aside with :meth:`defer` come first, unless ``deferred`` is False (a
+        service waiting for its own response). Raises :class:`DCMTimeoutError` when nothing
+        arrives in time; :class:`AssociationReleasedError`, :class:`AssociationAbortedError`
+        when the peer asked for a release or the association was aborted.
         """
+        if deferred and self._deferred:
+            return self._deferred.popleft()
         item = self.dul.receive(self.ae.dcm_timeout if timeout is None else timeout)
         if isinstance(item, tuple):
             return item
         raise self._handle_errors(item)
+
+    def poll(self) -> tuple[dm.DIMSEMessage, int] | None:
+        """A DIMSE message that has already arrived, or None: never waits.
+
+        Used between two responses of a running operation to notice a C-CANCEL-RQ (PS3.7
+        9.3.2.3); raises like :meth:`receive` when the association was released or aborted.
+
+        >>> item = assoc.poll()          # None when the peer sent nothing since
+        """
+        try:
+            item = self.dul.receive(0)
+        except DCMTimeoutError:
+            return None
+        if isinstance(item, tuple):
+            return item
+        raise self._handle_errors(item)
+
+    def defer(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
+        """Put a message aside for a later :meth:`receive` (it keeps its arrival order)."""
+        self._deferred.append((msg, pc_id))
 
     def _handle_errors(self, primitive: Any) -> NetDICOMError:
         """The exception that a non-DIMSE indication means for the service user."""
@@ -602,11 +648,20 @@ class AssociationAcceptor(Association):
         }
         # The reassembler must know the contexts before the peer can use them.
         self.dul.accepted_contexts = result.accepted_contexts
-        self.dul.send(
-            pdu.AAssociateAcPDU(
-                assoc_req.called_ae_title, assoc_req.calling_ae_title, result.ac_items
+        try:
+            self.dul.send(
+                pdu.AAssociateAcPDU(
+                    assoc_req.called_ae_title, assoc_req.calling_ae_title, result.ac_items
+                )
             )
-        )
+        except NetDICOMError as exc:
+            if self.dul.state not in (States.STA_1, States.STA_13):
+                raise
+            # The requester sent something invalid behind its request, or went away: the
+            # provider aborted before we could answer.
+            raise AssociationAbortedError(
+                2, 0, f'the association ended before the A-ASSOCIATE-AC was sent: {exc}'
+            ) from exc
         self.association_established = True
         logger.info(
             'association from %s (%s) accepted: %d of %d contexts',
@@ -637,6 +692,11 @@ class AssociationAcceptor(Association):
             logger.warning('association with %s idle or stalled, aborting: %s', self.remote_ae, exc)
             self.abort()
             self._call_hook(self.ae.on_dcm_timeout, self, exc)
+        except DIMSEProcessingError as exc:
+            # The peer broke the DIMSE protocol (PS3.7): its fault, not ours; abort.
+            logger.warning('association with %s: invalid DIMSE traffic, aborting: %s',
+                           self.remote_ae, exc)
+            self.abort()
         except Exception as exc:
             if self.is_killed:  # stopped from outside, e.g. by AE.quit()
                 logger.info('association with %s stopped: %s', self.remote_ae, exc)
@@ -672,6 +732,7 @@ class AssociationAcceptor(Association):
             ),
             None,
         )
+        self._check_access()
         try:
             self.ae.on_association_request(self, rq)
         except AssociationRejectedError as exc:
@@ -679,6 +740,50 @@ class AssociationAcceptor(Association):
             self.reject(exc.result, exc.source, exc.diagnostic)
             raise
         self.accept(rq)
+
+    def _check_access(self) -> None:
+        """The AE's access policy: association limit, calling AE allow-list, user identity.
+
+        Rejects (A-ASSOCIATE-RJ) and raises :class:`AssociationRejectedError` when the request
+        may not go on: 2/3/2 beyond ``ae.maximum_associations``, 1/1/3 for a calling AE title
+        not in ``ae.allowed_calling_aets``, 1/1/1 when ``ae.on_user_identity`` says no (its
+        bytes or str answer becomes the 0x59 server response). Identity fields are never
+        logged.
+        """
+        ae = self.ae
+        rejection: tuple[int, int, int, str] | None = None
+        limit = getattr(ae, 'maximum_associations', None)
+        count = getattr(getattr(ae, 'server', None), 'association_count', None)
+        allowed = getattr(ae, 'allowed_calling_aets', None)
+        if limit is not None and count is not None and count() > limit:
+            rejection = (2, 3, 2, f'more than maximum_associations ({limit}) at once')
+        elif allowed is not None and self.remote_ae.strip() not in {
+            title.strip() for title in allowed
+        }:
+            rejection = (1, 1, 3, f'calling AE title {self.remote_ae!r} is not allowed')
+        else:
+            verify = getattr(ae, 'on_user_identity', None)
+            if verify is not None:
+                try:
+                    verdict = verify(self, self.user_identity)
+                except Exception:
+                    logger.exception('the on_user_identity hook failed; rejecting')
+                    verdict = False
+                if verdict is None or verdict is False:
+                    kind = getattr(self.user_identity, 'user_identity_type', None)
+                    rejection = (1, 1, 1, f'user identity (type {kind}) not accepted')
+                elif isinstance(verdict, (bytes, str)):
+                    self.identity_response = (
+                        verdict.encode() if isinstance(verdict, str) else verdict
+                    )
+        if rejection is not None:
+            result, source, reason, explanation = rejection
+            logger.warning(
+                'rejecting the association from %s (%s): %s',
+                self.remote_ae, self.client_address, explanation,
+            )
+            self.reject(result, source, reason)
+            raise AssociationRejectedError(result, source, reason, explanation)
 
     def _loop(self) -> None:
         progress: tuple[Any, ...] | None = None
@@ -721,17 +826,36 @@ class AssociationAcceptor(Association):
                     f'{type(msg).__name__} on context {pc_id}: expected a request, since no '
                     'request of ours is outstanding'
                 )
+            requested = msg.sop_class_uid
+            if requested is not None and not isinstance(requested, str):
+                # e.g. a backslash in the UID: a multi-valued element, never a valid UID
+                raise DIMSEProcessingError(
+                    f'{type(msg).__name__} on context {pc_id}: SOP class UID {requested!r} '
+                    'is not a single UID'
+                )
             service = None
             context = self.accepted_contexts.get(pc_id)
-            if context is not None and pc_id in self.sop_classes_as_scp:
+            if context is not None and (
+                pc_id in self.sop_classes_as_scp or self._performs_as_scu(msg, context)
+            ):
                 with self.ae.lock:
-                    service = self.ae.supported_scp.get(msg.sop_class_uid or context.sop_class)
+                    service = self.ae.supported_scp.get(requested or context.sop_class)
             if service is None or context is None:
                 self.respond_unsupported(pc_id, msg)
                 return
             service(self, context, msg)
         finally:
             self.discard_received_file(msg.data_set)
+
+    def _performs_as_scu(self, msg: dm.DIMSEMessage, context: PContextDef) -> bool:
+        """True for a request the SCU role performs: an N-EVENT-REPORT on a context where we
+        are SCU (PS3.7 10.1.1: the SCP invokes it, the SCU performs it), e.g. a storage
+        commitment result on the association the SCP opened with the SCP role (PS3.4
+        J.3.3.1.3)."""
+        if not isinstance(msg, dm.NEventReportRQMessage):
+            return False
+        accepted = self.sop_classes_as_scu.get(context.sop_class)
+        return accepted is not None and accepted[0] == context.id
 
     def _handle_cancel(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
         # PS3.7 9.3.2.3: a C-CANCEL-RQ refers to a pending C-FIND/C-GET/C-MOVE; none runs

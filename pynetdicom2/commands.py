@@ -1,4 +1,4 @@
-"""One-call helpers: verify a peer, store a file or data set, run a storage SCP.
+"""One-call helpers: verify a peer, store a file or data set, query and retrieve, run a storage SCP.
 
 This module owns the shortcuts for the commonest jobs, each a complete association in one
 call: it builds a :class:`~pynetdicom2.applicationentity.ClientAE` (or a
@@ -13,6 +13,10 @@ Usage::
     remote = {'aet': 'PACS', 'address': '127.0.0.1', 'port': 11112}
     pynetdicom2.verify('MYSCU', remote).is_success
     pynetdicom2.store('MYSCU', remote, 'ct.dcm')         # or a pydicom Dataset
+    for match in pynetdicom2.find('MYSCU', remote, query):  # C-FIND, Study Root by default
+        print(match.StudyInstanceUID)
+    pynetdicom2.move('MYSCU', remote, query, 'STORESCP').num_of_completed_sub_ops
+    pynetdicom2.get('MYSCU', remote, query, 'incoming')  # C-GET into incoming/<uid>.dcm
     with pynetdicom2.storage('incoming', 'STORESCP', 11112):
         ...                                             # files arrive as incoming/<uid>.dcm
 """
@@ -21,19 +25,36 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pynetdicom2 import sopclass, statuses, uids
-from pynetdicom2.applicationentity import ClientAE, StorageAE
+from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
 from pynetdicom2.asceprovider import AssociationRequester, RemoteAEConfig
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.filestorage import read_meta
 
-__all__ = ['storage', 'store', 'verify']
+__all__ = [
+    'COMMON_STORAGE_SOP_CLASSES',
+    'BoundFind',
+    'BoundMove',
+    'CGetResponse',
+    'CMoveResponse',
+    'find',
+    'get',
+    'move',
+    'storage',
+    'store',
+    'verify',
+]
+
+#: The bound SCU functions of C-FIND and C-MOVE (``assoc.get_scu(...)``).
+BoundFind = Callable[[Dataset, int], Iterator[tuple[Optional[Dataset], statuses.Status]]]
+BoundMove = Callable[[Dataset, str, int], Iterator[tuple[statuses.Status, Any]]]
 
 @contextlib.contextmanager
 def _association(
@@ -123,3 +144,143 @@ def storage(
     ae.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
     with ae:
         yield ae
+
+
+# --- Query/Retrieve (PS3.4 Annex C) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CMoveResponse:
+    """The sub-operation counts of a finished C-MOVE (its final response)."""
+
+    num_of_remaining_sub_ops: int
+    num_of_completed_sub_ops: int
+    num_of_failed_sub_ops: int
+    num_of_warning_sub_ops: int
+
+
+@dataclass(frozen=True)
+class CGetResponse:
+    """The sub-operation counts of a finished C-GET (its final response)."""
+
+    num_of_remaining_sub_ops: int
+    num_of_completed_sub_ops: int
+    num_of_failed_sub_ops: int
+    num_of_warning_sub_ops: int
+
+
+def _counts(rsp: Any) -> tuple[int, int, int, int]:
+    return (
+        rsp.num_of_remaining_sub_ops or 0,
+        rsp.num_of_completed_sub_ops or 0,
+        rsp.num_of_failed_sub_ops or 0,
+        rsp.num_of_warning_sub_ops or 0,
+    )
+
+
+def _refused(operation: str, remote_ae: Any, status: statuses.Status | None) -> NetDICOMError:
+    aet = remote_ae.aet if isinstance(remote_ae, RemoteAEConfig) else remote_ae.get('aet')
+    return NetDICOMError(f'{operation} to {aet} ended with {status}')
+
+
+def find(
+    local_aet: str,
+    remote_ae: RemoteAEConfig | Mapping[str, Any],
+    request: Dataset,
+    root: str = uids.STUDY_ROOT_FIND_SOP_CLASS,
+) -> Iterator[Dataset]:
+    """C-FIND ``request`` in the ``root`` information model; yield each match.
+
+    A generator: the association is opened at the first ``next()`` and released after the
+    final response. Leaving it early cancels the query (C-CANCEL-RQ) and releases the
+    association. A final status other than Success raises :class:`NetDICOMError`.
+
+    >>> q = Dataset(); q.QueryRetrieveLevel = 'STUDY'; q.StudyInstanceUID = ''
+    >>> [m.StudyInstanceUID for m in find('MYSCU', remote, q)]
+    ['1.2.3.4']
+    """
+    with _association(local_aet, remote_ae, sopclass.qr_find_scu, sop_classes=[root]) as assoc:
+        responses = assoc.get_scu(root)(request, 1)
+        try:
+            for match, status in responses:
+                if status.is_pending:
+                    if match is not None:
+                        yield match
+                elif not status.is_success:
+                    raise _refused('C-FIND', remote_ae, status)
+        except GeneratorExit:
+            responses.close()  # C-CANCEL-RQ; then the association is released, not aborted
+            return
+
+
+def move(
+    local_aet: str,
+    remote_ae: RemoteAEConfig | Mapping[str, Any],
+    request: Dataset,
+    dest_ae: str,
+    root: str = uids.STUDY_ROOT_MOVE_SOP_CLASS,
+) -> CMoveResponse:
+    """C-MOVE what ``request`` matches to ``dest_ae``; return the final counts.
+
+    Success and Warning (some sub-operations failed) return; any other final status raises
+    :class:`NetDICOMError`.
+
+    >>> move('MYSCU', remote, q, 'STORESCP').num_of_completed_sub_ops
+    3
+    """
+    with _association(local_aet, remote_ae, sopclass.qr_move_scu, sop_classes=[root]) as assoc:
+        final: Any = None
+        status: statuses.Status | None = None
+        for response in assoc.get_scu(root)(request, dest_ae, 1):
+            status, final = response
+    if final is None or status is None or not (status.is_success or status.is_warning):
+        raise _refused('C-MOVE', remote_ae, status)
+    return CMoveResponse(*_counts(final))
+
+
+#: What :func:`get` proposes to receive by default: the storage classes of
+#: :data:`uids.STORAGE_SOP_CLASSES` but the security (DICOS), non-destructive testing (eddy
+#: current) and ophthalmic measurement ones, so that one association carries them all
+#: (PS3.8 9.3.2.2: at most 128 presentation contexts).
+COMMON_STORAGE_SOP_CLASSES = tuple(
+    uid for uid in uids.STORAGE_SOP_CLASSES
+    if not uid.startswith(('1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.',
+                           '1.2.840.10008.5.1.4.1.1.78.'))
+)
+
+
+def get(
+    local_aet: str,
+    remote_ae: RemoteAEConfig | Mapping[str, Any],
+    request: Dataset,
+    storage_dir: str | os.PathLike[str],
+    root: str = uids.STUDY_ROOT_GET_SOP_CLASS,
+    sop_classes: Iterable[str] | None = None,
+    supported_ts: Iterable[str] | None = None,
+) -> CGetResponse:
+    """C-GET what ``request`` matches into ``storage_dir`` (as ``<SOPInstanceUID>.dcm``).
+
+    Storage contexts are proposed, with the SCP role, for ``sop_classes`` (default
+    :data:`COMMON_STORAGE_SOP_CLASSES`; at most 127) in ``supported_ts`` (default explicit,
+    implicit little and explicit big endian). Success and Warning return the final counts;
+    any other final status raises :class:`NetDICOMError`.
+
+    >>> get('MYSCU', remote, q, 'incoming').num_of_completed_sub_ops
+    3
+    """
+    client = ClientStorageAE(storage_dir, local_aet, supported_ts)
+    client.add_scu(sopclass.qr_get_scu, [root])
+    client.add_scu(
+        sopclass.storage_scu,
+        COMMON_STORAGE_SOP_CLASSES if sop_classes is None else list(sop_classes),
+    )
+    with client.request_association(remote_ae) as assoc:
+        operation = assoc.get_scu(root)(request, 1)
+        for _ in operation:
+            pass
+    status = operation.status
+    if operation.response is None or status is None or not (
+        status.is_success or status.is_warning
+    ):
+        raise _refused('C-GET', remote_ae, status)
+    return CGetResponse(*_counts(operation.response))

@@ -1,0 +1,541 @@
+"""The ``python -m pynetdicom2`` command line: verify, find, store, move, get and the demo.
+
+This module owns argument parsing and the text the commands print; the DICOM work is done by
+:mod:`pynetdicom2.commands`. Each command function takes the parsed :class:`Args` and returns
+an iterable of lines; :func:`main` prints them. Errors a user can fix (a wrong port, a
+rejected association, an unknown attribute, an unreadable file) end the program with one line
+on stderr and exit status 1; ``-d``/``--debug`` shows the traceback and the library's debug log.
+
+Usage::
+
+    python -m pynetdicom2 verify --aet PACS --address 10.0.0.5 --port 104
+    python -m pynetdicom2 find --aet PACS --address 10.0.0.5 --port 104 \\
+        --level study --attr PatientName=Doe* --attr StudyInstanceUID=
+    python -m pynetdicom2 store --aet PACS --address 10.0.0.5 --port 104 --file_or_dir ./ct
+    python -m pynetdicom2 move --aet PACS --address 10.0.0.5 --port 104 \\
+        --local_port 11113 --storage_dir ./in --attr StudyInstanceUID=1.2.3
+    python -m pynetdicom2 get --aet PACS --address 10.0.0.5 --port 104 \\
+        --storage_dir ./in --attr StudyInstanceUID=1.2.3
+    python -m pynetdicom2 demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from pydicom import datadict
+from pydicom.dataset import Dataset
+
+from pynetdicom2 import __version__, commands, sopclass, uids
+from pynetdicom2.applicationentity import ClientAE, StorageAE
+from pynetdicom2.asceprovider import RemoteAEConfig
+from pynetdicom2.exceptions import (
+    AssociationAbortedError,
+    AssociationRejectedError,
+    NetDICOMError,
+)
+from pynetdicom2.filestorage import read_meta
+
+__all__ = ['Args', 'find', 'get', 'get_parser', 'main', 'move', 'parse_args', 'store', 'verify']
+
+logger = logging.getLogger('pynetdicom2.cli')
+
+#: Value representations whose values ``--attr`` converts to int.
+INT_VR = frozenset({'IS', 'SL', 'SS', 'SV', 'UL', 'US', 'UV'})
+#: Value representations whose values ``--attr`` converts to float.
+FLOAT_VR = frozenset({'DS', 'FD', 'FL'})
+
+_FIND_ROOTS = {
+    'patient': uids.PATIENT_ROOT_FIND_SOP_CLASS,
+    'study': uids.STUDY_ROOT_FIND_SOP_CLASS,
+}
+_MOVE_ROOTS = {
+    'patient': uids.PATIENT_ROOT_MOVE_SOP_CLASS,
+    'study': uids.STUDY_ROOT_MOVE_SOP_CLASS,
+}
+_GET_ROOTS = {
+    'patient': uids.PATIENT_ROOT_GET_SOP_CLASS,
+    'study': uids.STUDY_ROOT_GET_SOP_CLASS,
+}
+#: PS3.8 9.3.2.2: an association carries at most 128 presentation contexts.
+_MAX_CONTEXTS = 128
+
+
+class CLIError(Exception):
+    """A failure the user can act on: :func:`main` prints it on one line and exits 1."""
+
+
+@dataclass
+class Args:
+    """The parsed command line (every subcommand fills the fields it has).
+
+    >>> args = Args(aet='PACS', port=11112)
+    >>> args.local_aet, args.address
+    ('PYNETDICOM2', '127.0.0.1')
+    """
+
+    func: Callable[[Args], Iterable[str]] | None = None
+    local_aet: str = 'PYNETDICOM2'
+    aet: str = 'AET'
+    address: str = '127.0.0.1'
+    port: int = 104
+    username: str | None = None
+    password: str | None = None
+    kerberos: str | None = None
+    saml: str | None = None
+    jwt: str | None = None
+    file_or_dir: str = ''
+    root: str = 'study'
+    level: str = 'study'
+    encoding: str = 'ISO_IR 192'
+    attr: list[str] = field(default_factory=list)
+    local_port: int | None = None
+    storage_dir: str | None = None
+    dest_aet: str = 'PYNETDICOM2'
+    verbose: bool = False
+    debug: bool = False
+
+
+# --- attributes given on the command line -------------------------------------------------------
+
+
+def _convert_tag(text: str) -> int | str:
+    """A tag as ``int`` from ``'00100010'`` or ``'0010,0010'``; a keyword is returned as is.
+
+    Raises :class:`ValueError` for text that is neither a hex tag nor a known keyword.
+
+    >>> hex(_convert_tag('0010,0010')), _convert_tag('PatientName')
+    ('0x100010', 'PatientName')
+    """
+    cleaned = text.strip().strip('()')
+    digits = cleaned.replace(',', '')
+    if len(digits) == 8 and (',' in cleaned or cleaned == digits):
+        try:
+            return int(digits, 16)
+        except ValueError:
+            pass
+    if datadict.tag_for_keyword(cleaned) is not None:
+        return cleaned
+    raise ValueError(
+        f'unknown attribute {text!r}: use a DICOM keyword (PatientName) or a tag '
+        '(00100010 or 0010,0010)'
+    )
+
+
+def _convert_value(vr: str, text: str) -> int | float | str | None:
+    """``text`` as the Python value for ``vr``: None when empty, int, float or str.
+
+    >>> _convert_value('US', '16'), _convert_value('DS', '2.5'), _convert_value('PN', '')
+    (16, 2.5, None)
+    """
+    if text == '':
+        return None
+    if vr in INT_VR:
+        return int(text)
+    if vr in FLOAT_VR:
+        return float(text)
+    return text
+
+
+def _parse_attrs(attrs: Iterable[str]) -> list[tuple[int, str, int | float | str | None]]:
+    """``['Key=Val', '00100010=Val', '0010,0010=Val']`` as ``(tag, vr, value)`` triples.
+
+    Each item is split on its first ``=``. Raises :class:`ValueError` for an item without
+    ``=``, an unknown attribute, or a value that does not fit the attribute's VR.
+
+    >>> _parse_attrs(['PatientName=Doe*', '0020,000D='])
+    [(1048592, 'PN', 'Doe*'), (2097165, 'UI', None)]
+    """
+    parsed = []
+    for item in attrs:
+        key, sep, text = item.partition('=')
+        if not sep:
+            raise ValueError(f'{item!r} is not KEY=VALUE (e.g. PatientName=Doe* or 00100020=)')
+        tag_or_keyword = _convert_tag(key)
+        tag = (
+            tag_or_keyword if isinstance(tag_or_keyword, int)
+            else datadict.tag_for_keyword(tag_or_keyword)
+        )
+        assert tag is not None
+        try:
+            vr = datadict.dictionary_VR(tag)
+        except KeyError:
+            raise ValueError(
+                f'unknown attribute {key!r}: the tag is not in the DICOM dictionary'
+            ) from None
+        try:
+            value = _convert_value(vr, text)
+        except ValueError:
+            raise ValueError(f'{key}={text!r}: not a valid {vr} value') from None
+        parsed.append((tag, vr, value))
+    return parsed
+
+
+def _build_identifier(args: Args) -> Dataset:
+    """The query/retrieve identifier of ``args``: level, character set and ``--attr`` keys."""
+    ds = Dataset()
+    ds.QueryRetrieveLevel = args.level.upper()
+    if args.encoding:
+        ds.SpecificCharacterSet = args.encoding
+    for tag, vr, value in _parse_attrs(args.attr):
+        ds.add_new(tag, vr, value)
+    return ds
+
+
+def _args_to_remote_ae(args: Args) -> RemoteAEConfig:
+    """The peer (and our user identity) the command line names.
+
+    >>> _args_to_remote_ae(Args(aet='PACS', port=11112)).port
+    11112
+    """
+    return RemoteAEConfig(
+        aet=args.aet, address=args.address, port=args.port, username=args.username,
+        password=args.password, kerberos=args.kerberos, saml=args.saml, jwt=args.jwt,
+    )
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def verify(args: Args) -> Iterator[str]:
+    """C-ECHO the peer; yield one line with the status."""
+    status = commands.verify(args.local_aet, _args_to_remote_ae(args))
+    yield f'C-ECHO {args.aet} at {args.address}:{args.port}: {status}'
+    if not status.is_success:
+        raise CLIError(f'C-ECHO answered {status}')
+
+
+def find(args: Args) -> Iterator[str]:
+    """C-FIND with the ``--attr`` keys; yield each match as text (blank line between)."""
+    request = _build_identifier(args)
+    count = 0
+    for match in commands.find(
+        args.local_aet, _args_to_remote_ae(args), request, _FIND_ROOTS[args.root]
+    ):
+        if count:
+            yield ''
+        count += 1
+        yield str(match)
+    logger.info('%d match(es)', count)
+
+
+def _files(file_or_dir: str) -> list[Path]:
+    path = Path(file_or_dir)
+    if path.is_dir():
+        return sorted(p for p in path.rglob('*') if p.is_file())
+    if not path.exists():
+        raise CLIError(f'cannot read {file_or_dir}: no such file or directory')
+    return [path]
+
+
+def _store(args: Args, files: Sequence[Path]) -> Iterator[str]:
+    """C-STORE ``files``: one association per transfer syntax (and per 128 SOP classes)."""
+    groups: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
+    skipped = failed = sent = 0
+    for path in files:
+        try:
+            with open(path, 'rb') as fp:
+                meta = read_meta(fp)
+        except OSError as exc:
+            skipped += 1
+            yield f'skipped {path}: cannot read it ({exc.strerror or exc})'
+            continue
+        except Exception as exc:  # not a Part-10 file: report it and carry on
+            skipped += 1
+            yield f'skipped {path}: not a DICOM Part-10 file ({exc})'
+            continue
+        if not meta.sop_class_uid or not meta.transfer_syntax:
+            skipped += 1
+            yield f'skipped {path}: its file meta names no SOP class or transfer syntax'
+            continue
+        groups[str(meta.transfer_syntax)][str(meta.sop_class_uid)].append(path)
+    remote = _args_to_remote_ae(args)
+    for ts, by_class in groups.items():
+        classes = list(by_class)
+        for start in range(0, len(classes), _MAX_CONTEXTS):
+            chunk = classes[start:start + _MAX_CONTEXTS]
+            client = ClientAE(args.local_aet, [ts]).add_scu(sopclass.storage_scu, chunk)
+            with client.request_association(remote) as assoc:
+                msg_id = 0
+                for sop_class in chunk:
+                    try:
+                        service = assoc.get_scu(sop_class)
+                    except NetDICOMError:
+                        for path in by_class[sop_class]:
+                            failed += 1
+                            yield f'failed {path}: {args.aet} refused {sop_class} in {ts}'
+                        continue
+                    for path in by_class[sop_class]:
+                        msg_id += 1
+                        status = service(str(path), msg_id)
+                        if status.is_success or status.is_warning:
+                            sent += 1
+                            yield f'stored {path}: {status}'
+                        else:
+                            failed += 1
+                            yield f'failed {path}: {status}'
+    yield f'sent {sent}, failed {failed}, skipped {skipped}'
+    if failed:
+        raise CLIError(f'{failed} file(s) could not be stored')
+
+
+def store(args: Args) -> Iterator[str]:
+    """C-STORE a Part-10 file or every file under a directory; yield a line per file."""
+    yield from _store(args, _files(args.file_or_dir))
+
+
+def _counts_line(operation: str, response: Any) -> str:
+    return (
+        f'{operation}: completed {response.num_of_completed_sub_ops}, '
+        f'failed {response.num_of_failed_sub_ops}, warning {response.num_of_warning_sub_ops}'
+    )
+
+
+def _move(args: Args, request: Dataset) -> Any:
+    remote = _args_to_remote_ae(args)
+    root = _MOVE_ROOTS[args.root]
+    if args.local_port is None:
+        return commands.move(args.local_aet, remote, request, args.dest_aet, root)
+    # Receive the sub-operations ourselves, as dest_aet, on --local_port.
+    receiver = StorageAE(args.storage_dir or '.', args.dest_aet, args.local_port, uids.ALL_TS)
+    receiver.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
+    with receiver:
+        return commands.move(args.local_aet, remote, request, args.dest_aet, root)
+
+
+def move(args: Args) -> Iterator[str]:
+    """C-MOVE what the ``--attr`` keys match to ``--dest_aet``; yield the counts.
+
+    With ``--local_port`` a storage SCP titled ``--dest_aet`` runs on that port for the
+    duration and writes the sub-operations to ``--storage_dir`` (the peer must know that AE).
+    """
+    yield _counts_line(f'C-MOVE to {args.dest_aet}', _move(args, _build_identifier(args)))
+
+
+def get(args: Args) -> Iterator[str]:
+    """C-GET what the ``--attr`` keys match into ``--storage_dir``; yield the counts."""
+    response = commands.get(
+        args.local_aet, _args_to_remote_ae(args), _build_identifier(args),
+        args.storage_dir or '.', _GET_ROOTS[args.root],
+    )
+    yield _counts_line(f'C-GET into {args.storage_dir or "."}', response)
+
+
+def demo(args: Args) -> Iterator[str]:
+    """Run the loopback demo (:mod:`pynetdicom2.demo`)."""
+    from pynetdicom2 import demo as demo_module
+
+    yield from demo_module.run()
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def _add_conn_params(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group('connection')
+    group.add_argument('--aet', required=True, help='called AE title (the peer)')
+    group.add_argument('--address', required=True, help='peer host name or IP address')
+    group.add_argument('--port', required=True, type=int, help='peer TCP port')
+    group.add_argument('--local_aet', default='PYNETDICOM2',
+                       help='calling AE title (ours) [default: %(default)s]')
+    identity = parser.add_argument_group('user identity (PS3.7 D.3.3.7)')
+    identity.add_argument('--username', help='user name (alone, or with --password)')
+    identity.add_argument('--password', help='password for --username')
+    identity.add_argument('--kerberos', help='Kerberos service ticket')
+    identity.add_argument('--saml', help='SAML assertion')
+    identity.add_argument('--jwt', help='JSON web token')
+
+
+def _add_root_and_level(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--root', choices=['patient', 'study'], default='study',
+                        help='query/retrieve information model [default: %(default)s]')
+    parser.add_argument('--level', choices=['patient', 'study', 'series', 'image'],
+                        default='study', help='query/retrieve level [default: %(default)s]')
+
+
+def _add_encoding(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--encoding', default='ISO_IR 192',
+                        help='Specific Character Set of the identifier [default: %(default)s]')
+
+
+def _add_attr(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--attr', action='append', default=[], metavar='KEY=VALUE',
+        help='a key of the identifier: keyword or tag (PatientName=Doe*, 00100020=, '
+             '0010,0010=Doe^J); an empty value asks for the attribute; repeatable',
+    )
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('-v', '--verbose', action='store_true', help='log progress')
+    parser.add_argument('-d', '--debug', action='store_true',
+                        help='debug log (PDUs) and tracebacks on errors')
+
+
+def _create_verify_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser('verify', help='C-ECHO a peer (like echoscu)')
+    _add_conn_params(parser)
+    _add_common(parser)
+    parser.set_defaults(func=verify)
+
+
+def _create_find_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser('find', help='C-FIND: query a peer (like findscu)')
+    _add_conn_params(parser)
+    _add_root_and_level(parser)
+    _add_attr(parser)
+    _add_encoding(parser)
+    _add_common(parser)
+    parser.set_defaults(func=find)
+
+
+def _create_store_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser('store', help='C-STORE files to a peer (like storescu +r)')
+    _add_conn_params(parser)
+    parser.add_argument('--file_or_dir', required=True,
+                        help='a Part-10 file, or a directory scanned recursively')
+    _add_common(parser)
+    parser.set_defaults(func=store)
+
+
+def _create_move_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser('move', help='C-MOVE: retrieve to an AE (like movescu)')
+    _add_conn_params(parser)
+    parser.add_argument('--dest_aet', default='PYNETDICOM2',
+                        help='move destination AE title [default: %(default)s]')
+    parser.add_argument('--local_port', type=int,
+                        help='receive the sub-operations here, as --dest_aet')
+    parser.add_argument('--storage_dir', help='where received files go [default: .]')
+    _add_root_and_level(parser)
+    _add_attr(parser)
+    _add_encoding(parser)
+    _add_common(parser)
+    parser.set_defaults(func=move)
+
+
+def _create_get_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser('get', help='C-GET: retrieve over this association '
+                                               '(like getscu)')
+    _add_conn_params(parser)
+    parser.add_argument('--storage_dir', help='where received files go [default: .]')
+    _add_root_and_level(parser)
+    _add_attr(parser)
+    _add_encoding(parser)
+    _add_common(parser)
+    parser.set_defaults(func=get)
+
+
+def _create_demo_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        'demo', help='run a Q/R SCP on loopback and echo, store, find, move and get against it'
+    )
+    _add_common(parser)
+    parser.set_defaults(func=demo)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m pynetdicom2`` with all its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog='python -m pynetdicom2',
+        description='DICOM network tools: verify, find, store, move, get, demo.',
+    )
+    parser.add_argument('--version', action='version', version=f'pynetdicom2 {__version__}')
+    subparsers = parser.add_subparsers(title='commands')
+    for create in (_create_verify_parser, _create_find_parser, _create_store_parser,
+                   _create_move_parser, _create_get_parser, _create_demo_parser):
+        create(subparsers)
+    return parser
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> Args:
+    """Parse ``argv`` (default ``sys.argv[1:]``) into :class:`Args`.
+
+    >>> parse_args(get_parser(), ['verify', '--aet', 'PACS', '--address', 'h', '--port', '1']).aet
+    'PACS'
+    """
+    namespace = parser.parse_args(argv)
+    return Args(**vars(namespace))
+
+
+# --- errors and main ----------------------------------------------------------------------------
+
+
+def _describe_error(args: Args, exc: BaseException) -> str | None:
+    """One line saying what went wrong and what to do, or None for an unexpected error."""
+    peer = f'{args.aet} at {args.address}:{args.port}'
+    if isinstance(exc, CLIError):
+        return str(exc)
+    if isinstance(exc, AssociationRejectedError):
+        return (f'{peer} rejected the association (result {exc.result}, source {exc.source}, '
+                f'reason {exc.diagnostic}): check --aet and that the peer accepts '
+                f'--local_aet {args.local_aet}')
+    if isinstance(exc, AssociationAbortedError) and str(exc).startswith('cannot connect'):
+        return (f'{exc}: check --address and --port, and that the peer is listening')
+    if isinstance(exc, AssociationAbortedError):
+        return f'{peer} aborted the association ({exc})'
+    if isinstance(exc, ValueError):
+        return f'bad --attr: {exc}'
+    if isinstance(exc, OSError):
+        name = exc.filename or ''
+        return f'cannot read {name}: {exc.strerror or exc}' if name else f'{exc}'
+    if isinstance(exc, NetDICOMError):
+        return f'{exc}'
+    return None
+
+
+@contextlib.contextmanager
+def _logging_for(args: Args) -> Iterator[None]:
+    """Log the library to stderr at the level ``-v``/``-d`` ask for; put things back after."""
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter('%(levelname)s: %(name)s: %(message)s'))
+    package_logger = logging.getLogger('pynetdicom2')
+    saved = package_logger.handlers[:], package_logger.level, package_logger.propagate
+    package_logger.handlers[:] = [handler]
+    package_logger.setLevel(level)
+    package_logger.propagate = False
+    try:
+        with warnings.catch_warnings():
+            if not args.debug:  # pydicom's complaints about sample data are not ours to show
+                warnings.filterwarnings('ignore', category=UserWarning, module='pydicom')
+            yield
+    finally:
+        package_logger.handlers[:], level, package_logger.propagate = saved
+        package_logger.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command line: print each line the command yields.
+
+    Without a command, prints the help to stdout and exits 1. A failure exits 1 with one
+    line on stderr (``-d`` for the traceback).
+    """
+    parser = get_parser()
+    args = parse_args(parser, argv)
+    if args.func is None:
+        parser.print_help(sys.stdout)
+        sys.exit(1)
+    try:
+        with _logging_for(args):
+            for line in args.func(args):
+                print(line, flush=True)
+    except KeyboardInterrupt:
+        print('interrupted', file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = _describe_error(args, exc)
+        if message is None:
+            message = f'unexpected {type(exc).__name__}: {exc} (run with -d for the traceback)'
+        print(f'error: {message}', file=sys.stderr)
+        sys.exit(1)
