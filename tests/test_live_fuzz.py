@@ -332,7 +332,7 @@ def real_association(server: ae.StorageAE, number: int) -> None:
 
 
 def test_live_fuzz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    baseline_threads = threading.active_count()
+    baseline_threads = {thread.ident for thread in threading.enumerate()}
     server = ae.StorageAE(tmp_path / 'in', 'FUZZSCP', 0, host='127.0.0.1')
     server.add_scp(sc.verification_scp).add_scp(sc.storage_scp)
     server.artim_timeout = SERVER_TIMEOUT
@@ -375,7 +375,8 @@ def test_live_fuzz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         library.removeHandler(errors)
         library.propagate = propagate
     rss_after = rss()
-    assert threading.active_count() == baseline_threads
+    left = [t.name for t in threading.enumerate() if t.ident not in baseline_threads]
+    assert not left, f'threads left after the run: {left}'
     assert rss_after - rss_before < RSS_BOUND, (rss_before, rss_trace, rss_after)
     escaped = [
         f'{record.name}: {record.getMessage()}\n{record.exc_text or ""}'
