@@ -119,6 +119,10 @@ _SMALL_PDU = 64 * 1024
 # An outgoing P-DATA iterator yields this many PDUs between two looks at the socket and the
 # wake-up pipe, so a long data set never hides an incoming A-ABORT or a kill().
 _STREAM_BATCH = 64
+# Queued primitives served before the thread looks at the socket again, so a user thread
+# that keeps the queue full (an SCP streaming C-FIND responses) cannot starve what the peer
+# sends meanwhile (a C-CANCEL-RQ, an A-ABORT).
+_PRIMITIVE_BATCH = 64
 # Pending outgoing bytes that trigger a flush before the thread would block anyway: 64
 # P-DATA-TFs of 16 KiB, one sendmsg (as few lock hand-offs as the receiving ring allows).
 _FLUSH_SIZE = 1024 * 1024
@@ -377,6 +381,9 @@ class DULServiceProvider(threading.Thread):
         self._stream: Iterator[pdu.PDataTfPDU] | None = None
         self._stop_requested = False
         self._kill_requested = False
+        # Set when a blocked write consumed a wake-up meant for the main loop (a send, stop or
+        # kill that arrived meanwhile): the loop must look at its queues before it sleeps.
+        self._wake_consumed = False
         self._left_idle = False  # the association's life began (Evt1 or Evt5)
         self._closed = False  # the transport was closed (by us or by the peer)
         self._transport_lost = False  # a write failed: Evt17 after the current action
@@ -642,7 +649,11 @@ class DULServiceProvider(threading.Thread):
                 self._hand_up()
             if self._kill_requested:  # its wake-up may have been consumed by a blocked write
                 continue
-            timeout = 0.0 if self._stream is not None else self.timer.remaining()
+            if self._stream is not None or self._wake_consumed or self.from_service_user:
+                timeout: float | None = 0.0
+            else:
+                timeout = self.timer.remaining()
+            self._wake_consumed = False
             for key, _mask in selector.select(timeout):
                 if key.data is None:
                     self._drain_wake()
@@ -706,7 +717,7 @@ class DULServiceProvider(threading.Thread):
 
     def _serve_outgoing(self) -> None:
         queue_ = self.from_service_user
-        while True:
+        for _ in range(_PRIMITIVE_BATCH):
             if self._stream is not None:
                 if self._aborts_queued:
                     self._drop_stream('an A-ABORT was requested')
@@ -859,6 +870,7 @@ class DULServiceProvider(threading.Thread):
         for key, mask in self._selector.select(self.timer.remaining()):
             if key.data is None:
                 self._drain_wake()
+                self._wake_consumed = True
             elif mask & selectors.EVENT_READ and not self._framer_eof:
                 self._read()
         if self._framer_eof:

@@ -19,7 +19,6 @@ one study each, all of patient INTEROP-1.
 from __future__ import annotations
 
 import fnmatch
-import threading
 from pathlib import Path
 
 import pytest
@@ -94,12 +93,8 @@ class OurArchive(ae.AE):
 
     def _many(self, ds):
         header = self.headers[self.files[0]]
-        pace = threading.Event()
         for _ in range(self.find_total):
             yield self._answer(header, ds), statuses.C_FIND_PENDING
-            # Paced, not synchronised: see tests/test_cancel.py (the DUL hands a received
-            # C-CANCEL-RQ up only once its outgoing queue is empty).
-            pace.wait(0.0005)
 
     def on_receive_move(self, context, ds, destination):
         paths = self.matching(ds)
