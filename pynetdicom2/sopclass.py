@@ -339,6 +339,11 @@ def _encode_for_context(ds: Dataset, ts: UID) -> bytes:
                 'transcode pixel data; propose the data set\'s own transfer syntax'
             )
         return dsutils.encode(ds, False, True)
+    if original is not None and original.is_little_endian != ts.is_little_endian:
+        # PS3.5 7.3: pydicom keeps OW/OF/OL/OD/OV values in the byte order they were read in
+        # and writes them back unchanged, so a change of byte order must swap them here.
+        ds = copy.deepcopy(ds)
+        _swap_words(ds)
     if ts.is_deflated:
         # PS3.5 A.5: explicit VR little endian, then deflated (RFC 1951, no zlib header).
         raw = dsutils.encode(ds, False, True)

@@ -483,3 +483,18 @@ def test_hook_receives_the_context_and_a_readable_file(tmp_path):
         with store_client([IMPLICIT]).request_association(remote(srv)) as assoc:
             assert assoc.get_scu(CT)(dataset(), 1).is_success
     assert contexts == [PContextDef(1, CT, IMPLICIT)]
+
+
+def test_dataset_in_another_byte_order_has_its_words_swapped() -> None:
+    """PS3.5 7.3: a big endian data set sent over a little endian context keeps its pixels."""
+    source = Dataset()
+    source.file_meta = FileMetaDataset()
+    source.file_meta.TransferSyntaxUID = BIG
+    source.SOPClassUID = CT
+    source.SOPInstanceUID = '1.2.3'
+    source.BitsAllocated = 16
+    source.PixelData = b'\x00\x01\x00\x02'  # words 1 and 2, big endian
+    for syntax, implicit in ((EXPLICIT, False), (IMPLICIT, True)):
+        raw = sc._encode_for_context(source, syntax)
+        assert dsutils.decode(raw, implicit, True).PixelData == b'\x01\x00\x02\x00'
+    assert source.PixelData == b'\x00\x01\x00\x02'  # the caller's data set is left alone
