@@ -494,6 +494,7 @@ def test_dataset_in_another_byte_order_has_its_words_swapped() -> None:
     source.SOPInstanceUID = '1.2.3'
     source.BitsAllocated = 16
     source.PixelData = b'\x00\x01\x00\x02'  # words 1 and 2, big endian
+    source['PixelData'].VR = 'OW'  # as dcmread gives it from an explicit VR file
     for syntax, implicit in ((EXPLICIT, False), (IMPLICIT, True)):
         raw = sc._encode_for_context(source, syntax)
         assert dsutils.decode(raw, implicit, True).PixelData == b'\x01\x00\x02\x00'
