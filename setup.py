@@ -29,6 +29,7 @@ setup(
             'pynetdicom2-findscu = pynetdicom2.apps:findscu_main',
             'pynetdicom2-movescu = pynetdicom2.apps:movescu_main',
             'pynetdicom2-getscu = pynetdicom2.apps:getscu_main',
+            'pynetdicom2-qrscp = pynetdicom2.qrscp:qrscp_main',
         ],
     },
     extras_require={

@@ -1,0 +1,314 @@
+"""``pynetdicom2-qrscp``: a Query/Retrieve SCP over a folder, indexed in SQLite.
+
+This module owns :class:`QRSCP`, an AE offering Verification (C-ECHO), Storage (C-STORE),
+and Query/Retrieve C-FIND, C-MOVE and C-GET in the Patient Root and Study Root information
+models (PS3.4 Annex C) over the files in one folder, and :func:`qrscp`, the DCMTK-style
+command line that runs it. Matching and the index are :class:`pynetdicom2.qrdatabase.QRDatabase`
+(stdlib :mod:`sqlite3`, ``index.sqlite`` in the folder unless ``--db`` says otherwise). C-MOVE
+destinations come from a small INI file::
+
+    [destinations]
+    WS1 = 10.0.0.7:11113
+    VIEWER = viewer.local:104
+
+Usage::
+
+    pynetdicom2-qrscp -aet PACS -od /srv/pacs --destinations dest.ini -v 11112
+
+    from pynetdicom2.qrscp import QRSCP
+    with QRSCP('/srv/pacs', 'PACS', 11112, destinations={'WS1': ('10.0.0.7', 11113)}) as scp:
+        ...                                   # serving in the background until the block ends
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+
+from pynetdicom2 import sopclass, statuses, uids
+from pynetdicom2.applicationentity import StorageAE
+from pynetdicom2.apps import _add_network, _configure, _parser, _run
+from pynetdicom2.asceprovider import RemoteAEConfig
+from pynetdicom2.exceptions import AssociationRejectedError, EventHandlingError, NetDICOMError
+from pynetdicom2.fsm import PContextDef
+from pynetdicom2.qrdatabase import QRDatabase, QueryError
+
+__all__ = ['DEFAULT_DB_NAME', 'QRSCP', 'load_destinations', 'qrscp', 'qrscp_main']
+
+logger = logging.getLogger('pynetdicom2.qrscp')
+
+#: The index file's name in the storage folder when no database path is given.
+DEFAULT_DB_NAME = 'index.sqlite'
+
+#: The Study Root classes (PS3.4 C.6.2); every other Q/R class here is Patient Root (C.6.1).
+_STUDY_ROOT = frozenset({uids.STUDY_ROOT_FIND_SOP_CLASS, uids.STUDY_ROOT_MOVE_SOP_CLASS,
+                         uids.STUDY_ROOT_GET_SOP_CLASS})
+_AFFECTED_SOP_INSTANCE_UID = 0x00001000
+
+
+def _address(aet: str, text: str) -> RemoteAEConfig:
+    host, sep, port = text.strip().rpartition(':')
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f'destination {aet}: {text!r} is not host:port')
+    return RemoteAEConfig(aet, host, int(port))
+
+
+def load_destinations(path: str | os.PathLike[str]) -> dict[str, RemoteAEConfig]:
+    """The C-MOVE destinations of an INI file: ``[destinations]`` with ``AET = host:port``.
+
+    AE titles keep their case. Raises :class:`ValueError` with one line saying what is wrong.
+
+    >>> load_destinations('dest.ini')                       # doctest: +SKIP
+    {'WS1': RemoteAEConfig(aet='WS1', address='10.0.0.7', port=11113)}
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # AE titles keep case
+    try:
+        with open(path, encoding='utf-8') as fp:
+            parser.read_file(fp)
+    except OSError as exc:
+        raise ValueError(f'--destinations {path}: {exc.strerror or exc}') from exc
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise ValueError(f'--destinations {path}: not an INI file ({first})') from exc
+    if not parser.has_section('destinations'):
+        raise ValueError(f'--destinations {path}: no [destinations] section '
+                         '(write lines "AET = host:port" under it)')
+    found = {}
+    for aet, text in parser.items('destinations'):
+        if not aet.strip() or len(aet.strip()) > 16:
+            raise ValueError(f'--destinations {path}: {aet!r} is not an AE title (1-16 chars)')
+        found[aet.strip()] = _address(aet.strip(), text)
+    return found
+
+
+def _remote(aet: str, value: RemoteAEConfig | Mapping[str, Any] | tuple[str, int]) -> Any:
+    if isinstance(value, tuple):
+        return RemoteAEConfig(aet, value[0], int(value[1]))
+    return value
+
+
+class QRSCP(StorageAE):
+    """Verification, Storage and Query/Retrieve (find, move, get) over a folder.
+
+    ``storage_dir`` holds the files (received ones as ``<SOPInstanceUID>.dcm``; a second
+    copy of an instance replaces the first); ``db_path`` the SQLite index (default
+    ``<storage_dir>/index.sqlite``), brought in line with the folder when the SCP starts.
+    ``destinations`` maps C-MOVE destination AE titles to a RemoteAEConfig, a dict or a
+    ``(host, port)`` pair. ``accept`` limits the calling AE titles (PS3.8 reason 3 otherwise),
+    ``max_associations`` the associations served at once (a transient rejection beyond).
+
+    >>> with QRSCP(tmp_path, 'PACS', 0, host='127.0.0.1') as scp:   # doctest: +SKIP
+    ...     pynetdicom2.verify('ME', RemoteAEConfig('PACS', '127.0.0.1', scp.local_ae.port))
+    """
+
+    def __init__(
+        self,
+        storage_dir: str | os.PathLike[str],
+        ae_title: str = 'QRSCP',
+        port: int = 0,
+        *,
+        host: str = '',
+        db_path: str | os.PathLike[str] | None = None,
+        destinations: Mapping[str, Any] | None = None,
+        accept: Iterable[str] = (),
+        max_associations: int | None = None,
+        max_pdu_length: int = 65536,
+    ) -> None:
+        super().__init__(storage_dir, ae_title, port, uids.ALL_TS, max_pdu_length, host=host)
+        try:
+            self.db = QRDatabase(db_path if db_path is not None
+                                 else self.storage_dir / DEFAULT_DB_NAME)
+            indexed, forgotten = self.db.scan(self.storage_dir)
+        except BaseException:
+            self.quit()
+            raise
+        logger.info('index %s: %d instances (%d indexed now, %d forgotten)',
+                    self.db.path, len(self.db), indexed, forgotten)
+        self.destinations: dict[str, Any] = {
+            aet: _remote(aet, value) for aet, value in (destinations or {}).items()
+        }
+        self.accept = frozenset(accept)
+        self.max_associations = max_associations
+        for service in (sopclass.verification_scp, sopclass.storage_scp, sopclass.qr_find_scp,
+                        sopclass.qr_move_scp, sopclass.qr_get_scp):
+            self.add_scp(service)
+        # The C-MOVE and C-GET sub-operations are C-STOREs of ours (PS3.4 C.4.2.3, C.4.3.3).
+        self.add_scu(sopclass.storage_scu, list(uids.STORAGE_SOP_CLASSES))
+
+    def quit(self) -> None:
+        """Stop serving (see :meth:`AE.quit`) and close the index."""
+        try:
+            super().quit()
+        finally:
+            db = getattr(self, 'db', None)
+            if db is not None:
+                db.close()
+
+    # -- associations ----------------------------------------------------------------------
+
+    def on_association_request(self, asce: Any, rq: Any) -> None:
+        calling = str(rq.calling_ae_title).strip()
+        if self.accept and calling not in self.accept:
+            logger.warning('rejecting association from %s: calling AE title not accepted',
+                           calling)
+            # PS3.8 Table 9-21: rejected-permanent, service user, calling AE not recognized.
+            raise AssociationRejectedError(1, 1, 3)
+        if self.max_associations is not None and (
+            self.server.association_count() > self.max_associations
+        ):
+            logger.warning('rejecting association from %s: %d associations already',
+                           calling, self.max_associations)
+            # PS3.8 Table 9-21: rejected-transient, presentation provider, local limit exceeded.
+            raise AssociationRejectedError(2, 3, 2)
+        logger.info('association from %s', calling)
+
+    # -- storage ---------------------------------------------------------------------------
+
+    def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:
+        """``<uid>.dcm``: a second copy of an instance replaces the first."""
+        target = super().get_file_name(path, sop_instance_uid)
+        return target.with_name(f'{sop_instance_uid}.dcm')
+
+    def keep_file(self, fp: Any, command_set: Dataset) -> None:
+        """Put the received file in place, then index it."""
+        super().keep_file(fp, command_set)
+        element = command_set.get(_AFFECTED_SOP_INSTANCE_UID)
+        uid = str(element.value).strip('\0 ') if element is not None else ''
+        target = self.storage_dir / f'{uid}.dcm'
+        if uid and target.exists():
+            self.db.add_file(target)
+            logger.info('stored and indexed %s', target.name)
+
+    def on_receive_echo(self, context: PContextDef) -> statuses.Status:
+        logger.info('C-ECHO')
+        return statuses.SUCCESS
+
+    # -- query/retrieve --------------------------------------------------------------------
+
+    @staticmethod
+    def _root(context: PContextDef) -> str:
+        return 'STUDY' if str(context.sop_class) in _STUDY_ROOT else 'PATIENT'
+
+    def _paths(self, context: PContextDef, ds: Dataset) -> list[str]:
+        try:
+            return self.db.paths(ds, self._root(context))
+        except QueryError as exc:
+            raise EventHandlingError(str(exc)) from exc
+
+    def on_receive_find(self, context: PContextDef, ds: Dataset) -> Iterator[tuple[Dataset, Any]]:
+        """PS3.4 C.4.1.3: a pending response per matching entity at the query level."""
+        root = self._root(context)
+        try:
+            self.db.level_of(ds, root)
+        except QueryError as exc:
+            raise EventHandlingError(str(exc)) from exc
+        answers = list(self.db.find(ds, root))
+        logger.info('C-FIND %s root, %s level: %d match(es)', root,
+                    ds.get('QueryRetrieveLevel', ''), len(answers))
+        return ((answer, statuses.C_FIND_PENDING) for answer in answers)
+
+    def on_receive_move(self, context: PContextDef, ds: Dataset, destination: str) -> Any:
+        """PS3.4 C.4.2.3: the destination's address and the files to send it."""
+        found = self._paths(context, ds)
+        remote = self.destinations.get(destination.strip())
+        if remote is None:
+            logger.warning('C-MOVE to unknown destination %r (add it to --destinations)',
+                           destination.strip())
+        logger.info('C-MOVE to %s: %d instance(s)', destination.strip(), len(found))
+        return remote, len(found), iter(found)
+
+    def on_receive_get(self, context: PContextDef, ds: Dataset) -> Any:
+        """PS3.4 C.4.3.3: the files to send back on the same association."""
+        found = self._paths(context, ds)
+        logger.info('C-GET: %d instance(s)', len(found))
+        return len(found), iter(found)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
+    """``pynetdicom2-qrscp [options] [port]``: serve Q/R over ``-od`` until interrupted.
+
+    ``ready`` (for embedding) is called with the :class:`QRSCP` once it listens.
+
+    >>> qrscp(['-aet', 'PACS', '-od', 'pacs', '--destinations', 'dest.ini', '11112'])
+    ... # doctest: +SKIP
+    """
+    parser = _parser('pynetdicom2-qrscp',
+                     'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '
+                     'folder,\nindexed in SQLite; Patient Root and Study Root models')
+    parser.add_argument('port', type=int, nargs='?', default=104,
+                        help='tcp/ip port number to listen on (default: 104)')
+    _add_network(parser, 'QRSCP', called=False)
+    parser.add_argument('--bind', default='', metavar='address',
+                        help='interface to listen on (default: all)')
+    parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
+                        help='accept associations only from this calling AE title '
+                             '(repeatable; default: any)')
+    parser.add_argument('--max-associations', type=int, default=None, metavar='[n]umber',
+                        help='reject associations beyond n at once (default: no limit)')
+    storage = parser.add_argument_group('storage and index options')
+    storage.add_argument('-od', '--storage-dir', '--output-directory', dest='storage_dir',
+                         default='.', metavar='[d]irectory',
+                         help='serve and store objects in existing directory d (default: .)')
+    storage.add_argument('--db', default=None, metavar='[f]ile',
+                         help=f'SQLite index file (default: {DEFAULT_DB_NAME} in -od)')
+    storage.add_argument('--destinations', default=None, metavar='[f]ile',
+                         help='INI file of C-MOVE destinations: [destinations] then '
+                              'lines AET = host:port')
+    ns = parser.parse_args(argv)
+
+    def body() -> int:
+        directory = ns.storage_dir
+        if not os.path.isdir(directory):
+            raise NetDICOMError(f'-od {directory}: no such directory')
+        destinations = load_destinations(ns.destinations) if ns.destinations else {}
+        try:
+            scp = QRSCP(directory, ns.aetitle, ns.port, host=ns.bind, db_path=ns.db,
+                        destinations=destinations, accept=ns.accept,
+                        max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            raise NetDICOMError(f'cannot listen on port {ns.port}: {exc.strerror}: choose '
+                                'another port, or stop what is using it') from exc
+        _configure(scp, ns)
+
+        def terminate(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
+        try:
+            logger.info('%s listening on %s:%d, serving %s (%d instances), %d destination(s)',
+                        ns.aetitle, ns.bind or '*', scp.local_ae.port, directory, len(scp.db),
+                        len(destinations))
+            if ready is not None:
+                ready(scp)
+            try:
+                scp.serve_forever()
+            except KeyboardInterrupt:
+                logger.info('interrupted: stopping')
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
+            scp.quit()
+        return 0
+
+    return _run(ns, f'port {ns.port}', body)
+
+
+def qrscp_main() -> None:
+    """Entry point of ``pynetdicom2-qrscp``."""
+    sys.exit(qrscp())
