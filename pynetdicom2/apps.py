@@ -374,28 +374,11 @@ class _StoreSCP(StorageAE):
     """The storage SCP of ``pynetdicom2-storescp``: calling AE title list, association limit,
     ``--filepath`` template."""
 
-    accepted_calling: frozenset[str] = frozenset()
-    max_associations: int | None = None
     filepath: str | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._targets = threading.local()
-
-    def on_association_request(self, asce: Any, rq: Any) -> None:
-        calling = str(rq.calling_ae_title).strip()
-        if self.accepted_calling and calling not in self.accepted_calling:
-            logger.warning('rejecting association from %s: calling AE title not accepted',
-                           calling)
-            # PS3.8 Table 9-21: rejected-permanent, service user, calling AE not recognized.
-            raise AssociationRejectedError(1, 1, 3)
-        if self.max_associations is not None and (
-            self.server.association_count() > self.max_associations
-        ):
-            logger.warning('rejecting association from %s: %d associations already',
-                           calling, self.max_associations)
-            # PS3.8 Table 9-21: rejected-transient, presentation provider, local limit exceeded.
-            raise AssociationRejectedError(2, 3, 2)
 
     def on_receive_store(self, context: Any, ds: Any) -> Any:
         logger.info('received %s', context.sop_class)
@@ -451,8 +434,8 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         if not os.path.isdir(directory):
             raise NetDICOMError(f'-od {directory}: no such directory')
         scp = _StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu, host=ns.bind)
-        scp.accepted_calling = frozenset(ns.accept)
-        scp.max_associations = ns.max_associations
+        scp.allowed_calling_aets = frozenset(ns.accept) or None
+        scp.maximum_associations = ns.max_associations
         if ns.filepath:
             render_filepath(ns.filepath, Dataset())  # a bad template fails now, not per file
             scp.filepath = ns.filepath

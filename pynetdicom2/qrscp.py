@@ -38,7 +38,7 @@ from pynetdicom2 import sopclass, statuses, uids
 from pynetdicom2.applicationentity import StorageAE
 from pynetdicom2.apps import _add_network, _configure, _parser, _run
 from pynetdicom2.asceprovider import RemoteAEConfig
-from pynetdicom2.exceptions import AssociationRejectedError, EventHandlingError, NetDICOMError
+from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.qrdatabase import QRDatabase, QueryError
 
@@ -137,8 +137,9 @@ class QRSCP(StorageAE):
         self.destinations: dict[str, Any] = {
             aet: _remote(aet, value) for aet, value in (destinations or {}).items()
         }
-        self.accept = frozenset(accept)
-        self.max_associations = max_associations
+        # The AE's own access control (asceprovider checks both before any hook runs).
+        self.allowed_calling_aets = frozenset(accept) or None
+        self.maximum_associations = max_associations
         for service in (sopclass.verification_scp, sopclass.storage_scp, sopclass.qr_find_scp,
                         sopclass.qr_move_scp, sopclass.qr_get_scp):
             self.add_scp(service)
@@ -157,20 +158,7 @@ class QRSCP(StorageAE):
     # -- associations ----------------------------------------------------------------------
 
     def on_association_request(self, asce: Any, rq: Any) -> None:
-        calling = str(rq.calling_ae_title).strip()
-        if self.accept and calling not in self.accept:
-            logger.warning('rejecting association from %s: calling AE title not accepted',
-                           calling)
-            # PS3.8 Table 9-21: rejected-permanent, service user, calling AE not recognized.
-            raise AssociationRejectedError(1, 1, 3)
-        if self.max_associations is not None and (
-            self.server.association_count() > self.max_associations
-        ):
-            logger.warning('rejecting association from %s: %d associations already',
-                           calling, self.max_associations)
-            # PS3.8 Table 9-21: rejected-transient, presentation provider, local limit exceeded.
-            raise AssociationRejectedError(2, 3, 2)
-        logger.info('association from %s', calling)
+        logger.info('association from %s', str(rq.calling_ae_title).strip())
 
     # -- storage ---------------------------------------------------------------------------
 

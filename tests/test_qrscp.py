@@ -107,7 +107,7 @@ def test_calling_aet_list_and_association_limit(tmp_path):
             with pytest.raises(AssociationRejectedError) as rejected:
                 client(scp, tmp_path, 'BAD').echo()
             assert rejected.value.diagnostic == 3
-            scp.max_associations = 1
+            scp.maximum_associations = 1
             with client(scp, tmp_path, 'GOOD').associate():
                 with pytest.raises(AssociationRejectedError) as busy:
                     client(scp, tmp_path, 'GOOD').echo()
