@@ -370,6 +370,28 @@ class _Attributes(dict):  # type: ignore[type-arg]
         return '_' if value is None or value == '' else str(value)
 
 
+def _serve_until_stopped(scp: Any, ready: Any, banner: str, *banner_args: Any) -> None:
+    """Serve ``scp`` until Ctrl-C or SIGTERM (in the main thread), then quit it."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
+    try:
+        logger.info(banner, *banner_args)
+        if ready is not None:
+            ready(scp)
+        try:
+            scp.serve_forever()
+        except KeyboardInterrupt:
+            logger.info('interrupted: stopping')
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        scp.quit()
+
+
 class _StoreSCP(StorageAE):
     """The storage SCP of ``pynetdicom2-storescp``: calling AE title list, association limit,
     ``--filepath`` template."""
@@ -442,24 +464,8 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         _configure(scp, ns)
         scp.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
 
-        def terminate(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
-        try:
-            logger.info('%s listening on %s:%d, writing to %s', ns.aetitle,
-                        ns.bind or '*', scp.local_ae.port, directory)
-            if ready is not None:
-                ready(scp)
-            try:
-                scp.serve_forever()
-            except KeyboardInterrupt:
-                logger.info('interrupted: stopping')
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous)
-            scp.quit()
+        _serve_until_stopped(scp, ready, '%s listening on %s:%d, writing to %s', ns.aetitle,
+                             ns.bind or '*', scp.local_ae.port, directory)
         return 0
 
     return _run(ns, f'port {ns.port}', body)

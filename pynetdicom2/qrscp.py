@@ -25,9 +25,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +34,7 @@ from pydicom.dataset import Dataset
 
 from pynetdicom2 import sopclass, statuses, uids
 from pynetdicom2.applicationentity import StorageAE
-from pynetdicom2.apps import _add_network, _configure, _parser, _run
+from pynetdicom2.apps import _add_network, _configure, _parser, _run, _serve_until_stopped
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
@@ -273,25 +271,11 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
                                 'another port, or stop what is using it') from exc
         _configure(scp, ns)
 
-        def terminate(signum: int, frame: Any) -> None:
-            raise KeyboardInterrupt
-
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
-        try:
-            logger.info('%s listening on %s:%d, serving %s (%d instances), %d destination(s)',
-                        ns.aetitle, ns.bind or '*', scp.local_ae.port, directory, len(scp.db),
-                        len(destinations))
-            if ready is not None:
-                ready(scp)
-            try:
-                scp.serve_forever()
-            except KeyboardInterrupt:
-                logger.info('interrupted: stopping')
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous)
-            scp.quit()
+        _serve_until_stopped(
+            scp, ready, '%s listening on %s:%d, serving %s (%d instances), %d destination(s)',
+            ns.aetitle, ns.bind or '*', scp.local_ae.port, directory, len(scp.db),
+            len(destinations),
+        )
         return 0
 
     return _run(ns, f'port {ns.port}', body)
