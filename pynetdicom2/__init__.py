@@ -10,12 +10,41 @@ The one-call helpers live at the top level::
         ...
 """
 
-__version__ = '1.0.0.dev0'
+from __future__ import annotations
 
-# Imported after __version__: the modules below read it.
-from pynetdicom2.commands import find, get, move, storage, store, verify  # noqa: E402
-from pynetdicom2.fsm import PContextDef  # noqa: E402
+from typing import Any
+
+__version__ = '1.0.0.dev0'
 
 __all__ = [
     'PContextDef', '__version__', 'find', 'get', 'move', 'storage', 'store', 'verify',
 ]
+
+# Where each top-level name lives. They are imported on first use, so that `import
+# pynetdicom2.testing` (which pytest does in every session once the package is installed) or
+# `import pynetdicom2.pdu` does not pay for the whole stack and pydicom.
+_LAZY = {
+    'find': 'commands', 'get': 'commands', 'move': 'commands', 'storage': 'commands',
+    'store': 'commands', 'verify': 'commands', 'PContextDef': 'fsm',
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+    import importlib.util
+
+    module_name = _LAZY.get(name)
+    if module_name is not None:
+        value = getattr(importlib.import_module(f'{__name__}.{module_name}'), name)
+    elif not name.startswith('_') and importlib.util.find_spec(f'{__name__}.{name}'):
+        # `import pynetdicom2` then `pynetdicom2.sopclass...` worked when this package
+        # imported its modules eagerly; keep it working.
+        value = importlib.import_module(f'{__name__}.{name}')
+    else:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -59,7 +59,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, Union
 
-from pynetdicom2 import pdu
+from pynetdicom2 import pdu, pdudump
 from pynetdicom2.exceptions import DCMTimeoutError, NetDICOMError, PDUProcessingError
 from pynetdicom2.fsm import (
     LOCAL_EVENT_BY_PDU_TYPE,
@@ -92,6 +92,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger('pynetdicom2.dul')
+_pdu_dump = pdudump.logger
 
 #: Default seconds to wait for a TCP connection (and the TLS handshake) to complete.
 SOCKET_TIMEOUT = 15
@@ -321,9 +322,11 @@ class DULServiceProvider(threading.Thread):
 
     The thread starts on :meth:`start`, or on the first :meth:`send` / :meth:`receive`.
 
-    >>> dul = DULServiceProvider(set(), None, called_address=('127.0.0.1', 11112))
-    >>> dul.send(a_associate_rq)
-    >>> reply = dul.receive(timeout=10)
+    Usage (``a_associate_rq`` is an :class:`~pynetdicom2.pdu.AAssociateRqPDU`)::
+
+        dul = DULServiceProvider(set(), None, called_address=('127.0.0.1', 11112))
+        dul.send(a_associate_rq)
+        reply = dul.receive(timeout=10)      # an A-ASSOCIATE-AC, -RJ or A-ABORT
     """
 
     def __init__(
@@ -450,7 +453,9 @@ class DULServiceProvider(threading.Thread):
         more (or yet): it is ignored, since racing the peer's own abort or close is normal.
         Use :meth:`kill` to drop a connection.
 
-        >>> dul.send(msg.encode(pc_id, peer_max_pdu_length))
+        Usage (``msg`` a :class:`~pynetdicom2.dimsemessages.DIMSEMessage`)::
+
+            dul.send(msg.encode(pc_id, peer_max_pdu_length))
         """
         event = self._local_event(primitive)
         machine = self.state_machine
@@ -488,7 +493,9 @@ class DULServiceProvider(threading.Thread):
         (None: wait forever) and :class:`NetDICOMError` once the provider has ended and every
         indication was received.
 
-        >>> msg, pc_id = dul.receive(timeout=15)
+        Usage::
+
+            msg, pc_id = dul.receive(timeout=15)
         """
         if not self._thread_started:
             self.start()
@@ -579,6 +586,8 @@ class DULServiceProvider(threading.Thread):
         copied, as ``encode`` would have done. A subclass that overrides ``write`` gets every
         PDU through it.
         """
+        if _pdu_dump.isEnabledFor(logging.DEBUG):
+            pdudump.log_pdu(self.name, 'sent', primitive)
         if not self._gather or type(primitive) is not _PDataTfPDU:
             self.write(primitive.encode())
             return
@@ -962,6 +971,8 @@ class DULServiceProvider(threading.Thread):
                 event = PEER_EVENT_BY_PDU_TYPE[decoded.pdu_type]
         except PDUProcessingError as exc:
             logger.warning('%s: undecodable PDU from the peer: %s', self.name, exc)
+            if _pdu_dump.isEnabledFor(logging.DEBUG):
+                pdudump.log_undecodable(self.name, raw)
             self._event(Events.EVT_19, exc)
             return
         except Exception as exc:
@@ -969,6 +980,8 @@ class DULServiceProvider(threading.Thread):
             logger.exception('%s: decoding a PDU failed', self.name)
             self._event(Events.EVT_19, PDUProcessingError(str(exc), abort_reason=6))
             return
+        if _pdu_dump.isEnabledFor(logging.DEBUG):
+            pdudump.log_pdu(self.name, 'received', decoded, raw)
         self._event(event, decoded)
 
     # -- timers, wake-ups, stop and kill ---------------------------------------------------

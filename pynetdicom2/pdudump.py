@@ -1,0 +1,227 @@
+"""PDU dumps: every PDU sent and received, decoded and in hex, on the ``pynetdicom2.pdu`` logger.
+
+The upper layer (:mod:`pynetdicom2.dulprovider`) hands each PDU to :func:`log_pdu` when the
+``pynetdicom2.pdu`` logger is enabled for DEBUG, and does nothing more than that check
+otherwise. One log record per PDU: a summary line (direction, peer, PDU type, length), the
+decoded fields, then a hex dump of the first :data:`HEXDUMP_LIMIT` bytes::
+
+    import logging
+    logging.basicConfig(format='%(name)s %(message)s')
+    logging.getLogger('pynetdicom2.pdu').setLevel(logging.DEBUG)
+
+A user identity passcode, Kerberos ticket, SAML assertion or JSON web token never reaches the
+log: the description names only the identity type and the username, and an A-ASSOCIATE-RQ that
+carries a user identity is not hex dumped.
+
+>>> from pynetdicom2 import pdu
+>>> print('\\n'.join(describe(pdu.AAbortPDU(2, 6))))
+source 2 (service provider), reason 6 (invalid PDU parameter value)
+>>> print('\\n'.join(hexdump(pdu.AReleaseRqPDU().encode())))
+0000  05 00 00 00 00 04 00 00  00 00                    |..........|
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom.uid import UID
+
+from pynetdicom2 import pdu, userdataitems
+
+logger = logging.getLogger('pynetdicom2.pdu')
+
+#: Bytes of each PDU shown in hex; a P-DATA-TF of 16 KiB shows its headers and first bytes.
+HEXDUMP_LIMIT = 256
+
+_PDU_NAMES = {
+    0x01: 'A-ASSOCIATE-RQ', 0x02: 'A-ASSOCIATE-AC', 0x03: 'A-ASSOCIATE-RJ', 0x04: 'P-DATA-TF',
+    0x05: 'A-RELEASE-RQ', 0x06: 'A-RELEASE-RP', 0x07: 'A-ABORT',
+}
+
+# PS3.8 9.3.4: A-ASSOCIATE-RJ result, source and, per source, reason/diag.
+_RJ_RESULTS = {1: 'rejected permanent', 2: 'rejected transient'}
+_RJ_SOURCES = {
+    1: 'service user', 2: 'service provider (ACSE)', 3: 'service provider (presentation)',
+}
+_RJ_REASONS = {
+    1: {1: 'no reason given', 2: 'application context name not supported',
+        3: 'calling AE title not recognized', 7: 'called AE title not recognized'},
+    2: {1: 'no reason given', 2: 'protocol version not supported'},
+    3: {1: 'temporary congestion', 2: 'local limit exceeded'},
+}
+# PS3.8 9.3.8: A-ABORT source and provider reason.
+_ABORT_SOURCES = {0: 'service user', 2: 'service provider'}
+_ABORT_REASONS = {
+    0: 'reason not specified', 1: 'unrecognized PDU', 2: 'unexpected PDU',
+    4: 'unrecognized PDU parameter', 5: 'unexpected PDU parameter',
+    6: 'invalid PDU parameter value',
+}
+# PS3.8 9.3.3.2: presentation context result/reason.
+_CONTEXT_RESULTS = {
+    0: 'acceptance', 1: 'user rejection', 2: 'no reason (provider rejection)',
+    3: 'abstract syntax not supported', 4: 'transfer syntaxes not supported',
+}
+# PS3.7 D.3.3.7: user identity types.
+_IDENTITY_TYPES = {
+    1: 'username', 2: 'username and passcode', 3: 'Kerberos service ticket',
+    4: 'SAML assertion', 5: 'JSON web token',
+}
+
+
+def log_pdu(provider: str, direction: str, pdu_obj: Any,
+            raw: bytes | bytearray | memoryview | None = None) -> None:
+    """Log one PDU at DEBUG on the ``pynetdicom2.pdu`` logger.
+
+    ``provider`` names the upper layer provider (its thread name, which names the peer);
+    ``direction`` is ``'sent'`` or ``'received'``; ``raw`` is the encoded PDU when the
+    caller has it (a received one), else the start of the encoding is made here. The caller
+    checks ``logger.isEnabledFor(logging.DEBUG)`` first, so a disabled dump costs nothing more.
+    """
+    head = _encoded_head(pdu_obj) if raw is None else raw
+    name = _PDU_NAMES.get(pdu_obj.pdu_type, f'PDU type 0x{pdu_obj.pdu_type:02X}')
+    lines = [f'{provider}: {direction} {name}, {pdu_obj.total_length()} bytes']
+    lines += ('  ' + line for line in describe(pdu_obj))
+    if _carries_identity(pdu_obj):
+        lines.append('  (no hex dump: the PDU carries a user identity)')
+    else:
+        lines += ('  ' + line for line in hexdump(head, total=pdu_obj.total_length()))
+    logger.debug('\n'.join(lines))
+
+
+def log_undecodable(provider: str, raw: bytes | bytearray | memoryview) -> None:
+    """Log, at DEBUG, the start of a received PDU that could not be decoded."""
+    lines = [f'{provider}: received an undecodable PDU, {len(raw)} bytes']
+    lines += ('  ' + line for line in hexdump(raw))
+    logger.debug('\n'.join(lines))
+
+
+def describe(pdu_obj: Any) -> list[str]:
+    """The fields of a decoded PDU as readable lines, UIDs named, secrets left out."""
+    if isinstance(pdu_obj, pdu.AAssociatePDUBase):
+        return _describe_associate(pdu_obj)
+    if isinstance(pdu_obj, pdu.AAssociateRjPDU):
+        reason = _RJ_REASONS.get(pdu_obj.source, {}).get(pdu_obj.reason_diag, 'unknown')
+        return [f'result {pdu_obj.result} ({_RJ_RESULTS.get(pdu_obj.result, "unknown")}), '
+                f'source {pdu_obj.source} ({_RJ_SOURCES.get(pdu_obj.source, "unknown")}), '
+                f'reason {pdu_obj.reason_diag} ({reason})']
+    if isinstance(pdu_obj, pdu.AAbortPDU):
+        reason = (f', reason {pdu_obj.reason_diag} '
+                  f'({_ABORT_REASONS.get(pdu_obj.reason_diag, "unknown")})'
+                  if pdu_obj.source == 2 else '')
+        return [f'source {pdu_obj.source} ({_ABORT_SOURCES.get(pdu_obj.source, "reserved")})'
+                + reason]
+    if isinstance(pdu_obj, pdu.PDataTfPDU):
+        return [_describe_pdv(item) for item in pdu_obj.data_value_items]
+    return []
+
+
+def hexdump(data: bytes | bytearray | memoryview, limit: int = HEXDUMP_LIMIT,
+            total: int | None = None) -> list[str]:
+    """Offset, 16 bytes in hex and as ASCII per line, for the first ``limit`` bytes.
+
+    ``total`` is the full size of what ``data`` starts (default ``len(data)``); a last line
+    says how many bytes were left out.
+    """
+    shown = bytes(data[:limit])
+    total = len(data) if total is None else total
+    lines = []
+    for offset in range(0, len(shown), 16):
+        row = shown[offset:offset + 16]
+        hex_part = ' '.join(f'{byte:02x}' for byte in row[:8])
+        if len(row) > 8:
+            hex_part += '  ' + ' '.join(f'{byte:02x}' for byte in row[8:])
+        text = ''.join(chr(byte) if 0x20 <= byte < 0x7F else '.' for byte in row)
+        lines.append(f'{offset:04x}  {hex_part:<48}  |{text}|')
+    if total > len(shown):
+        lines.append(f'... {total - len(shown)} more bytes')
+    return lines
+
+
+def _encoded_head(pdu_obj: Any) -> bytes:
+    if not isinstance(pdu_obj, pdu.PDataTfPDU):
+        return pdu_obj.encode()
+    # Only the first bytes are shown: join parts until there are enough, not the whole PDU.
+    head = bytearray()
+    for part in pdu_obj.encode_parts():
+        head += part[:HEXDUMP_LIMIT - len(head)]
+        if len(head) >= HEXDUMP_LIMIT:
+            break
+    return bytes(head)
+
+
+def _uid(value: str) -> str:
+    name = UID(value).name
+    return value if name == value else f'{name} ({value})'
+
+
+def _describe_associate(rq: pdu.AAssociatePDUBase) -> list[str]:
+    lines = [f'called AE title {rq.called_ae_title!r}, calling AE title '
+             f'{rq.calling_ae_title!r}, protocol version {rq.protocol_version}']
+    for item in rq.variable_items:
+        if isinstance(item, pdu.ApplicationContextItem):
+            lines.append(f'application context {item.context_name}')
+        elif isinstance(item, pdu.PresentationContextItemRQ):
+            lines.append(f'presentation context {item.context_id}: '
+                         f'{_uid(item.abs_sub_item.name)}')
+            lines += (f'  transfer syntax {_uid(ts.name)}'
+                      for ts in item.ts_sub_items)
+        elif isinstance(item, pdu.PresentationContextItemAC):
+            result = _CONTEXT_RESULTS.get(item.result_reason, 'unknown')
+            syntax = (f', {_uid(item.ts_sub_item.name)}'
+                      if item.result_reason == 0 and item.ts_sub_item is not None else '')
+            lines.append(f'presentation context {item.context_id}: result '
+                         f'{item.result_reason} ({result}){syntax}')
+        elif isinstance(item, pdu.UserInformationItem):
+            lines += _describe_user_items(item.user_data)
+    return lines
+
+
+def _describe_user_items(items: Iterable[Any]) -> list[str]:
+    lines = []
+    for item in items:
+        if isinstance(item, userdataitems.MaximumLengthSubItem):
+            lines.append(f'maximum length received {item.maximum_length_received}')
+        elif isinstance(item, userdataitems.ImplementationClassUIDSubItem):
+            lines.append(f'implementation class UID {item.implementation_class_uid}')
+        elif isinstance(item, userdataitems.ImplementationVersionNameSubItem):
+            lines.append(f'implementation version name {item.implementation_version_name!r}')
+        elif isinstance(item, userdataitems.AsynchronousOperationsWindowSubItem):
+            lines.append(f'asynchronous operations window: invoked {item.max_num_ops_invoked}, '
+                         f'performed {item.max_num_ops_performed}')
+        elif isinstance(item, userdataitems.ScpScuRoleSelectionSubItem):
+            lines.append(f'role selection {_uid(item.sop_class_uid)}: SCU {item.scu_role}, '
+                         f'SCP {item.scp_role}')
+        elif isinstance(item, userdataitems.SOPClassExtendedNegotiationSubItem):
+            lines.append(f'extended negotiation {_uid(item.sop_class_uid)}: '
+                         f'{item.app_info.hex()}')
+        elif isinstance(item, userdataitems.UserIdentityNegotiationSubItem):
+            kind = _IDENTITY_TYPES.get(item.user_identity_type, 'unknown type')
+            user = (f' {item.primary_field!r}' if item.user_identity_type in (1, 2) else '')
+            lines.append(f'user identity type {item.user_identity_type} ({kind}){user}, '
+                         f'positive response requested: {item.positive_response_req}')
+        elif isinstance(item, userdataitems.UserIdentityNegotiationSubItemAc):
+            lines.append('user identity server response '
+                         f'({len(item.encode()) - 6} bytes, not shown)')
+        else:
+            lines.append(f'user information sub-item 0x{item.item_type:02X}, '
+                         f'{item.total_length} bytes')
+    return lines
+
+
+def _describe_pdv(item: pdu.PresentationDataValueItem) -> str:
+    value = memoryview(item.data_value).cast('B')
+    header = value[0] if len(value) else 0
+    kind = 'command' if header & 1 else 'data set'
+    last = 'last fragment' if header & 2 else 'more fragments follow'
+    return (f'PDV presentation context {item.context_id}: {kind}, {last}, '
+            f'{len(value) - 1} bytes')
+
+
+def _carries_identity(pdu_obj: Any) -> bool:
+    if not isinstance(pdu_obj, pdu.AAssociateRqPDU):
+        return False
+    return any(isinstance(sub, userdataitems.UserIdentityNegotiationSubItem)
+               for item in pdu_obj.variable_items if isinstance(item, pdu.UserInformationItem)
+               for sub in item.user_data)
