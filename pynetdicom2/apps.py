@@ -1,5 +1,6 @@
 """DCMTK-style console scripts: ``pynetdicom2-echoscu``, ``-storescu``, ``-storescp``,
-``-findscu``, ``-movescu`` and ``-getscu``.
+``-findscu``, ``-movescu`` and ``-getscu``; ``pynetdicom2-qrscp`` (the Query/Retrieve SCP)
+lives in :mod:`pynetdicom2.qrscp` and shares this module's options, logging and error lines.
 
 This module owns the command lines that follow DCMTK's spelling, so that a PACS engineer's
 fingers work unchanged: ``peer port`` positionals, ``-aet``/``-aec`` for the calling and
@@ -16,6 +17,7 @@ Usage::
     pynetdicom2-findscu -aec PACS -S -k PatientName=Doe* -k StudyInstanceUID= 10.0.0.5 104
     pynetdicom2-movescu -aec PACS -aem WS1 +P 11113 -od in -k StudyInstanceUID=1.2.3 pacs 104
     pynetdicom2-getscu -aec PACS -od in -k StudyInstanceUID=1.2.3 10.0.0.5 104
+    pynetdicom2-qrscp -aet PACS -od /srv/pacs --destinations dest.ini -v 11112
 """
 
 from __future__ import annotations
@@ -455,7 +457,14 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         directory = ns.output_directory
         if not os.path.isdir(directory):
             raise NetDICOMError(f'-od {directory}: no such directory')
-        scp = _StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu, host=ns.bind)
+        try:
+            scp = _StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu,
+                            host=ns.bind)
+        except OSError as exc:
+            if exc.errno is None:
+                raise
+            raise NetDICOMError(f'cannot listen on port {ns.port}: {exc.strerror}: choose '
+                                'another port, or stop what is using it') from exc
         scp.allowed_calling_aets = frozenset(ns.accept) or None
         scp.maximum_associations = ns.max_associations
         if ns.filepath:
