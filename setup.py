@@ -33,7 +33,7 @@ setup(
         ],
     },
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7'],
         'docs': ['sphinx>=7'],
         'lint': ['ruff>=0.4'],
     },

@@ -12,9 +12,14 @@ The one-call helpers live at the top level::
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 __version__ = '1.0.0.dev0'
+
+# A library leaves output to the application (Python's logging HOWTO): without a logging
+# configuration, nothing is printed, not even through logging's last-resort handler.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     'PContextDef', '__version__', 'find', 'get', 'move', 'storage', 'store', 'verify',

@@ -176,7 +176,15 @@ class AEBase:
     def add_scu(self, service: Any, sop_classes: Iterable[str] | None = None) -> AEBase:
         """Register an SCU service for its ``sop_classes`` (or these); returns self.
 
-        >>> client.add_scu(sc.verification_scu).add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE])
+        >>> from pynetdicom2 import sopclass as sc
+        >>> client = ClientAE('MYSCU')
+        >>> same = client.add_scu(sc.verification_scu).add_scu(sc.storage_scu,
+        ...                                                    [uids.CT_IMAGE_STORAGE])
+        >>> same is client
+        True
+        >>> sorted(client.supported_scu) == sorted([uids.VERIFICATION_SOP_CLASS,
+        ...                                         uids.CT_IMAGE_STORAGE])
+        True
         """
         self._register(self.supported_scu, service, sop_classes)
         return self
@@ -233,8 +241,16 @@ class AEBase:
         release asked by the peer is answered. ``remote_ae`` is a
         :class:`~pynetdicom2.asceprovider.RemoteAEConfig` or a dict of its fields.
 
-        >>> with client.request_association(remote) as assoc:
-        ...     status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        >>> import tempfile
+        >>> from pynetdicom2 import sopclass as sc
+        >>> from pynetdicom2.loopback import LoopbackSCP
+        >>> client = ClientAE('MYSCU').add_scu(sc.verification_scu)
+        >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as pacs:
+        ...     remote = {'aet': 'PACS', 'address': '127.0.0.1', 'port': pacs.port}
+        ...     with client.request_association(remote) as assoc:
+        ...         status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        >>> status.is_success
+        True
         """
         assoc = self._create_association(remote_ae)
         try:
@@ -309,10 +325,12 @@ class AEBase:
         for one. Called from association threads. Default: accept everyone. Never log the
         fields: they hold secrets.
 
-        >>> class Guarded(AE):
-        ...     def on_user_identity(self, asce, identity):
-        ...         return identity is not None and check_password(
-        ...             identity.primary_field, identity.secondary_field)
+        Example (``check_password`` is yours)::
+
+            class Guarded(AE):
+                def on_user_identity(self, asce, identity):
+                    return identity is not None and check_password(
+                        identity.primary_field, identity.secondary_field)
         """
         return True
 
@@ -375,9 +393,15 @@ class AEBase:
 class ClientAE(AEBase):
     """An AE that only requests associations (SCU).
 
+    >>> import tempfile
+    >>> from pynetdicom2 import sopclass as sc
+    >>> from pynetdicom2.loopback import LoopbackSCP
     >>> client = ClientAE('MYSCU').add_scu(sc.verification_scu)
-    >>> with client.request_association({'aet': 'PACS', 'address': 'pacs', 'port': 104}) as a:
-    ...     a.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as pacs:
+    ...     # a real peer: {'aet': 'PACS', 'address': 'pacs.example.org', 'port': 104}
+    ...     with client.request_association(pacs.remote) as a:
+    ...         print(a.get_scu(uids.VERIFICATION_SOP_CLASS)(1))
+    (0x0) Success: -
     """
 
     def __init__(
@@ -558,9 +582,13 @@ class AE(AEBase):
     binds it then); port 0 picks a free port, found afterwards in ``ae.local_ae.port``.
     ``host`` (an extension) is the interface to listen on; '' means all.
 
-    >>> srv = AE('MYSCP', 11112).add_scp(sc.verification_scp)
+    >>> from pynetdicom2 import sopclass as sc
+    >>> from pynetdicom2.commands import verify
+    >>> srv = AE('MYSCP', 0, host='127.0.0.1').add_scp(sc.verification_scp)
     >>> with srv:        # serving in a background thread
-    ...     ...
+    ...     verify('MYSCU', {'aet': 'MYSCP', 'address': '127.0.0.1',
+    ...                      'port': srv.local_ae.port}).is_success
+    True
     """
 
     def __init__(
@@ -594,7 +622,13 @@ class AE(AEBase):
     def add_scp(self, service: Any) -> AE:
         """Register an SCP service for its ``sop_classes``; returns self.
 
-        >>> srv.add_scp(sc.verification_scp).add_scp(sc.storage_scp)
+        >>> from pynetdicom2 import sopclass as sc
+        >>> srv = AE('MYSCP', 0, bind_and_activate=False)   # not bound until ``with srv:``
+        >>> srv.add_scp(sc.verification_scp).add_scp(sc.storage_scp) is srv
+        True
+        >>> uids.VERIFICATION_SOP_CLASS in srv.supported_scp
+        True
+        >>> srv.quit()                                      # closes its socket
         """
         self._register(self.supported_scp, service, None)
         return self
@@ -618,11 +652,13 @@ class AE(AEBase):
         An extension of the original API, for scripts that only serve (``with ae:`` serves
         in the background instead).
 
-        >>> srv = StorageAE('in', 'STORESCP', 11112).add_scp(sc.storage_scp)
-        >>> try:
-        ...     srv.serve_forever()        # until Ctrl-C, or srv.quit() from another thread
-        ... finally:
-        ...     srv.quit()
+        Usage::
+
+            srv = StorageAE('in', 'STORESCP', 11112).add_scp(sc.storage_scp)
+            try:
+                srv.serve_forever()        # until Ctrl-C, or srv.quit() from another thread
+            finally:
+                srv.quit()
         """
         self._activate()
         self.server.serve_forever()
@@ -739,7 +775,11 @@ def _storage_dir(storage_dir: str | os.PathLike[str]) -> Path:
 class ClientStorageAE(FolderStorageMixin, ClientAE):
     """A ClientAE that stores the data sets it receives (C-GET) in ``storage_dir``.
 
-    >>> client = ClientStorageAE('incoming', 'MYSCU')
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     client = ClientStorageAE(os.path.join(tmp, 'incoming'), 'MYSCU')  # made if missing
+    ...     client.storage_dir.is_dir()
+    True
     """
 
     def __init__(
@@ -760,8 +800,19 @@ class StorageAE(FolderStorageMixin, AE):
 
     Register :func:`pynetdicom2.sopclass.storage_scp` to receive C-STOREs.
 
-    >>> with StorageAE('incoming', 'STORESCP', 11112).add_scp(sc.storage_scp):
-    ...     ...
+    >>> import os, tempfile
+    >>> from pynetdicom2 import sopclass as sc
+    >>> from pynetdicom2.commands import store
+    >>> from pynetdicom2.loopback import make_dataset
+    >>> with tempfile.TemporaryDirectory() as incoming:
+    ...     scp = StorageAE(incoming, 'STORESCP', 0, host='127.0.0.1').add_scp(sc.storage_scp)
+    ...     with scp:
+    ...         remote = {'aet': 'STORESCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+    ...         ds = make_dataset()
+    ...         print(store('MYSCU', remote, ds))
+    ...     os.listdir(incoming) == [f'{ds.SOPInstanceUID}.dcm']
+    (0x0) Success: -
+    True
     """
 
     def __init__(

@@ -255,6 +255,7 @@ def build_pres_context_def_list(
     Takes a list of pairs or a dict ``{pc_id: PContextDef}``; ``supported_ts`` may be one
     transfer syntax or a sequence of them (all proposed, in the given order).
 
+    >>> from pynetdicom2 import uids
     >>> items = build_pres_context_def_list(
     ...     [(1, PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.ImplicitVRLittleEndian))])
     >>> [item.context_id for item in items]
@@ -426,7 +427,15 @@ class Association:
         Used between two responses of a running operation to notice a C-CANCEL-RQ (PS3.7
         9.3.2.3); raises like :meth:`receive` when the association was released or aborted.
 
-        >>> item = assoc.poll()          # None when the peer sent nothing since
+        >>> import tempfile
+        >>> from pynetdicom2 import sopclass, uids
+        >>> from pynetdicom2.applicationentity import ClientAE
+        >>> from pynetdicom2.loopback import LoopbackSCP
+        >>> client = ClientAE('MYSCU').add_scu(sopclass.verification_scu)
+        >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+        ...     with client.request_association(pacs.remote) as assoc:
+        ...         print(assoc.poll())          # None: the peer sent nothing since
+        None
         """
         try:
             item = self.dul.receive(0)
@@ -559,8 +568,10 @@ class AssociationAcceptor(Association):
     calling AE title, ``local_ae`` the called one; ``sop_classes_as_scp`` maps each context on
     which we are SCP to ``(pc_id, sop_class, transfer_syntax)``.
 
-    >>> asce = AssociationAcceptor(sock, ('10.0.0.7', 50123), storage_ae, 65536)
-    >>> asce.handle()              # returns when the association has ended
+    What the request handler does, in outline::
+
+        asce = AssociationAcceptor(sock, ('10.0.0.7', 50123), storage_ae, 65536)
+        asce.handle()              # returns when the association has ended
     """
 
     def __init__(
@@ -874,10 +885,19 @@ class AssociationRequester(Association):
     -> ``(pc_id, transfer_syntax)`` (empty until established). Normally created by
     ``ClientAE.request_association``.
 
-    >>> assoc = AssociationRequester(client, 65536, RemoteAEConfig('PACS', '10.0.0.5', 104))
-    >>> assoc.request()
-    >>> assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1).is_success
-    True
+    >>> import tempfile
+    >>> from pynetdicom2 import sopclass, uids
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP
+    >>> client = ClientAE('MYSCU').add_scu(sopclass.verification_scu)
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as pacs:
+    ...     # a real peer: RemoteAEConfig('PACS', '10.0.0.5', 104)
+    ...     assoc = AssociationRequester(client, 65536, RemoteAEConfig('PACS', '127.0.0.1',
+    ...                                                                pacs.port))
+    ...     ac = assoc.request()                   # the A-ASSOCIATE-AC
+    ...     print(ac.called_ae_title, assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1).is_success)
+    ...     rp = assoc.release()                   # the A-RELEASE-RP
+    PACS True
     """
 
     def __init__(
@@ -1003,7 +1023,21 @@ class AssociationRequester(Association):
         Raises :class:`ClassNotSupportedError` when the class is not registered with
         ``add_scu`` or the peer did not accept it.
 
-        >>> status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        >>> import tempfile
+        >>> from pynetdicom2 import sopclass, uids
+        >>> from pynetdicom2.applicationentity import ClientAE
+        >>> from pynetdicom2.loopback import LoopbackSCP
+        >>> client = ClientAE('MYSCU').add_scu(sopclass.verification_scu)
+        >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+        ...     with client.request_association(pacs.remote) as assoc:
+        ...         status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        ...         try:
+        ...             assoc.get_scu(uids.CT_IMAGE_STORAGE)
+        ...         except ClassNotSupportedError as exc:
+        ...             print(exc)
+        SOP class 1.2.840.10008.5.1.4.1.1.2 is not registered with add_scu
+        >>> print(status)
+        (0x0) Success: -
         """
         with self.ae.lock:
             service = self.ae.supported_scu.get(sop_class)

@@ -73,7 +73,11 @@ def _association(
 def verify(local_aet: str, remote_ae: RemoteAEConfig | Mapping[str, Any]) -> statuses.Status:
     """C-ECHO ``remote_ae`` on a new association; return the status.
 
-    >>> verify('MYSCU', {'aet': 'PACS', 'address': '127.0.0.1', 'port': 11112}).is_success
+    >>> import tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as pacs:
+    ...     remote = {'aet': 'PACS', 'address': '127.0.0.1', 'port': pacs.port}
+    ...     verify('MYSCU', remote).is_success
     True
     """
     with _association(local_aet, remote_ae, sopclass.verification_scu) as assoc:
@@ -91,8 +95,16 @@ def store(
     proposed in its file meta's transfer syntax when it has one, else in explicit and
     implicit VR little endian.
 
-    >>> store('MYSCU', remote, 'ct.dcm').is_success
-    True
+    >>> import os, tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_dataset, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...     path = write_dataset(make_dataset(PatientID='P1'), tmp)   # a Part-10 file
+    ...     print(store('MYSCU', pacs.remote, path))
+    ...     print(store('MYSCU', pacs.remote, make_dataset(PatientID='P2')))
+    ...     sorted(ds.PatientID for ds in pacs.received)
+    (0x0) Success: -
+    (0x0) Success: -
+    ['P1', 'P2']
     """
     if isinstance(ds, Dataset):
         sop_class = ds.get('SOPClassUID')
@@ -134,8 +146,16 @@ def storage(
     all transfer syntaxes of :data:`uids.ALL_TS` are accepted by default. Port 0 picks a free
     port: ``ae.local_ae.port``.
 
-    >>> with storage('incoming', 'STORESCP', 11112) as scp:
-    ...     store('MYSCU', {'aet': 'STORESCP', 'address': '127.0.0.1', 'port': 11112}, 'ct.dcm')
+    >>> import os, tempfile
+    >>> from pynetdicom2.loopback import make_dataset
+    >>> with tempfile.TemporaryDirectory() as incoming:
+    ...     with storage(incoming, 'STORESCP', 0, host='127.0.0.1') as scp:
+    ...         remote = {'aet': 'STORESCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+    ...         ds = make_dataset()
+    ...         print(store('MYSCU', remote, ds))
+    ...     os.listdir(incoming) == [f'{ds.SOPInstanceUID}.dcm']
+    (0x0) Success: -
+    True
     """
     ae = StorageAE(
         storage_dir, local_aet, port, uids.ALL_TS if supported_ts is None else supported_ts,
@@ -195,8 +215,12 @@ def find(
     final response. Leaving it early cancels the query (C-CANCEL-RQ) and releases the
     association. A final status other than Success raises :class:`NetDICOMError`.
 
+    >>> import tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study
     >>> q = Dataset(); q.QueryRetrieveLevel = 'STUDY'; q.StudyInstanceUID = ''
-    >>> [m.StudyInstanceUID for m in find('MYSCU', remote, q)]
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+    ...     _ = pacs.add(*make_study(instances=3, StudyInstanceUID='1.2.3.4'))
+    ...     [m.StudyInstanceUID for m in find('MYSCU', pacs.remote, q)]
     ['1.2.3.4']
     """
     with _association(local_aet, remote_ae, sopclass.qr_find_scu, sop_classes=[root]) as assoc:
@@ -225,7 +249,17 @@ def move(
     Success and Warning (some sub-operations failed) return; any other final status raises
     :class:`NetDICOMError`.
 
-    >>> move('MYSCU', remote, q, 'STORESCP').num_of_completed_sub_ops
+    >>> import os, tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
+    >>> q = query('STUDY', StudyInstanceUID='1.2.3.4')
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs'), 'PACS') as pacs:
+    ...         with LoopbackSCP(os.path.join(tmp, 'dest'), 'STORESCP') as dest:
+    ...             _ = pacs.add(*make_study(instances=3, StudyInstanceUID='1.2.3.4'))
+    ...             pacs.destinations['STORESCP'] = dest.remote  # where PACS finds STORESCP
+    ...             print(move('MYSCU', pacs.remote, q, 'STORESCP').num_of_completed_sub_ops)
+    ...             len(dest.stored_files())
+    3
     3
     """
     with _association(local_aet, remote_ae, sopclass.qr_move_scu, sop_classes=[root]) as assoc:
@@ -265,7 +299,16 @@ def get(
     implicit little and explicit big endian). Success and Warning return the final counts;
     any other final status raises :class:`NetDICOMError`.
 
-    >>> get('MYSCU', remote, q, 'incoming').num_of_completed_sub_ops
+    >>> import os, tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
+    >>> q = query('STUDY', StudyInstanceUID='1.2.3.4')
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...         _ = pacs.add(*make_study(instances=3, StudyInstanceUID='1.2.3.4'))
+    ...         incoming = os.path.join(tmp, 'incoming')
+    ...         print(get('MYSCU', pacs.remote, q, incoming).num_of_completed_sub_ops)
+    ...         len(os.listdir(incoming))
+    3
     3
     """
     client = ClientStorageAE(storage_dir, local_aet, supported_ts)

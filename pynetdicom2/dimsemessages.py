@@ -1185,11 +1185,16 @@ class DIMSEDecoder:
     ``command_set_received``, ``data_set_received``, ``pc_id`` and ``msg`` (the message in
     progress).
 
+    >>> from pynetdicom2 import uids
+    >>> from pynetdicom2.fsm import PContextDef
+    >>> context = PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.ImplicitVRLittleEndian)
     >>> decoder = DIMSEDecoder({1: context}, store_in_file=(), get_file_cb=None)
-    >>> for p_data in CEchoRQMessage().encode(1, 0):
+    >>> rq = CEchoRQMessage()
+    >>> rq.message_id, rq.affected_sop_class_uid = 7, uids.VERIFICATION_SOP_CLASS
+    >>> for p_data in rq.encode(1, 0):
     ...     for msg, pc_id in decoder.process(p_data):
-    ...         print(type(msg).__name__, pc_id)
-    CEchoRQMessage 1
+    ...         print(type(msg).__name__, pc_id, msg.message_id)
+    CEchoRQMessage 1 7
     """
 
     def __init__(

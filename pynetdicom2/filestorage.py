@@ -134,7 +134,14 @@ def write_meta(fp: BinaryIO, command_set: Dataset, ts: str) -> None:
     transfer syntax is the accepted context's, and the implementation class UID is ours.
     The data set, in that transfer syntax, is to be written right after.
 
-    >>> write_meta(fp, msg.command_set, ctx.supported_ts)   # doctest: +SKIP
+    >>> import io
+    >>> command_set = Dataset()       # in a storage SCP: the C-STORE-RQ's command set
+    >>> command_set.AffectedSOPClassUID = '1.2.840.10008.5.1.4.1.1.2'
+    >>> command_set.AffectedSOPInstanceUID = '1.2.3.4'
+    >>> fp = io.BytesIO()
+    >>> write_meta(fp, command_set, '1.2.840.10008.1.2.1')   # the context's transfer syntax
+    >>> fp.getvalue()[128:132], read_meta(io.BytesIO(fp.getvalue())).sop_instance_uid
+    (b'DICM', '1.2.3.4')
     """
     fp.write(
         encode_meta(
@@ -173,9 +180,17 @@ def read_meta(fp: BinaryIO) -> Part10Meta:
     here. A file without the 128-byte preamble but starting with group 0002 is accepted
     too. Raises :class:`~pynetdicom2.exceptions.NetDICOMError` for anything else.
 
-    >>> with open('ct.dcm', 'rb') as fp:          # doctest: +SKIP
-    ...     meta = read_meta(fp)
-    ...     rest = fp.read()                      # the data set, in meta.transfer_syntax
+    >>> import tempfile
+    >>> from pynetdicom2.loopback import make_dataset, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = write_dataset(make_dataset(), tmp)          # a CT image, a Part-10 file
+    ...     with open(path, 'rb') as fp:
+    ...         meta = read_meta(fp)
+    ...         rest = fp.read()                   # the data set, in meta.transfer_syntax
+    >>> meta.sop_class_uid.name, meta.transfer_syntax.name
+    ('CT Image Storage', 'Explicit VR Little Endian')
+    >>> rest[:4].hex()                    # the data set's first tag, (0008,0005), little endian
+    '08000500'
     """
     start = fp.tell()
     head = fp.read(132)
@@ -236,11 +251,17 @@ class StagedFile(io.BufferedRandom):
     It is an ordinary binary file object (write, seek, read), so a handler can read it back
     with ``pydicom.dcmread``. :meth:`commit` renames it atomically (``os.replace``: the same
     file system, since it lives in the target's directory); :meth:`discard` deletes it.
-    Both close it first and are idempotent.
+    Both close it first; :meth:`discard` is idempotent, while :meth:`commit` after a commit
+    or discard raises :class:`~pynetdicom2.exceptions.NetDICOMError`.
 
-    >>> staged = StagedFile(Path('incoming'))          # doctest: +SKIP
-    >>> staged.write(b'...')
-    >>> staged.commit(Path('incoming') / '1.2.3.dcm')
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as incoming:
+    ...     staged = StagedFile(incoming)
+    ...     print(staged.write(b'...'), staged.path.name.startswith('.pynetdicom2-'))
+    ...     target = staged.commit(Path(incoming) / '1.2.3.dcm')
+    ...     os.listdir(incoming)
+    3 True
+    ['1.2.3.dcm']
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:

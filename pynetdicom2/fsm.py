@@ -103,10 +103,10 @@ class PContextDef(NamedTuple):
     transfer syntax the acceptor chose.
 
     >>> from pynetdicom2 import uids
-    >>> ctx = PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.IMPLICIT_VR_LITTLE_ENDIAN)
+    >>> ctx = PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.ImplicitVRLittleEndian)
     >>> pc_id, sop_class, ts = ctx
-    >>> ctx.id
-    1
+    >>> ctx.id, ctx[2] == ctx.supported_ts == ts
+    (1, True)
     """
 
     id: int
@@ -360,10 +360,18 @@ class StateMachine:
     ``transition_table`` is :attr:`TRANSITIONS` (PS3.8 Table 9-10, written out below as a
     literal dict) with each action bound to this machine. :meth:`action` runs one event.
 
+    The provider here is a stand-in with the attributes AE-5 touches; a real one is a
+    :class:`~pynetdicom2.dulprovider.DULServiceProvider` whose ``dul_socket`` is the
+    accepted connection.
+
+    >>> import queue, types
+    >>> provider = types.SimpleNamespace(dul_socket=None, primitive=None, is_acceptor=True,
+    ...                                  to_service_user=queue.Queue())
     >>> machine = StateMachine(provider, Timer(10), set(), None)
-    >>> provider.dul_socket = accepted_socket
     >>> machine.action(Events.EVT_5)     # AE-5: ARTIM starts
     <States.STA_2: Transport connection open (Awaiting A-ASSOCIATE-RQ PDU)>
+    >>> machine.timer.is_running, machine.current_state is States.STA_2
+    (True, True)
     """
 
     def __init__(

@@ -132,7 +132,11 @@ def _encode(ds: Dataset, implicit: bool, little: bool) -> bytes:
 def encode_identifier(ds: Dataset, ts: str) -> bytes:
     """Encode an identifier in the accepted transfer syntax ``ts``.
 
-    >>> encode_identifier(query, uids.ImplicitVRLittleEndian)[:8]
+    >>> from pynetdicom2 import uids
+    >>> query = Dataset()
+    >>> query.QueryRetrieveLevel = 'STUDY'
+    >>> query.StudyInstanceUID = ''
+    >>> encode_identifier(query, uids.ImplicitVRLittleEndian)[:8]   # (0008,0052), length 6
     b'\\x08\\x00R\\x00\\x06\\x00\\x00\\x00'
     """
     syntax = ts if isinstance(ts, UID) else UID(ts)
@@ -147,6 +151,10 @@ def encode_identifier(ds: Dataset, ts: str) -> bytes:
 def decode_identifier(data: Any, ts: str) -> Dataset:
     """Decode a received identifier: bytes, or a file a custom AE wrote it to (Part 10).
 
+    >>> from pynetdicom2 import uids
+    >>> query = Dataset()
+    >>> query.QueryRetrieveLevel = 'STUDY'
+    >>> data = encode_identifier(query, uids.ImplicitVRLittleEndian)   # as received
     >>> decode_identifier(data, uids.ImplicitVRLittleEndian).QueryRetrieveLevel
     'STUDY'
     """

@@ -7,15 +7,16 @@ that knows the SCP's address) and helpers that make small valid data sets. The p
 fixtures of :mod:`pynetdicom2.testing` and ``python -m pynetdicom2 demo`` are built on it. It
 is not a production archive: matching reads every stored file's header on each query.
 
-Usage::
-
-    from pynetdicom2.loopback import LoopbackSCP, make_dataset
-
-    with LoopbackSCP('/tmp/pacs') as scp:            # a free port on 127.0.0.1
-        client = scp.client()
-        client.store(make_dataset(PatientID='P1'))
-        assert [m.PatientID for m in client.find(query('PATIENT', PatientID='P*'))] == ['P1']
-        assert scp.requests[-1].command == 'C-FIND'
+>>> import tempfile
+>>> from pynetdicom2.loopback import LoopbackSCP, make_dataset, query
+>>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as scp:  # free port, 127.0.0.1
+...     client = scp.client()
+...     print(client.store(make_dataset(PatientID='P1')))        # one status per data set
+...     print([m.PatientID for m in client.find(query('PATIENT', PatientID='P*'))])
+...     print(scp.requests[-1].command)
+[Status(0x0)]
+['P1']
+C-FIND
 """
 
 from __future__ import annotations
@@ -164,8 +165,12 @@ def make_study(
 def write_dataset(ds: Dataset, directory: str | os.PathLike[str]) -> Path:
     """Write ``ds`` as the Part-10 file ``<directory>/<SOPInstanceUID>.dcm``; return its path.
 
-    >>> write_dataset(make_dataset(), tmp_path)        # doctest: +SKIP
-    PosixPath('.../1.2.826.0.1.3680043....dcm')
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ds = make_dataset()
+    ...     path = write_dataset(ds, tmp)
+    ...     path.name == f'{ds.SOPInstanceUID}.dcm', dcmread(path).PatientID
+    (True, 'PAT1')
     """
     if not hasattr(ds, 'file_meta') or 'TransferSyntaxUID' not in ds.file_meta:
         meta = FileMetaDataset()
@@ -282,10 +287,13 @@ class LoopbackSCP(StorageAE):
     AE title is not in it (reason 3): set :attr:`calling_aets` to test a client's handling
     of a rejection.
 
-    >>> with LoopbackSCP(tmp_path) as scp:              # doctest: +SKIP
-    ...     pynetdicom2.verify('ME', scp.remote)
-    ...     scp.requests[0].command
-    'C-ECHO'
+    >>> import tempfile
+    >>> import pynetdicom2
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as scp:
+    ...     print(pynetdicom2.verify('ME', scp.remote))
+    ...     scp.requests[0].command, scp.associations[0].calling_aet
+    (0x0) Success: -
+    ('C-ECHO', 'ME')
     """
 
     def __init__(
@@ -467,9 +475,17 @@ class LoopbackClient(ClientStorageAE):
     for :data:`CLIENT_STORAGE_SOP_CLASSES` plus ``storage_classes``. Files received by C-GET
     go to ``storage_dir``. :meth:`associate` opens an association for anything else.
 
-    >>> client = LoopbackClient(scp.remote, tmp_path / 'in')   # doctest: +SKIP
-    >>> client.echo().is_success
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as scp:
+    ...         client = LoopbackClient(scp.remote, os.path.join(tmp, 'in'))
+    ...         print(client.echo().is_success)
+    ...         _ = scp.add(make_dataset(PatientID='P9'))
+    ...         print(client.get(query('PATIENT', PatientID='P9')).num_of_completed_sub_ops)
+    ...         len(os.listdir(os.path.join(tmp, 'in')))
     True
+    1
+    1
     """
 
     def __init__(

@@ -141,8 +141,15 @@ def check_request(
     titles (1/1/3 calling, 1/1/7 called) and, when ``required_called_ae_title`` is given,
     that the called AE title is ours (1/1/7).
 
-    >>> check_request(rq, 'STORESCP')             # doctest: +SKIP
+    >>> rq = pdu.AAssociateRqPDU('OTHER', 'MYSCU', [     # called, calling AE title; items
+    ...     pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME),
+    ...     *presentation_context_items([(1, uids.VERIFICATION_SOP_CLASS,
+    ...                                   uids.ImplicitVRLittleEndian)]),
+    ...     requester_user_information(16384)])
+    >>> check_request(rq, 'STORESCP')
     Rejection(result=1, source=1, reason=7, explanation="called AE title 'OTHER' ...")
+    >>> check_request(rq) is None                  # any called AE title will do
+    True
     """
     app_contexts = [i for i in rq.variable_items if isinstance(i, pdu.ApplicationContextItem)]
     user_infos = [i for i in rq.variable_items if isinstance(i, pdu.UserInformationItem)]
@@ -257,11 +264,18 @@ def negotiate_as_acceptor(
 
     Call :func:`check_request` first; this function assumes its checks passed.
 
+    >>> rq = pdu.AAssociateRqPDU('STORESCP', 'MYSCU', [     # called, calling AE title; items
+    ...     pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME),
+    ...     *presentation_context_items([(1, uids.VERIFICATION_SOP_CLASS,
+    ...                                   uids.ImplicitVRLittleEndian)]),
+    ...     requester_user_information(16384)])
     >>> result = negotiate_as_acceptor(rq, AcceptorCapabilities(
     ...     scp_classes={uids.VERIFICATION_SOP_CLASS}, scu_classes=(),
     ...     transfer_syntaxes=[uids.ImplicitVRLittleEndian], max_pdu_length=16384))
-    >>> result.accepted_contexts                  # doctest: +SKIP
+    >>> result.accepted_contexts
     {1: PContextDef(id=1, sop_class='1.2.840.10008.1.1', supported_ts='1.2.840.10008.1.2')}
+    >>> result.scp_context_ids, result.peer_max_pdu_length
+    ({1}, 16384)
     """
     user_items: list[pdu.UserItem] = []
     for item in rq.variable_items:
@@ -503,8 +517,25 @@ def read_acceptance(
     context, no maximum length, a context ID we did not propose. An accepted context whose
     transfer syntax we did not propose is treated as refused (and logged).
 
-    >>> read_acceptance(proposal, [], ac).accepted_contexts      # doctest: +SKIP
+    Here the AC is the one :func:`negotiate_as_acceptor` builds for our proposal:
+
+    >>> proposal, roles = select_proposal(
+    ...     [(uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])],
+    ...     scu_classes={uids.VERIFICATION_SOP_CLASS}, scp_classes=())
+    >>> rq = pdu.AAssociateRqPDU('STORESCP', 'MYSCU', [
+    ...     pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME),
+    ...     *presentation_context_items([(c.id, c.sop_class, c.supported_ts)
+    ...                                  for c in proposal.values()]),
+    ...     requester_user_information(16384, roles)])
+    >>> answer = negotiate_as_acceptor(rq, AcceptorCapabilities(
+    ...     scp_classes={uids.VERIFICATION_SOP_CLASS}, scu_classes=(),
+    ...     transfer_syntaxes=[uids.ImplicitVRLittleEndian], max_pdu_length=32768))
+    >>> ac = pdu.AAssociateAcPDU('STORESCP', 'MYSCU', answer.ac_items)
+    >>> result = read_acceptance(proposal, roles, ac)
+    >>> result.accepted_contexts
     {1: PContextDef(id=1, sop_class='1.2.840.10008.1.1', supported_ts='1.2.840.10008.1.2')}
+    >>> result.scu_context_ids, result.peer_max_pdu_length
+    ({1}, 32768)
     """
     app_contexts = [i for i in ac.variable_items if isinstance(i, pdu.ApplicationContextItem)]
     if len(app_contexts) != 1 or (

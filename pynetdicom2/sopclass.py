@@ -226,10 +226,14 @@ class MessageDispatcherSCP(MessageDispatcher):
     A request for a command the subclass has no method for is answered 0122H rather than
     aborting the association.
 
+    >>> from pynetdicom2.applicationentity import AE
     >>> class MyMPPS(MessageDispatcherSCP):
     ...     sop_classes = ['1.2.840.10008.3.1.2.3.3']
-    ...     def n_create(self, asce, ctx, msg): ...
-    >>> srv.add_scp(MyMPPS())
+    ...     def n_create(self, asce, ctx, msg): ...     # answer with asce.send(rsp, ctx.id)
+    >>> srv = AE('MPPSSCP', 0, bind_and_activate=False)   # bound by ``with srv:``
+    >>> srv.add_scp(MyMPPS()) is srv
+    True
+    >>> srv.quit()
     """
 
     def __call__(self, asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> None:
@@ -287,7 +291,13 @@ def _as_status(value: Any, command: type[dm.DIMSEMessage]) -> statuses.Status:
 def verification_scu(asce: Association, ctx: PContextDef, msg_id: int) -> statuses.Status:
     """Send a C-ECHO-RQ and return the status of the C-ECHO-RSP.
 
-    >>> assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1).is_success
+    >>> import tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP
+    >>> client = ClientAE('MYSCU').add_scu(verification_scu)
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+    ...     with client.request_association(pacs.remote) as assoc:
+    ...         assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1).is_success
     True
     """
     rq = dm.CEchoRQMessage()
@@ -411,9 +421,19 @@ def storage_scu(
     (PS3.7 9.3.1.1) are sent only when both are given. Registered without default SOP
     classes: pass them to ``add_scu``.
 
-    >>> client.add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE])
-    >>> assoc.get_scu(uids.CT_IMAGE_STORAGE)('ct.dcm', 1).is_success
-    True
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_dataset, write_dataset
+    >>> client = ClientAE('MYSCU').add_scu(storage_scu, [uids.CT_IMAGE_STORAGE])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...         ct_path = write_dataset(make_dataset(uids.CT_IMAGE_STORAGE), tmp)  # ct.dcm
+    ...         with client.request_association(pacs.remote) as assoc:
+    ...             store = assoc.get_scu(uids.CT_IMAGE_STORAGE)
+    ...             print(store(ct_path, 1).is_success, store(make_dataset(), 2).is_success)
+    ...         len(pacs.stored_files())
+    True True
+    2
     """
     rq = dm.CStoreRQMessage()
     rq.message_id = msg_id
@@ -520,7 +540,9 @@ class NResponse(NamedTuple):
     N-CREATE SCP assigned), or None; ``message`` the response itself (for Error Comment,
     Offending Element ...).
 
-    >>> status, attributes, instance, _ = assoc.get_scu(MPPS)('n_create', ds, 1)
+    Usage (see :class:`ModalityPerformedProcedureStep` for a complete example)::
+
+        status, attributes, instance, _ = assoc.get_scu(MPPS)('n_create', ds, 1)
     """
 
     status: statuses.Status
@@ -616,10 +638,11 @@ def n_get_scu(
     ``attribute_identifier_list`` holds tags or keywords; none asks for all attributes. The
     attributes come back in ``NResponse.data_set``.
 
-    >>> client.add_scu(sc.n_get_scu, [PRINTER_SOP_CLASS])
-    >>> rsp = assoc.get_scu(PRINTER_SOP_CLASS)(PRINTER_INSTANCE, 1, ['PrinterStatus'])
-    >>> rsp.status.is_success, rsp.data_set.PrinterStatus
-    (True, 'NORMAL')
+    Usage (the printer of :class:`NServiceSCP` runs it)::
+
+        client.add_scu(sc.n_get_scu, [PRINTER_SOP_CLASS])
+        rsp = assoc.get_scu(PRINTER_SOP_CLASS)(PRINTER_INSTANCE, 1, ['PrinterStatus'])
+        rsp.status.is_success, rsp.data_set.PrinterStatus      # (True, 'NORMAL')
     """
     rq = dm.NGetRQMessage()
     rq.message_id = msg_id
@@ -640,9 +663,14 @@ def n_set_scu(
 ) -> NResponse:
     """N-SET (PS3.7 10.1.3): change attributes of a managed SOP instance.
 
-    >>> mods = Dataset(); mods.PerformedProcedureStepStatus = 'COMPLETED'
-    >>> assoc.get_scu(MPPS)('n_set', instance_uid, mods, 2).status.is_success
-    True
+    Usage (:class:`ModalityPerformedProcedureStep` runs it; a COMPLETED step needs its
+    end date and time, PS3.4 F.7.2.2.2)::
+
+        mods = Dataset()
+        mods.PerformedProcedureStepStatus = 'COMPLETED'
+        mods.PerformedProcedureStepEndDate = '20240131'
+        mods.PerformedProcedureStepEndTime = '101500'
+        assoc.get_scu(MPPS)('n_set', instance_uid, mods, 2).status.is_success   # True
     """
     rq = dm.NSetRQMessage()
     rq.message_id = msg_id
@@ -662,8 +690,9 @@ def n_action_scu(
 ) -> NResponse:
     """N-ACTION (PS3.7 10.1.4): ask the SCP to perform action ``action_type_id``.
 
-    >>> assoc.get_scu(FILM_SESSION)(session_uid, 1, 3).status.is_success   # print
-    True
+    Usage (action type 1 of a Basic Film Session, print it; message ID 3)::
+
+        assoc.get_scu(FILM_SESSION)(session_uid, 1, 3).status.is_success
     """
     rq = dm.NActionRQMessage()
     rq.message_id = msg_id
@@ -686,8 +715,10 @@ def n_create_scu(
     Without ``sop_instance_uid`` the SCP assigns one and returns it in
     ``NResponse.sop_instance_uid`` (PS3.7 10.1.5.1.3).
 
-    >>> rsp = assoc.get_scu(MPPS)('n_create', attributes, 1)
-    >>> instance_uid = rsp.sop_instance_uid
+    Usage (:class:`ModalityPerformedProcedureStep` runs it)::
+
+        rsp = assoc.get_scu(MPPS)('n_create', attributes, 1)
+        instance_uid = rsp.sop_instance_uid
     """
     rq = dm.NCreateRQMessage()
     rq.message_id = msg_id
@@ -703,8 +734,9 @@ def n_delete_scu(
 ) -> NResponse:
     """N-DELETE (PS3.7 10.1.6): delete a managed SOP instance.
 
-    >>> assoc.get_scu(FILM_SESSION)(session_uid, 4).status.is_success
-    True
+    Usage::
+
+        assoc.get_scu(FILM_SESSION)(session_uid, 4).status.is_success
     """
     rq = dm.NDeleteRQMessage()
     rq.message_id = msg_id
@@ -727,8 +759,9 @@ def n_event_report_scu(
     Sent by the side that plays the SCP role of the SOP class; here, as everywhere, the
     association's requester must have the SOP class registered with ``add_scu``.
 
-    >>> assoc.get_scu(PRINTER_SOP_CLASS)(PRINTER_INSTANCE, 2, 1).status.is_success
-    True
+    Usage::
+
+        assoc.get_scu(PRINTER_SOP_CLASS)(PRINTER_INSTANCE, 2, 1).status.is_success
     """
     rq = dm.NEventReportRQMessage()
     rq.message_id = msg_id
@@ -769,8 +802,10 @@ def wait_for_event_report(assoc: Association, timeout: float | None = None) -> N
     ``ae.dcm_timeout``; :class:`~pynetdicom2.exceptions.DCMTimeoutError` after that) and
     raises :class:`DIMSEProcessingError` for any other message.
 
-    >>> status = assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(tuid, pairs, 1)
-    >>> sc.wait_for_event_report(assoc, timeout=60)    # on_commitment_response was called
+    Usage::
+
+        status = assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(tuid, pairs, 1)
+        sc.wait_for_event_report(assoc, timeout=60)    # on_commitment_response was called
     """
     msg, pc_id = assoc.receive(timeout)
     if not _serve_event_report(assoc, msg, pc_id):
@@ -789,11 +824,13 @@ class NServiceSCU:
     followed by the arguments of the matching ``n_*_scu`` function. ``operations`` limits it
     to those its SOP classes define.
 
-    >>> client.add_scu(sc.NServiceSCU([FILM_SESSION], ['n_create', 'n_action', 'n_delete']))
-    >>> film = assoc.get_scu(FILM_SESSION)
-    >>> session_uid = film('n_create', attributes, 1).sop_instance_uid
-    >>> film('n_delete', session_uid, 2).status.is_success
-    True
+    Usage (:data:`mpps_scu` is one; :class:`ModalityPerformedProcedureStep` runs it)::
+
+        client.add_scu(sc.NServiceSCU([FILM_SESSION], ['n_create', 'n_action', 'n_delete']))
+        with client.request_association(remote) as assoc:
+            film = assoc.get_scu(FILM_SESSION)
+            session_uid = film('n_create', attributes, 1).sop_instance_uid
+            film('n_delete', session_uid, 2).status.is_success
     """
 
     #: Operation name -> SCU function.
@@ -853,12 +890,23 @@ class NServiceSCP(MessageDispatcherSCP):
     as does a data set that cannot be decoded. Methods run on association threads, several
     at once: guard shared state. Register an instance: ``ae.add_scp(MySCP())``.
 
-    >>> class Printer(sc.NServiceSCP):
+    A printer that answers N-GET (and, through :func:`n_get_scu`, a client asking it):
+
+    >>> from pynetdicom2.applicationentity import AE, ClientAE
+    >>> PRINTER_SOP_CLASS = '1.2.840.10008.5.1.1.16'
+    >>> PRINTER_INSTANCE = '1.2.840.10008.5.1.1.17'      # its well-known instance
+    >>> class Printer(NServiceSCP):
     ...     sop_classes = [PRINTER_SOP_CLASS]
     ...     def on_n_get(self, asce, ctx, sop_instance_uid, attribute_identifiers):
     ...         ds = Dataset(); ds.PrinterStatus = 'NORMAL'
     ...         return statuses.SUCCESS, ds
-    >>> srv.add_scp(Printer())
+    >>> client = ClientAE('PRINTSCU').add_scu(n_get_scu, [PRINTER_SOP_CLASS])
+    >>> with AE('PRINTSCP', 0, host='127.0.0.1').add_scp(Printer()) as srv:
+    ...     remote = {'aet': 'PRINTSCP', 'address': '127.0.0.1', 'port': srv.local_ae.port}
+    ...     with client.request_association(remote) as assoc:
+    ...         rsp = assoc.get_scu(PRINTER_SOP_CLASS)(PRINTER_INSTANCE, 1, ['PrinterStatus'])
+    >>> rsp.status.is_success, rsp.data_set.PrinterStatus
+    (True, 'NORMAL')
     """
 
     def __init__(self, sop_classes: Iterable[str] | None = None) -> None:
@@ -1010,12 +1058,37 @@ class ModalityPerformedProcedureStep(NServiceSCP):
     copy); raise :class:`~pynetdicom2.exceptions.EventHandlingError` there to refuse it
     (0110H, and the change is undone).
 
-    >>> class Scheduler(sc.ModalityPerformedProcedureStep):
-    ...     def step_updated(self, asce, sop_instance_uid, attributes):
-    ...         if attributes.PerformedProcedureStepStatus == 'COMPLETED':
-    ...             bill(attributes)
-    >>> srv.add_scp(Scheduler())
-    >>> client.add_scu(sc.mpps_scu)
+    A scheduler that acts on completed steps (``bill`` stands for your own code)::
+
+        class Scheduler(sc.ModalityPerformedProcedureStep):
+            def step_updated(self, asce, sop_instance_uid, attributes):
+                if attributes.PerformedProcedureStepStatus == 'COMPLETED':
+                    bill(attributes)
+
+        srv.add_scp(Scheduler())
+        client.add_scu(sc.mpps_scu)
+
+    A modality reporting a step to it, with :data:`mpps_scu` (N-CREATE, then N-SET):
+
+    >>> from pynetdicom2.applicationentity import AE, ClientAE
+    >>> MPPS = MODALITY_PERFORMED_PROCEDURE_STEP_SOP_CLASS
+    >>> steps = ModalityPerformedProcedureStep()
+    >>> client = ClientAE('MODALITY').add_scu(mpps_scu)
+    >>> with AE('RIS', 0, host='127.0.0.1').add_scp(steps) as srv:
+    ...     remote = {'aet': 'RIS', 'address': '127.0.0.1', 'port': srv.local_ae.port}
+    ...     with client.request_association(remote) as assoc:
+    ...         attributes = Dataset()
+    ...         attributes.PerformedProcedureStepStatus = 'IN PROGRESS'
+    ...         rsp = assoc.get_scu(MPPS)('n_create', attributes, 1)   # the SCP picks the UID
+    ...         instance_uid = rsp.sop_instance_uid
+    ...         mods = Dataset()
+    ...         mods.PerformedProcedureStepStatus = 'COMPLETED'
+    ...         mods.PerformedProcedureStepEndDate = '20240131'
+    ...         mods.PerformedProcedureStepEndTime = '101500'
+    ...         print(rsp.status, assoc.get_scu(MPPS)('n_set', instance_uid, mods, 2).status)
+    (0x0) Success: - (0x0) Success: -
+    >>> steps.instances[instance_uid].PerformedProcedureStepStatus
+    'COMPLETED'
     """
 
     sop_classes: ClassVar[list[str]] = [MODALITY_PERFORMED_PROCEDURE_STEP_SOP_CLASS]
@@ -1160,10 +1233,12 @@ def storage_commitment_scu(
     this SCU registered, so that it accepts the SCP role the reporter proposes) and
     override ``on_commitment_response``.
 
-    >>> ae.add_scu(sc.storage_commitment_scu).add_scp(sc.StorageCommitment())
-    >>> assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(
-    ...     generate_uid(), [(uids.CT_IMAGE_STORAGE, ct_instance_uid)], 1).is_success
-    True
+    Usage::
+
+        ae.add_scu(sc.storage_commitment_scu).add_scp(sc.StorageCommitment())
+        with ae.request_association(archive) as assoc:
+            assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(
+                generate_uid(), [(uids.CT_IMAGE_STORAGE, ct_instance_uid)], 1).is_success
     """
     references = [_referenced_sop(sop_class, instance) for sop_class, instance in uids]
     if not transaction_uid or not references:
@@ -1265,9 +1340,12 @@ class StorageCommitment(MessageDispatcherSCP):
 
     The class constants are the Failure Reason (0008,1197) values of PS3.4 J.3.2.1.3.
 
-    >>> performer = MyAE('ARCHIVE', 11112).add_scp(sc.StorageCommitment())
-    >>> requester = MyAE('MODALITY', 11113).add_scp(sc.StorageCommitment())
-    >>> requester.add_scu(sc.storage_commitment_scu)
+    Usage (``MyAE`` an :class:`~pynetdicom2.applicationentity.AE` subclass overriding the
+    commitment hooks)::
+
+        performer = MyAE('ARCHIVE', 11112).add_scp(sc.StorageCommitment())
+        requester = MyAE('MODALITY', 11113).add_scp(sc.StorageCommitment())
+        requester.add_scu(sc.storage_commitment_scu)
     """
 
     sop_classes: ClassVar[list[str]] = [uids.STORAGE_COMMITMENT_SOP_CLASS]
@@ -1532,11 +1610,24 @@ def qr_find_scu(
     before that (``close()``, or ``break`` out of the ``for`` loop) sends a C-CANCEL-RQ and
     reads the responses still coming, so the association is ready for the next request.
 
+    >>> import tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP
+    >>> from pynetdicom2.loopback import make_dataset
+    >>> client = ClientAE('MYSCU').add_scu(qr_find_scu)
     >>> q = Dataset(); q.QueryRetrieveLevel = 'STUDY'; q.PatientName = 'X*'
     >>> q.StudyInstanceUID = ''
-    >>> for identifier, status in assoc.get_scu(uids.STUDY_ROOT_FIND_SOP_CLASS)(q, 1):
-    ...     if status.is_pending:
-    ...         print(identifier.StudyInstanceUID)
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+    ...     _ = pacs.add(make_dataset(PatientName='Xu^Li', StudyInstanceUID='1.2.3.4'),
+    ...                  make_dataset(PatientName='Young^Al'))
+    ...     with client.request_association(pacs.remote) as assoc:
+    ...         for identifier, status in assoc.get_scu(uids.STUDY_ROOT_FIND_SOP_CLASS)(q, 1):
+    ...             if status.is_pending:
+    ...                 print(identifier.StudyInstanceUID)
+    ...             else:
+    ...                 print(status)                  # the final response
+    1.2.3.4
+    (0x0) Success: -
     """
     asce.send(_new_request(dm.CFindRQMessage, ctx, ds, msg_id), ctx.id)
     finished = False
@@ -1564,8 +1655,23 @@ def qr_move_scu(
     if any, lists the Failed SOP Instance UIDs. Closing the generator early sends a
     C-CANCEL-RQ and reads the remaining responses.
 
-    >>> for status, rsp in assoc.get_scu(uids.STUDY_ROOT_MOVE_SOP_CLASS)(q, 'STORESCP', 2):
-    ...     print(status, rsp.num_of_completed_sub_ops)
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
+    >>> client = ClientAE('MYSCU').add_scu(qr_move_scu)
+    >>> q = query('STUDY', StudyInstanceUID='1.2.3.4')
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs'), 'PACS') as pacs:
+    ...         with LoopbackSCP(os.path.join(tmp, 'dest'), 'STORESCP') as dest:
+    ...             _ = pacs.add(*make_study(instances=2, StudyInstanceUID='1.2.3.4'))
+    ...             pacs.destinations['STORESCP'] = dest.remote
+    ...             with client.request_association(pacs.remote) as assoc:
+    ...                 move = assoc.get_scu(uids.STUDY_ROOT_MOVE_SOP_CLASS)
+    ...                 for status, rsp in move(q, 'STORESCP', 2):
+    ...                     print(status, rsp.num_of_completed_sub_ops)
+    (0xFF00) Pending: Sub-operations are continuing 1
+    (0xFF00) Pending: Sub-operations are continuing 2
+    (0x0) Success: - 2
     """
     rq = _new_request(dm.CMoveRQMessage, ctx, ds, msg_id)
     rq.move_destination = dest_ae
@@ -1613,12 +1719,30 @@ class GetOperation(Iterator[tuple[PContextDef, Any]]):
     C-GET (C-CANCEL-RQ); the final response is then still read. Used as a context manager,
     it is closed at the end of the block, whatever happened in it.
 
-    >>> with assoc.get_scu(uids.STUDY_ROOT_GET_SOP_CLASS)(q, 3) as get:
-    ...     for ctx, data in get:
-    ...         if enough():
-    ...             break                   # cancels the rest at the end of the block
-    >>> get.status, get.response.num_of_completed_sub_ops
-    (Status(0xFE00), 2)
+    Usage (``enough`` stands for your own test)::
+
+        with assoc.get_scu(uids.STUDY_ROOT_GET_SOP_CLASS)(q, 3) as get:
+            for ctx, data in get:
+                if enough():
+                    break                   # cancels the rest at the end of the block
+        get.status, get.response.num_of_completed_sub_ops    # (Status(0xFE00), 2)
+
+    Iterated to the end:
+
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientStorageAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
+    >>> q = query('STUDY', StudyInstanceUID='1.2.3.4')
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     client = ClientStorageAE(os.path.join(tmp, 'in'), 'GETSCU').add_scu(qr_get_scu)
+    ...     _ = client.add_scu(storage_scu, [uids.CT_IMAGE_STORAGE])
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...         _ = pacs.add(*make_study(instances=2, StudyInstanceUID='1.2.3.4'))
+    ...         with client.request_association(pacs.remote) as assoc:
+    ...             with assoc.get_scu(uids.STUDY_ROOT_GET_SOP_CLASS)(q, 3) as get:
+    ...                 names = [ctx.sop_class.name for ctx, data in get]
+    >>> names, get.status.is_success, get.response.num_of_completed_sub_ops
+    (['CT Image Storage', 'CT Image Storage'], True, 2)
     """
 
     def __init__(self, exchange: Iterator[tuple[PContextDef, Any]], outcome: _GetOutcome):
@@ -1733,12 +1857,23 @@ def qr_get_scu(asce: Association, ctx: PContextDef, ds: Dataset, msg_id: int) ->
     proposes them with the SCP role (api.md section 5). A :class:`ClientStorageAE` keeps every
     instance in its directory.
 
-    >>> client = ClientStorageAE('incoming', 'GETSCU').add_scu(sc.qr_get_scu)
-    >>> client.add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE])
-    >>> with client.request_association(remote) as assoc:
-    ...     get = assoc.get_scu(uids.STUDY_ROOT_GET_SOP_CLASS)(q, 1)
-    ...     received = [ctx.sop_class for ctx, data in get]
-    ...     print(get.status, get.response.num_of_completed_sub_ops)
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientStorageAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
+    >>> q = query('STUDY', StudyInstanceUID='1.2.3.4')
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     incoming = os.path.join(tmp, 'incoming')
+    ...     client = ClientStorageAE(incoming, 'GETSCU').add_scu(qr_get_scu)
+    ...     _ = client.add_scu(storage_scu, [uids.CT_IMAGE_STORAGE])
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...         _ = pacs.add(*make_study(instances=2, StudyInstanceUID='1.2.3.4'))
+    ...         with client.request_association(pacs.remote) as assoc:
+    ...             get = assoc.get_scu(uids.STUDY_ROOT_GET_SOP_CLASS)(q, 1)
+    ...             received = [ctx.sop_class for ctx, data in get]
+    ...             print(get.status, get.response.num_of_completed_sub_ops)
+    ...     len(received), len(os.listdir(incoming))
+    (0x0) Success: - 2
+    (2, 2)
     """
     outcome = _GetOutcome()
     return GetOperation(_get_exchange(asce, ctx, ds, msg_id, outcome), outcome)
@@ -1874,10 +2009,12 @@ def qr_find_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
     The hook yields ``(match, status)`` pairs, normally ``(identifier, C_FIND_PENDING)``;
     the final Success is added when it ends (see :func:`answer_find`).
 
-    >>> class MyQR(AE):
-    ...     def on_receive_find(self, context, ds):
-    ...         for match in self.db.search(ds):
-    ...             yield match, statuses.C_FIND_PENDING
+    Usage (``self.db`` stands for your own database)::
+
+        class MyQR(AE):
+            def on_receive_find(self, context, ds):
+                for match in self.db.search(ds):
+                    yield match, statuses.C_FIND_PENDING
     """
     if not isinstance(msg, dm.CFindRQMessage):
         asce.respond_unsupported(ctx.id, msg)
@@ -2268,10 +2405,12 @@ def qr_move_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
     the final status is Success, or Warning B000H when any failed or warned. A C-CANCEL-RQ
     stops it with FE00H.
 
-    >>> class MyQR(AE):
-    ...     def on_receive_move(self, context, ds, destination):
-    ...         paths = self.db.paths(ds)
-    ...         return self.peers[destination], len(paths), iter(paths)
+    Usage (``self.db`` and ``self.peers`` stand for your own look-ups)::
+
+        class MyQR(AE):
+            def on_receive_move(self, context, ds, destination):
+                paths = self.db.paths(ds)
+                return self.peers[destination], len(paths), iter(paths)
     """
     if not isinstance(msg, dm.CMoveRQMessage):
         asce.respond_unsupported(ctx.id, msg)
@@ -2344,12 +2483,15 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
     accept, is a failed sub-operation. Responses as for C-MOVE: pending after each, final
     Success or Warning B000H, FE00H on C-CANCEL, A701H/A702H beyond 65,535 matches.
 
-    >>> class MyQR(AE):
-    ...     def on_receive_get(self, context, ds):
-    ...         paths = self.db.paths(ds)
-    ...         return len(paths), iter(paths)
-    >>> srv = MyQR('QRSCP', 11112).add_scp(sc.qr_get_scp)
-    >>> srv.add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE, uids.MR_IMAGE_STORAGE])
+    Usage (``self.db`` stands for your own database)::
+
+        class MyQR(AE):
+            def on_receive_get(self, context, ds):
+                paths = self.db.paths(ds)
+                return len(paths), iter(paths)
+
+        srv = MyQR('QRSCP', 11112).add_scp(sc.qr_get_scp)
+        srv.add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE, uids.MR_IMAGE_STORAGE])
     """
     if not isinstance(msg, dm.CGetRQMessage):
         asce.respond_unsupported(ctx.id, msg)
@@ -2409,14 +2551,17 @@ def modality_work_list_scu(
     worklist query (PS3.4 K.6.1.2): no Query/Retrieve Level; matching keys in the Scheduled
     Procedure Step Sequence.
 
-    >>> client.add_scu(sc.modality_work_list_scu)
-    >>> q = Dataset(); q.PatientName = ''; q.ScheduledProcedureStepSequence = [Dataset()]
-    >>> q.ScheduledProcedureStepSequence[0].Modality = 'CT'
-    >>> q.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate = '20240131'
-    >>> for item, status in assoc.get_scu(uids.MODALITY_WORK_LIST_INFORMATION_FIND_SOP_CLASS)(
-    ...         q, 1):
-    ...     if status.is_pending:
-    ...         print(item.PatientName)
+    Usage (against a worklist SCP such as the one of :func:`modality_work_list_scp`)::
+
+        client.add_scu(sc.modality_work_list_scu)
+        q = Dataset(); q.PatientName = ''; q.ScheduledProcedureStepSequence = [Dataset()]
+        q.ScheduledProcedureStepSequence[0].Modality = 'CT'
+        q.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate = '20240131'
+        with client.request_association(ris) as assoc:
+            mwl = assoc.get_scu(uids.MODALITY_WORK_LIST_INFORMATION_FIND_SOP_CLASS)
+            for item, status in mwl(q, 1):
+                if status.is_pending:
+                    print(item.PatientName)
     """
     return qr_find_scu(asce, ctx, ds, msg_id)
 
@@ -2428,11 +2573,14 @@ def modality_work_list_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMes
     The same hook as Query/Retrieve: ``ctx.sop_class`` tells a worklist query apart. See
     :func:`qr_find_scp`.
 
-    >>> class RIS(AE):
-    ...     def on_receive_find(self, context, ds):
-    ...         if context.sop_class == uids.MODALITY_WORK_LIST_INFORMATION_FIND_SOP_CLASS:
-    ...             for item in self.scheduled(ds):
-    ...                 yield item, statuses.C_FIND_PENDING
-    >>> RIS('RIS', 11112).add_scp(sc.modality_work_list_scp)
+    Usage (``self.scheduled`` stands for your own look-up)::
+
+        class RIS(AE):
+            def on_receive_find(self, context, ds):
+                if context.sop_class == uids.MODALITY_WORK_LIST_INFORMATION_FIND_SOP_CLASS:
+                    for item in self.scheduled(ds):
+                        yield item, statuses.C_FIND_PENDING
+
+        RIS('RIS', 11112).add_scp(sc.modality_work_list_scp)
     """
     qr_find_scp(asce, ctx, msg)

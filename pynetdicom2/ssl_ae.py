@@ -73,7 +73,9 @@ def server_context(
     ``require_client_cert`` is False, required (``ssl.CERT_REQUIRED``); with
     ``require_client_cert=False`` a client may present none (``ssl.CERT_OPTIONAL``).
 
-    >>> ctx = server_context('server.pem', 'server.key', cafile='ca.pem')
+    Example (PEM files of your own)::
+
+        ctx = server_context('server.pem', 'server.key', cafile='ca.pem')
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -100,7 +102,15 @@ def client_context(
     certificate, for servers that verify clients. ``check_hostname`` (default True) checks
     the called address against the server certificate.
 
-    >>> ctx = client_context('ca.pem', 'client.pem', 'client.key')
+    Example (PEM files of your own)::
+
+        ctx = client_context('ca.pem', 'client.pem', 'client.key')
+
+    Without files, the system's CAs verify the server:
+
+    >>> ctx = client_context()
+    >>> ctx.minimum_version, ctx.verify_mode, ctx.check_hostname
+    (<TLSVersion.TLSv1_2: 771>, <VerifyMode.CERT_REQUIRED: 2>, True)
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -121,9 +131,13 @@ class SSLDULProvider(DULServiceProvider):
     """A DUL service provider whose transport is TLS over TCP (requestor side).
 
     ``context`` is the :class:`ssl.SSLContext` that wraps the connection; the other arguments
-    are those of :class:`~pynetdicom2.dulprovider.DULServiceProvider`.
+    are those of :class:`~pynetdicom2.dulprovider.DULServiceProvider`, except that
+    ``connect_timeout`` is not used: the TCP connection and the TLS handshake are bounded by
+    :data:`~pynetdicom2.dulprovider.SOCKET_TIMEOUT`.
 
-    >>> dul = SSLDULProvider(ctx, set(), None, called_address=('pacs', 2762))
+    Usage (``ctx`` from :func:`client_context`)::
+
+        dul = SSLDULProvider(ctx, set(), None, called_address=('pacs', 2762))
     """
 
     def __init__(
@@ -173,7 +187,11 @@ class SSLDULProvider(DULServiceProvider):
 class SSLAssociationRequester(AssociationRequester):
     """An association requester over TLS: ``context`` wraps its connection.
 
-    >>> assoc = SSLAssociationRequester(ctx, client, 65536, {'aet': 'PACS', ...})
+    Usage (normally created by :meth:`SSLClientAE.request_association`)::
+
+        remote = {'aet': 'PACS', 'address': 'pacs.example.org', 'port': 2762}
+        assoc = SSLAssociationRequester(client_context('ca.pem'), client, 65536, remote)
+        assoc.request()
     """
 
     def __init__(
@@ -237,7 +255,12 @@ class _SSLRequesting:
 class SSLClientAE(_SSLRequesting, applicationentity.ClientAE):
     """A client AE (SCU only) whose associations run over TLS.
 
-    >>> client = SSLClientAE(client_context('ca.pem'), 'TLSSCU').add_scu(sc.verification_scu)
+    Example::
+
+        client = SSLClientAE(client_context('ca.pem'), 'TLSSCU').add_scu(sc.verification_scu)
+        remote = {'aet': 'TLSSCP', 'address': 'pacs.example.org', 'port': 2762}
+        with client.request_association(remote) as assoc:
+            assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
     """
 
     def __init__(
@@ -327,9 +350,11 @@ class SSLApplicationEntity(_SSLRequesting, applicationentity.AE):
     With ``context.verify_mode = ssl.CERT_REQUIRED`` only clients with a certificate signed by
     a CA the context trusts get as far as the A-ASSOCIATE-RQ.
 
-    >>> srv = SSLApplicationEntity(server_context('s.pem', 's.key'), 'TLSSCP', 2762)
-    >>> with srv.add_scp(sc.verification_scp):
-    ...     ...
+    Example::
+
+        srv = SSLApplicationEntity(server_context('s.pem', 's.key'), 'TLSSCP', 2762)
+        with srv.add_scp(sc.verification_scp):
+            ...                          # serving in a background thread
     """
 
     def __init__(
