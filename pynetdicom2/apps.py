@@ -158,8 +158,13 @@ def _remote(ns: argparse.Namespace) -> RemoteAEConfig:
 def echoscu(argv: Sequence[str] | None = None) -> int:
     """``pynetdicom2-echoscu [options] peer port``: send C-ECHO; 0 when all succeeded.
 
-    >>> echoscu(['-aec', 'PACS', '127.0.0.1', '11112'])      # doctest: +SKIP
+    >>> import tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as scp:
+    ...     echoscu(['-aec', 'PACS', '--repeat', '2', scp.address, str(scp.port)])
+    ...     [r.command for r in scp.requests]
     0
+    ['C-ECHO', 'C-ECHO']
     """
     parser = _parser('pynetdicom2-echoscu', 'DICOM verification (C-ECHO) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')
@@ -249,8 +254,20 @@ def storescu(argv: Sequence[str] | None = None) -> int:
     syntax met). Prints a summary (sent / failed / skipped with reasons); exit status 1 if any
     file failed, 0 otherwise.
 
-    >>> storescu(['-aec', 'PACS', '+sd', '+r', '127.0.0.1', '11112', 'study/'])  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(Path(tmp, 'pacs'), 'PACS') as scp:
+    ...     series = Path(tmp, 'study', 'series1')
+    ...     series.mkdir(parents=True)
+    ...     for ds in make_study(1, 2):
+    ...         _ = write_dataset(ds, series)
+    ...     storescu(['-aec', 'PACS', '+sd', '+r', scp.address, str(scp.port),
+    ...               str(Path(tmp, 'study'))])
+    ...     len(scp.stored_files())
+    sent 2, failed 0, skipped 0
     0
+    2
     """
     parser = _parser('pynetdicom2-storescu', 'DICOM storage (C-STORE) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')
@@ -431,7 +448,9 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     says (a template of attribute keywords). Serves until interrupted
     (Ctrl-C or SIGTERM). ``ready`` (for embedding) is called with the AE once it listens.
 
-    >>> storescp(['-aet', 'STORESCP', '-od', 'incoming', '11112'])   # doctest: +SKIP
+    Usage (it serves until stopped, so this is not run as a doctest)::
+
+        storescp(['-aet', 'STORESCP', '-od', 'incoming', '11112'])
     """
     parser = _parser('pynetdicom2-storescp', 'DICOM storage (C-STORE) SCP')
     parser.add_argument('port', type=int, nargs='?', default=104,
@@ -527,8 +546,18 @@ def _qr_counts(name: str, response: Any) -> str:
 def findscu(argv: Sequence[str] | None = None) -> int:
     """``pynetdicom2-findscu [options] peer port``: C-FIND with ``-k`` keys; print matches.
 
-    >>> findscu(['-S', '-k', 'PatientName=Doe*', '-k', 'StudyInstanceUID=',
-    ...          '127.0.0.1', '11112'])                            # doctest: +SKIP
+    >>> import tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as scp:
+    ...     _ = scp.add(*make_study(1, 2, PatientName='Doe^Jane', StudyInstanceUID='1.2.3'))
+    ...     _ = scp.add(*make_study(1, 1, PatientName='Roe^Rick'))
+    ...     findscu(['-aec', 'PACS', '-S', '-k', 'PatientName=Doe*', '-k', 'StudyInstanceUID=',
+    ...              scp.address, str(scp.port)])
+    # match 1
+    ...
+    (0010,0010) Patient's Name                      PN: 'Doe^Jane'
+    (0020,000D) Study Instance UID                  UI: 1.2.3
+    1 match(es)
     0
     """
     parser = _parser('pynetdicom2-findscu', 'DICOM query (C-FIND) SCU')
@@ -565,9 +594,18 @@ def findscu(argv: Sequence[str] | None = None) -> int:
 def getscu(argv: Sequence[str] | None = None) -> int:
     """``pynetdicom2-getscu [options] peer port``: C-GET what ``-k`` matches into ``-od``.
 
-    >>> getscu(['-k', 'StudyInstanceUID=1.2.3', '-od', 'in',
-    ...         '127.0.0.1', '11112'])                             # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(Path(tmp, 'pacs'), 'PACS') as scp:
+    ...     _ = scp.add(*make_study(1, 3, StudyInstanceUID='1.2.3'))
+    ...     Path(tmp, 'in').mkdir()
+    ...     getscu(['-aec', 'PACS', '-k', 'StudyInstanceUID=1.2.3', '-od', str(Path(tmp, 'in')),
+    ...             scp.address, str(scp.port)])
+    ...     len(list(Path(tmp, 'in').glob('*.dcm')))
+    C-GET: completed 3, failed 0, warning 0
     0
+    3
     """
     parser = _parser('pynetdicom2-getscu', 'DICOM retrieve (C-GET) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')
@@ -607,9 +645,23 @@ def movescu(argv: Sequence[str] | None = None) -> int:
     With ``--port n`` (DCMTK's ``+P``) a storage SCP titled ``-aem`` (default: ``-aet``)
     listens on n for the sub-operations and writes them to ``-od``.
 
-    >>> movescu(['-aem', 'WS1', '-k', 'PatientID=P1', '-k', 'QueryRetrieveLevel=PATIENT',
-    ...          '-P', '127.0.0.1', '11112'])                      # doctest: +SKIP
+    Here the destination ``WS1`` is a second loopback SCP the archive knows (``-P`` is the
+    Patient Root model, not ``+P``):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_study
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(Path(tmp, 'pacs'), 'PACS') as scp:
+    ...         with LoopbackSCP(Path(tmp, 'ws1'), 'WS1') as ws1:
+    ...             _ = scp.add(*make_study(1, 2, PatientID='P1'))
+    ...             scp.destinations['WS1'] = ws1.remote
+    ...             movescu(['-aec', 'PACS', '-aem', 'WS1', '-P', '-k', 'PatientID=P1',
+    ...                      '-k', 'QueryRetrieveLevel=PATIENT', scp.address, str(scp.port)])
+    ...             len(ws1.stored_files())
+    C-MOVE to WS1: completed 2, failed 0, warning 0
     0
+    2
     """
     parser = _parser('pynetdicom2-movescu', 'DICOM retrieve (C-MOVE) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')

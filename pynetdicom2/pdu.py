@@ -790,9 +790,19 @@ class AAssociatePDUBase(_PDU):
     def decode(cls, raw_bytes: BytesLike) -> Any:
         """Decode a whole A-ASSOCIATE-RQ/-AC PDU, header included.
 
-        >>> rq = AAssociateRqPDU.decode(raw)   # doctest: +SKIP
-        >>> rq.called_ae_title, rq.variable_items[0].context_name   # doctest: +SKIP
-        ('STORESCP', '1.2.840.10008.3.1.1.1')
+        Called on :class:`AAssociatePDUBase` it returns whichever of the two ``raw_bytes``
+        holds; called on a subclass, the other type raises :class:`PDUProcessingError`.
+
+        >>> raw = AAssociateRqPDU('STORESCP', 'STORESCU', [
+        ...     ApplicationContextItem('1.2.840.10008.3.1.1.1')]).encode()
+        >>> rq = AAssociatePDUBase.decode(raw)
+        >>> type(rq).__name__, rq.called_ae_title, rq.variable_items[0].context_name
+        ('AAssociateRqPDU', 'STORESCP', '1.2.840.10008.3.1.1.1')
+        >>> AAssociateAcPDU.decode(raw)
+        Traceback (most recent call last):
+        ...
+        pynetdicom2.exceptions.PDUProcessingError: A-ASSOCIATE-AC PDU (0x02) at offset 0:
+        PDU type 0x01 found
         """
         buf = bytes(_as_buffer(raw_bytes))
         target, _, length = cls._check_header(buf)

@@ -22,6 +22,8 @@ Fixtures:
 
 Usage::
 
+    from pynetdicom2.testing import query
+
     def test_my_uploader(dicom_scp, dicom_dataset):
         ds = dicom_dataset(PatientID='P1')
         my_uploader.send(ds, host=dicom_scp.address, port=dicom_scp.port,
@@ -84,8 +86,10 @@ def dicom_client(
 ) -> LoopbackClient:
     """A client AE (``LOOPBACK-SCU``) bound to ``dicom_scp``; C-GET files go to a temp dir.
 
-    >>> dicom_client.echo().is_success      # doctest: +SKIP
-    True
+    Usage::
+
+        def test_echo(dicom_client):
+            assert dicom_client.echo().is_success
     """
     return dicom_scp.client(storage_dir=tmp_path_factory.mktemp('dicom_client'))
 
