@@ -713,7 +713,7 @@ class FolderStorageMixin:
     lock: Any
 
     def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:
-        """``<uid>.dcm`` in ``path``, or ``<uid>_N.dcm`` (N < max_iterations) if taken.
+        """``<uid>.dcm`` in ``path``, or the first free ``<uid>_N.dcm``, 0 < N < max_iterations.
 
         Raises :class:`ValueError` for a UID that is not safe in a file name.
         """
@@ -721,11 +721,11 @@ class FolderStorageMixin:
             raise ValueError(f'{sop_instance_uid!r} is not a valid UID; refusing it as a file name')
         # os.path rather than pathlib: this runs for every data set received.
         directory = os.fspath(path)
-        candidate = os.path.join(directory, f'{sop_instance_uid}.dcm')
-        for index in range(1, self.max_iterations):
+        for index in range(self.max_iterations):
+            suffix = f'_{index}' if index else ''
+            candidate = os.path.join(directory, f'{sop_instance_uid}{suffix}.dcm')
             if not os.path.lexists(candidate):
                 return Path(candidate)
-            candidate = os.path.join(directory, f'{sop_instance_uid}_{index}.dcm')
         raise FileExistsError(
             f'{sop_instance_uid}.dcm and {self.max_iterations - 1} numbered copies exist in '
             f'{directory}'

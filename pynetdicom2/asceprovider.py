@@ -362,8 +362,14 @@ class Association:
         answers out of resources). Data sets in memory need nothing.
         """
         fp = self._untrack(data)
-        if fp is not None:
+        if fp is None:
+            return
+        try:
             self.ae.keep_file(fp, command_set)
+        except BaseException:
+            # No longer tracked, so nothing else would remove the half-kept file.
+            self._discard(fp)
+            raise
 
     def discard_received_file(self, data: Any) -> None:
         """Discard the file of a data set that was not accepted (``ae.discard_file``)."""
@@ -958,8 +964,8 @@ class AssociationRequester(Association):
         unusable request or answer. The DUL is stopped before any of them is raised.
         """
         remote = self.remote_ae
-        rq = self._request_pdu()
         try:
+            rq = self._request_pdu()
             rq.encode()  # a bad AE title or UID must fail here, in the caller's thread
         except NetDICOMError as exc:
             self.kill()

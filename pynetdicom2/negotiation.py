@@ -450,11 +450,17 @@ def identity_item(
     """The user identity sub-item (0x58, PS3.7 D.3.3.7.1) for the first identity given.
 
     Username and password give type 2, a username alone type 1, then Kerberos (3), SAML (4)
-    and JWT (5). No positive response is requested.
+    and JWT (5). No positive response is requested. A password without a username raises
+    :class:`AssociationError`.
 
     >>> identity_item('admin', 'secret').user_identity_type
     2
     """
+    if password and not username:
+        raise AssociationError(
+            'a password without a username: user identity type 2 (PS3.7 D.3.3.7) sends both; '
+            'set username too'
+        )
     if username:
         if password:
             return UserIdentityNegotiationSubItem(username, password, user_identity_type=2)
@@ -487,6 +493,12 @@ def requester_user_information(
     items.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
     items += list(user_data)
     if identity is not None:
+        if any(item.item_type == 0x58 for item in items):
+            raise AssociationError(
+                'two user identity sub-items: user_data has one and username / password / '
+                'kerberos / saml / jwt make another; use one or the other (a sub-item in '
+                'user_data when you need positive_response_req)'
+            )
         items.append(identity)
     return pdu.UserInformationItem(items)
 

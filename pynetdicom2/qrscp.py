@@ -65,8 +65,20 @@ def load_destinations(path: str | os.PathLike[str]) -> dict[str, RemoteAEConfig]
 
     AE titles keep their case. Raises :class:`ValueError` with one line saying what is wrong.
 
-    >>> load_destinations('dest.ini')                       # doctest: +SKIP
-    {'WS1': RemoteAEConfig(aet='WS1', address='10.0.0.7', port=11113)}
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     ini = Path(tmp, 'dest.ini')
+    ...     _ = ini.write_text('[destinations]\\nWS1 = 10.0.0.7:11113\\n')
+    ...     load_destinations(ini)
+    ...     _ = ini.write_text('[destinations]\\nWS1 = 10.0.0.7\\n')
+    ...     try:
+    ...         load_destinations(ini)
+    ...     except ValueError as exc:
+    ...         print(exc)
+    {'WS1': RemoteAEConfig(aet='WS1', address='10.0.0.7', port=11113,
+                           username=None, user_data=[])}
+    --destinations ...dest.ini: destination WS1: '10.0.0.7' is not host:port
     """
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # AE titles keep case
@@ -85,7 +97,10 @@ def load_destinations(path: str | os.PathLike[str]) -> dict[str, RemoteAEConfig]
     for aet, text in parser.items('destinations'):
         if not aet.strip() or len(aet.strip()) > 16:
             raise ValueError(f'--destinations {path}: {aet!r} is not an AE title (1-16 chars)')
-        found[aet.strip()] = _address(aet.strip(), text)
+        try:
+            found[aet.strip()] = _address(aet.strip(), text)
+        except ValueError as exc:
+            raise ValueError(f'--destinations {path}: {exc}') from None
     return found
 
 
@@ -105,8 +120,20 @@ class QRSCP(StorageAE):
     ``(host, port)`` pair. ``accept`` limits the calling AE titles (PS3.8 reason 3 otherwise),
     ``max_associations`` the associations served at once (a transient rejection beyond).
 
-    >>> with QRSCP(tmp_path, 'PACS', 0, host='127.0.0.1') as scp:   # doctest: +SKIP
-    ...     pynetdicom2.verify('ME', RemoteAEConfig('PACS', '127.0.0.1', scp.local_ae.port))
+    Files already in the folder are indexed when it starts:
+
+    >>> import tempfile
+    >>> import pynetdicom2
+    >>> from pynetdicom2.loopback import make_study, write_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     for ds in make_study(1, 2):
+    ...         _ = write_dataset(ds, tmp)
+    ...     with QRSCP(tmp, 'PACS', 0, host='127.0.0.1') as scp:
+    ...         len(scp.db)
+    ...         print(pynetdicom2.verify('ME', RemoteAEConfig('PACS', '127.0.0.1',
+    ...                                                       scp.local_ae.port)))
+    2
+    (0x0) Success: -
     """
 
     def __init__(
@@ -228,8 +255,9 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
 
     ``ready`` (for embedding) is called with the :class:`QRSCP` once it listens.
 
-    >>> qrscp(['-aet', 'PACS', '-od', 'pacs', '--destinations', 'dest.ini', '11112'])
-    ... # doctest: +SKIP
+    Usage (it serves until stopped, so this is not run as a doctest)::
+
+        qrscp(['-aet', 'PACS', '-od', 'pacs', '--destinations', 'dest.ini', '11112'])
     """
     parser = _parser('pynetdicom2-qrscp',
                      'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '

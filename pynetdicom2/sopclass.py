@@ -1295,10 +1295,8 @@ def _send_commitment_report(
     Storage Commitment Push Model SOP class (role selection, PS3.7 D.3.3.4); the message ID
     of the report is 1, the first of that association.
     """
-    # Imported here: applicationentity builds on asceprovider, which sopclass must not need
-    # at import time.
-    from pynetdicom2.applicationentity import ClientAE
-    from pynetdicom2.asceprovider import RemoteAEConfig
+    # Imported here: asceprovider builds on sopclass.
+    from pynetdicom2.asceprovider import PContextDefList, RemoteAEConfig
 
     if isinstance(remote_ae, RemoteAEConfig):
         remote = remote_ae
@@ -1312,14 +1310,19 @@ def _send_commitment_report(
             ) from None
     role = ScpScuRoleSelectionSubItem(uids.STORAGE_COMMITMENT_SOP_CLASS, 0, 1)
     remote = dataclasses.replace(remote, user_data=[*remote.user_data, role])
-    reporter = ClientAE(ae.ae_title, ae.supported_ts, ae.max_pdu_length)
-    for timeout in ('artim_timeout', 'dcm_timeout', 'network_timeout', 'connect_timeout'):
-        setattr(reporter, timeout, getattr(ae, timeout))
-    reporter.add_scu(_commitment_report_scu)
-    with reporter.request_association(remote) as assoc:
-        return assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(  # type: ignore[no-any-return]
-            transaction_uid, success, failure, 1
-        )
+    sop_class = uids.STORAGE_COMMITMENT_SOP_CLASS
+    context = PContextDefList(1, sop_class, tuple(UID(ts) for ts in ae.supported_ts))
+    view = _ProposalView(ae, {1: context}, {sop_class: _commitment_report_scu})
+    # The AE's own factory: a TLS AE sends its results over TLS, as it received the request.
+    assoc = type(ae)._create_association(view, remote)
+    assoc.request()
+    try:
+        status = assoc.get_scu(sop_class)(transaction_uid, success, failure, 1)
+    except BaseException:
+        assoc.abort()
+        raise
+    assoc.release()
+    return status  # type: ignore[no-any-return]
 
 
 class StorageCommitment(MessageDispatcherSCP):

@@ -46,8 +46,8 @@ from typing import Any
 
 from . import applicationentity, pdu
 from .asceprovider import AEBaseProto, AssociationRequester, RemoteAEConfig
-from .dulprovider import SOCKET_TIMEOUT, DULServiceProvider
-from .exceptions import AssociationAbortedError, NetDICOMError
+from .dulprovider import DULServiceProvider
+from .exceptions import AssociationAbortedError, AssociationError, NetDICOMError
 from .fsm import GetFileCB
 
 __all__ = [
@@ -131,9 +131,9 @@ class SSLDULProvider(DULServiceProvider):
     """A DUL service provider whose transport is TLS over TCP (requestor side).
 
     ``context`` is the :class:`ssl.SSLContext` that wraps the connection; the other arguments
-    are those of :class:`~pynetdicom2.dulprovider.DULServiceProvider`, except that
-    ``connect_timeout`` is not used: the TCP connection and the TLS handshake are bounded by
-    :data:`~pynetdicom2.dulprovider.SOCKET_TIMEOUT`.
+    are those of :class:`~pynetdicom2.dulprovider.DULServiceProvider`: ``connect_timeout``
+    (default :data:`~pynetdicom2.dulprovider.SOCKET_TIMEOUT`) bounds the TCP connection and
+    then the TLS handshake.
 
     Usage (``ctx`` from :func:`client_context`)::
 
@@ -159,16 +159,11 @@ class SSLDULProvider(DULServiceProvider):
         Raises :class:`NetDICOMError` when no address is set; an :class:`OSError` (including
         :class:`ssl.SSLError`) closes the raw socket and is re-raised.
         """
-        address = self.called_presentation_address
-        if address is None:
-            raise NetDICOMError(
-                'no called presentation address: pass called_address=(host, port) or set '
-                'called_presentation_address before sending the A-ASSOCIATE-RQ'
-            )
-        raw = socket.create_connection(address, timeout=SOCKET_TIMEOUT)
+        raw = super().create_socket()  # connect_timeout and TCP_NODELAY, as without TLS
         try:
             if getattr(self.context, 'check_hostname', False) is True:
-                return self.context.wrap_socket(raw, server_hostname=address[0])
+                host = self.called_presentation_address[0]  # type: ignore[index]
+                return self.context.wrap_socket(raw, server_hostname=host)
             return self.context.wrap_socket(raw)
         except OSError:
             raw.close()
@@ -239,16 +234,25 @@ class SSLAssociationRequester(AssociationRequester):
 
 
 class _SSLRequesting:
-    """Mixin: associations requested by this AE run over TLS with ``self.context``."""
+    """Mixin: associations requested by this AE run over TLS with its requesting context:
+    ``self.client_context`` when set, else ``self.context``."""
 
     context: ssl.SSLContext
+    client_context: ssl.SSLContext | None = None
     max_pdu_length: int
 
     def _create_association(
         self, remote_ae: RemoteAEConfig | Mapping[str, Any]
     ) -> AssociationRequester:
+        context = self.client_context or self.context
+        if getattr(context, 'protocol', None) == ssl.PROTOCOL_TLS_SERVER:
+            raise AssociationError(
+                f'AE {getattr(self, "ae_title", "")!r} has only a server TLS context and cannot '
+                'request associations (C-MOVE sub-operations, storage commitment results): '
+                'pass client_context=ssl_ae.client_context(...) to SSLApplicationEntity'
+            )
         return SSLAssociationRequester(
-            self.context, self, self.max_pdu_length, remote_ae  # type: ignore[arg-type]
+            context, self, self.max_pdu_length, remote_ae  # type: ignore[arg-type]
         )
 
 
@@ -345,10 +349,13 @@ class _SSLThreadingTCPServer(_SSLCPServer, applicationentity._ThreadingTCPServer
 class SSLApplicationEntity(_SSLRequesting, applicationentity.AE):
     """An AE that accepts (and requests) associations over TLS.
 
-    ``context`` is a server context (``ssl.PROTOCOL_TLS_SERVER``); it also wraps the
-    associations this AE requests, so give it a client side too if it is to request them.
+    ``context`` is a server context (:func:`server_context`, ``ssl.PROTOCOL_TLS_SERVER``).
     With ``context.verify_mode = ssl.CERT_REQUIRED`` only clients with a certificate signed by
-    a CA the context trusts get as far as the A-ASSOCIATE-RQ.
+    a CA the context trusts get as far as the A-ASSOCIATE-RQ. The associations this AE
+    requests itself (C-MOVE sub-operations, storage commitment results) run over TLS with
+    ``client_context`` (:func:`client_context`); without one, a request raises
+    :class:`~pynetdicom2.exceptions.AssociationError` saying so, unless ``context`` can also
+    act as a client.
 
     Example::
 
@@ -367,8 +374,10 @@ class SSLApplicationEntity(_SSLRequesting, applicationentity.AE):
         bind_and_activate: bool = True,
         *,
         host: str = '',
+        client_context: ssl.SSLContext | None = None,
     ) -> None:
         self.context = context
+        self.client_context = client_context
         super().__init__(
             ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host
         )

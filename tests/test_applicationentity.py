@@ -12,6 +12,7 @@ from aetools import dataset, fast, raw_associate, remote, serving
 from pydicom import dcmread
 from ulpeer import TIMEOUT, a_abort
 
+import pynetdicom2
 from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import asceprovider, statuses, uids
 from pynetdicom2 import dimsemessages as dm
@@ -19,6 +20,7 @@ from pynetdicom2 import sopclass as sc
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.filestorage import StagedFile
 from pynetdicom2.fsm import PContextDef
+from pynetdicom2.loopback import make_dataset
 
 ECHO = uids.VERIFICATION_SOP_CLASS
 CT = uids.CT_IMAGE_STORAGE
@@ -170,9 +172,12 @@ def test_get_file_name_validates_and_numbers(tmp_path):
         (tmp_path / '1.2.3.dcm').touch()
         (tmp_path / '1.2.3_1.dcm').touch()
         assert storage.get_file_name(tmp_path, '1.2.3') == tmp_path / '1.2.3_2.dcm'
-        for index in range(2, storage.max_iterations):
+        for index in range(2, storage.max_iterations - 1):
             (tmp_path / f'1.2.3_{index}.dcm').touch()
-        with pytest.raises(FileExistsError):
+        last = storage.max_iterations - 1  # max_iterations names in all, the plain one first
+        assert storage.get_file_name(tmp_path, '1.2.3') == tmp_path / f'1.2.3_{last}.dcm'
+        (tmp_path / f'1.2.3_{last}.dcm').touch()
+        with pytest.raises(FileExistsError, match=f'and {last} numbered copies exist'):
             storage.get_file_name(tmp_path, '1.2.3')
         for bad in ('../x', '/etc/passwd', '', '1' * 65):
             with pytest.raises(ValueError, match='not a valid UID'):
@@ -238,3 +243,15 @@ def test_concurrent_associations_store_every_file(tmp_path):
     assert not errors, errors
     assert sorted(os.listdir(srv.storage_dir)) == sorted(f'{uid}.dcm' for uid in sent)
     assert len(sent) == 40
+
+
+def test_a_store_that_cannot_be_named_leaves_no_temporary_file(tmp_path):
+    # Every name for the instance is taken: the store fails (A700) and the staged file goes.
+    with pynetdicom2.storage(tmp_path, 'SCP', 0, host='127.0.0.1') as scp:
+        scp.max_iterations = 2
+        remote = {'aet': 'SCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+        ds = make_dataset()
+        codes = [int(pynetdicom2.store('SCU', remote, ds)) for _ in range(3)]
+    assert codes == [0, 0, 0xA700]
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [f'{ds.SOPInstanceUID}.dcm', f'{ds.SOPInstanceUID}_1.dcm'])

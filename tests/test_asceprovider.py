@@ -617,3 +617,15 @@ def test_an_unanswered_request_times_out_and_aborts():
         with pytest.raises(DCMTimeoutError):
             with client.request_association({'aet': 'SCP', 'address': host, 'port': port}):
                 pass
+
+
+def test_an_unusable_identity_fails_before_connecting(tmp_path):
+    from pynetdicom2.loopback import LoopbackSCP
+
+    client = ae.ClientAE('SCU').add_scu(sc.verification_scu)
+    with LoopbackSCP(tmp_path) as scp:
+        bad = {'aet': scp.ae_title, 'address': scp.address, 'port': scp.port, 'password': 'pw'}
+        with pytest.raises(AssociationError, match='password without a username'):
+            with client.request_association(bad):
+                pass
+        assert scp.associations == []

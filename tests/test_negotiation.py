@@ -328,9 +328,8 @@ def test_more_than_128_contexts_is_refused_with_a_clear_error():
         ({'kerberos': b'k'}, (3, 'k', '')),
         ({'saml': 's'}, (4, 's', '')),
         ({'jwt': 'j'}, (5, 'j', '')),
-        ({'password': 'p'}, None),
     ],
-    ids=['none', 'password', 'username', 'kerberos', 'saml', 'jwt', 'password-alone'],
+    ids=['none', 'password', 'username', 'kerberos', 'saml', 'jwt'],
 )
 def test_identity_item(kwargs, expected):
     item = negotiation.identity_item(**kwargs)
@@ -437,3 +436,17 @@ def test_read_acceptance_roles(offer, reply, accepted, scu, scp):
     assert (3 in result.accepted_contexts) == accepted
     assert (3 in result.scu_context_ids, 3 in result.scp_context_ids) == (scu, scp)
     assert result.peer_max_pdu_length == 0
+
+
+def test_a_password_without_a_username_is_refused():
+    with pytest.raises(AssociationError, match='password without a username'):
+        negotiation.identity_item(None, 'secret')
+
+
+def test_two_user_identity_items_are_refused():
+    mine = UserIdentityNegotiationSubItem('bob', 'x', 2, positive_response_req=1)
+    with pytest.raises(AssociationError, match='two user identity sub-items'):
+        negotiation.requester_user_information(
+            16384, [], [mine], negotiation.identity_item('alice', 'pw'))
+    alone = negotiation.requester_user_information(16384, [], [mine], None)
+    assert [item.item_type for item in alone.user_data].count(0x58) == 1

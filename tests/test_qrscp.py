@@ -137,8 +137,9 @@ def test_load_destinations(tmp_path):
 def test_bad_destinations(tmp_path, text, message):
     ini = tmp_path / 'dest.ini'
     ini.write_text(text)
-    with pytest.raises(ValueError, match=message.replace('[', r'\[')):
+    with pytest.raises(ValueError, match=message.replace('[', r'\[')) as raised:
         load_destinations(ini)
+    assert str(raised.value).startswith(f'--destinations {ini}: ')  # names the file to fix
 
 
 # --- the command line ---------------------------------------------------------------------------

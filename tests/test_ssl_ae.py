@@ -9,6 +9,7 @@ requester's ``create_socket`` contract (wrap with one positional argument, close
 
 from __future__ import annotations
 
+import queue
 import socket
 import ssl
 import time
@@ -19,6 +20,8 @@ from unittest import mock
 import pytest
 from aetools import dataset, fast, remote
 from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 from tlsutil import PKI, make_pki
 from ulpeer import TIMEOUT
 
@@ -219,3 +222,93 @@ def test_server_context_options(pki: PKI) -> None:
     assert optional.verify_mode == ssl.CERT_OPTIONAL
     with pytest.raises(NetDICOMError, match='cafile'):
         ssl_ae.server_context(pki.server_cert, pki.server_key, require_client_cert=True)
+
+
+# --- associations a TLS AE requests itself: C-MOVE sub-operations, commitment results ----------
+
+
+def both_contexts(pki: PKI) -> dict[str, Any]:
+    """A server context requiring client certificates, and a client one presenting ours."""
+    return {
+        'context': ssl_ae.server_context(pki.server_cert, pki.server_key, cafile=pki.ca_cert),
+        'client_context': ssl_ae.client_context(pki.ca_cert, pki.client_cert, pki.client_key),
+    }
+
+
+class TLSArchive(ssl_ae.SSLApplicationEntity):
+    """Commits every instance it is asked about and moves what it is given, all over TLS."""
+
+    def __init__(self, context: ssl.SSLContext, client_context: ssl.SSLContext | None) -> None:
+        super().__init__(context, 'ARCHIVE', 0, host='127.0.0.1', client_context=client_context)
+        self.add_scp(sc.StorageCommitment()).add_scp(sc.qr_move_scp)
+        self.add_scu(sc.storage_scu, [CT])
+        self.report_to: Any = None
+        self.move_to: Any = None
+        self.to_move: list = []
+
+    def on_commitment_request(self, remote_aet: str, uids_iter: Any) -> Any:
+        return self.report_to, list(uids_iter), []
+
+    def on_receive_move(self, context: Any, ds: Any, destination: str) -> Any:
+        return self.move_to, len(self.to_move), iter(self.to_move)
+
+
+class TLSModality(ssl_ae.SSLApplicationEntity):
+    """Asks for storage commitment and receives the result, over TLS only."""
+
+    def __init__(self, pki: PKI) -> None:
+        super().__init__(**both_contexts(pki), ae_title='MODALITY', port=0, host='127.0.0.1')
+        self.add_scp(sc.StorageCommitment()).add_scu(sc.storage_commitment_scu)
+        self.add_scu(sc.qr_move_scu)
+        self.results: queue.Queue[tuple] = queue.Queue()
+
+    def on_commitment_response(self, transaction_uid: str, success: Any, failure: Any) -> None:
+        self.results.put((transaction_uid, list(success), list(failure)))
+
+
+def test_a_tls_archive_sends_its_commitment_result_over_tls(pki: PKI) -> None:
+    modality = fast(TLSModality(pki))
+    archive = fast(TLSArchive(**both_contexts(pki)))
+    pairs = [(CT, generate_uid())]
+    with modality, archive:
+        archive.report_to = remote(modality)  # it speaks TLS only: a plain report cannot land
+        with modality.request_association(remote(archive)) as assoc:
+            transaction = generate_uid()
+            assert assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(
+                transaction, pairs, 1).is_success
+        assert modality.results.get(timeout=TIMEOUT) == (transaction, pairs, [])
+
+
+def test_a_tls_archive_without_a_client_context_says_what_it_needs(
+    pki: PKI, caplog: pytest.LogCaptureFixture
+) -> None:
+    modality = fast(TLSModality(pki))
+    server_only = ssl_ae.server_context(pki.server_cert, pki.server_key, cafile=pki.ca_cert)
+    archive = fast(TLSArchive(server_only, None))
+    with modality, archive:
+        archive.report_to = remote(modality)
+        with modality.request_association(remote(archive)) as assoc:
+            assert assoc.get_scu(uids.STORAGE_COMMITMENT_SOP_CLASS)(
+                generate_uid(), [(CT, generate_uid())], 1).is_success
+    assert modality.results.empty()
+    assert any('pass client_context=ssl_ae.client_context' in r.getMessage()
+               for r in caplog.records)
+    with pytest.raises(AssociationError, match='has only a server TLS context'):
+        archive._create_association(remote(modality))
+
+
+def test_c_move_sub_operations_of_a_tls_archive_run_over_tls(pki: PKI, tmp_path: Path) -> None:
+    archive = fast(TLSArchive(**both_contexts(pki)))
+    modality = fast(TLSModality(pki))
+    with tls_server(pki, tmp_path / 'dest') as destination, archive:
+        archive.move_to = remote(destination)
+        archive.to_move = [dataset(), dataset()]
+        query = Dataset()
+        query.QueryRetrieveLevel = 'STUDY'
+        query.StudyInstanceUID = '1.2.3'
+        with modality.request_association(remote(archive)) as assoc:
+            responses = list(assoc.get_scu(uids.STUDY_ROOT_MOVE_SOP_CLASS)(query, 'TLSSCP', 1))
+        final_status, final = responses[-1]
+        assert final_status.is_success and final.num_of_completed_sub_ops == 2
+        stored = sorted(str(dcmread(p).SOPInstanceUID) for p in (tmp_path / 'dest').iterdir())
+    assert stored == sorted(str(ds.SOPInstanceUID) for ds in archive.to_move)
