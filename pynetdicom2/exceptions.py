@@ -103,7 +103,31 @@ class DCMTimeoutError(NetDICOMError):
 
 
 class EventHandlingError(NetDICOMError):
-    """Raised by a user's handler to make the service answer with a failure status."""
+    """Raised by a user's handler to make the service answer with a failure status.
+
+    Without ``status`` the service answers its own failure (C000H "unable to process" for a
+    query or retrieve, 0110H "processing failure" for C-ECHO and the N-services, C-STORE's
+    "cannot understand"). ``status`` picks a failure code of the service instead, e.g.
+    0xA900 (identifier does not match SOP class) for a query at a level the model lacks, or
+    0xA700 (out of resources); a code that is not a failure of that service is ignored, with a
+    warning, in favour of the default.
+
+    >>> EventHandlingError('no such level', status=0xA900).status
+    43264
+    """
+
+    def __init__(self, *args: Any, status: int | None = None) -> None:
+        super().__init__(*args)
+        self.status = status
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild_event_error, (type(self), self.args, self.status)
+
+
+def _rebuild_event_error(
+    cls: type[EventHandlingError], args: tuple[Any, ...], status: int | None
+) -> EventHandlingError:
+    return cls(*args, status=status)
 
 
 def _rebuild_pdu_error(

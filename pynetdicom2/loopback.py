@@ -388,7 +388,7 @@ class LoopbackSCP(StorageAE):
     def _match(self, identifier: Dataset) -> list[tuple[Path, Dataset]]:
         level = str(identifier.get('QueryRetrieveLevel', '')).upper()
         if level not in _LEVEL_KEYS:
-            raise EventHandlingError(f'unsupported QueryRetrieveLevel {level!r}')
+            raise EventHandlingError(f'unsupported QueryRetrieveLevel {level!r}', status=0xA900)
         return [(path, ds) for path, ds in self._instances() if _matches(identifier, ds)]
 
     # -- records ---------------------------------------------------------------------------

@@ -216,7 +216,8 @@ class QRSCP(StorageAE):
         try:
             return self.db.paths(ds, self._root(context))
         except QueryError as exc:
-            raise EventHandlingError(str(exc)) from exc
+            # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
+            raise EventHandlingError(str(exc), status=0xA900) from exc
 
     def on_receive_find(self, context: PContextDef, ds: Dataset) -> Iterator[tuple[Dataset, Any]]:
         """PS3.4 C.4.1.3: a pending response per matching entity at the query level."""
@@ -224,7 +225,8 @@ class QRSCP(StorageAE):
         try:
             self.db.level_of(ds, root)
         except QueryError as exc:
-            raise EventHandlingError(str(exc)) from exc
+            # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
+            raise EventHandlingError(str(exc), status=0xA900) from exc
         answers = list(self.db.find(ds, root))
         logger.info('C-FIND %s root, %s level: %d match(es)', root,
                     ds.get('QueryRetrieveLevel', ''), len(answers))

@@ -16,7 +16,8 @@ Conventions (api.md 1.12):
   :func:`sop_classes` and :func:`store_in_file` decorators, or as class attributes of a
   :class:`MessageDispatcherSCP` subclass.
 * A hook that raises :class:`~pynetdicom2.exceptions.EventHandlingError` gets a failure
-  status; any other exception ends (aborts) the association.
+  status: the service's own, or the failure code given as ``EventHandlingError(...,
+  status=0xA900)``; any other exception ends (aborts) the association.
 
 The module is laid out by service class: the shared helpers, then Verification (PS3.4 A),
 then Storage (PS3.4 B). Query/Retrieve, Modality Worklist, Storage Commitment and the
@@ -284,6 +285,20 @@ def _as_status(value: Any, command: type[dm.DIMSEMessage]) -> statuses.Status:
     return statuses.Status(int(value), command)
 
 
+def _refusal_status(
+    exc: EventHandlingError, default: statuses.Status, command: type[dm.DIMSEMessage]
+) -> statuses.Status:
+    """The failure a hook asked for with ``EventHandlingError(status=...)``, else ``default``."""
+    if exc.status is None:
+        return default
+    chosen = statuses.Status(int(exc.status), command)
+    if chosen.is_failure:
+        return chosen
+    logger.warning('EventHandlingError(status=0x%04X): not a failure of %s; answering 0x%04X',
+                   chosen.value, command.__name__, default.value)
+    return default
+
+
 # --- Verification service class (PS3.4 Annex A) -------------------------------------------------
 
 
@@ -321,7 +336,7 @@ def verification_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) 
         status = _as_status(asce.ae.on_receive_echo(ctx), dm.CEchoRSPMessage)
     except EventHandlingError as exc:
         logger.warning('on_receive_echo failed: %s', exc)
-        status = statuses.PROCESSING_FAILURE
+        status = _refusal_status(exc, statuses.PROCESSING_FAILURE, dm.CEchoRSPMessage)
     rsp = _response_for(dm.CEchoRSPMessage, ctx, msg)
     rsp.status = int(status)
     asce.send(rsp, ctx.id)
@@ -487,7 +502,7 @@ def _store(asce: Association, ctx: PContextDef, msg: dm.CStoreRQMessage) -> stat
         status = _as_status(asce.ae.on_receive_store(ctx, data), dm.CStoreRSPMessage)
     except EventHandlingError as exc:
         logger.warning('on_receive_store refused %s: %s', instance, exc)
-        return statuses.C_STORE_CANNOT_UNDERSTAND
+        return _refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND, dm.CStoreRSPMessage)
     if status.is_success or status.is_warning:
         try:
             asce.keep_received_file(data, msg.command_set)
@@ -978,6 +993,8 @@ class NServiceSCP(MessageDispatcherSCP):
         except (EventHandlingError, DIMSEProcessingError) as exc:
             logger.warning('%s for %s: %s', type(rsp).__name__, ctx.sop_class, exc)
             status, attributes = statuses.PROCESSING_FAILURE, None
+            if isinstance(exc, EventHandlingError):
+                status = _refusal_status(exc, status, type(rsp))
         rsp.status = int(status)
         if attributes is not None and (status.is_success or status.is_warning):
             rsp.data_set = _encode_attributes(attributes, ctx.supported_ts)
@@ -1420,7 +1437,7 @@ class StorageCommitment(MessageDispatcherSCP):
             )
         except EventHandlingError as exc:
             logger.warning('on_commitment_request refused %s: %s', transaction_uid, exc)
-            return statuses.PROCESSING_FAILURE
+            return _refusal_status(exc, statuses.PROCESSING_FAILURE, dm.NActionRSPMessage)
         return transaction_uid, (
             remote,
             [(UID(c), UID(i)) for c, i in success],
@@ -1462,7 +1479,7 @@ class StorageCommitment(MessageDispatcherSCP):
             asce.ae.on_commitment_response(transaction_uid, iter(success), iter(failure))
         except EventHandlingError as exc:
             logger.warning('on_commitment_response refused %s: %s', transaction_uid, exc)
-            return statuses.PROCESSING_FAILURE
+            return _refusal_status(exc, statuses.PROCESSING_FAILURE, dm.NEventReportRSPMessage)
         return statuses.SUCCESS
 
 
@@ -1808,7 +1825,8 @@ def _get_sub_operation(
             except EventHandlingError as exc:
                 logger.warning('on_receive_store refused %s: %s',
                                msg.affected_sop_instance_uid, exc)
-                status = statuses.C_STORE_CANNOT_UNDERSTAND
+                status = _refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND,
+                                         dm.CStoreRSPMessage)
         else:
             status = _store(asce, ctx, msg)
     finally:
@@ -2000,7 +2018,8 @@ def answer_find(
                 return
     except EventHandlingError as exc:
         logger.warning('the C-FIND handler failed: %s', exc)
-        _failure(asce, ctx, msg, dm.CFindRSPMessage, statuses.C_FIND_UNABLE_TO_PROCESS, str(exc))
+        status = _refusal_status(exc, statuses.C_FIND_UNABLE_TO_PROCESS, dm.CFindRSPMessage)
+        _failure(asce, ctx, msg, dm.CFindRSPMessage, status, str(exc))
     finally:
         _close_iterator(results)
 
@@ -2269,8 +2288,8 @@ def _perform_sub_operations(
                     str(exc))
     except EventHandlingError as exc:
         logger.warning('the retrieve handler failed: %s', exc)
-        ops.respond(asce, ctx, msg, response_class, statuses.Status(0xC000, response_class),
-                    str(exc))
+        status = _refusal_status(exc, statuses.Status(0xC000, response_class), response_class)
+        ops.respond(asce, ctx, msg, response_class, status, str(exc))
     finally:
         _close_iterator(iterator)
 
@@ -2426,7 +2445,8 @@ def qr_move_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
         remote_ae, count, items = asce.ae.on_receive_move(ctx, identifier, msg.move_destination)
     except EventHandlingError as exc:
         logger.warning('on_receive_move failed: %s', exc)
-        _failure(asce, ctx, msg, rsp_class, statuses.C_MOVE_UNABLE_TO_PROCESS, str(exc))
+        status = _refusal_status(exc, statuses.C_MOVE_UNABLE_TO_PROCESS, rsp_class)
+        _failure(asce, ctx, msg, rsp_class, status, str(exc))
         return
     if remote_ae is None:
         _close_iterator(items)
@@ -2507,7 +2527,8 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
         count, items = asce.ae.on_receive_get(ctx, identifier)
     except EventHandlingError as exc:
         logger.warning('on_receive_get failed: %s', exc)
-        _failure(asce, ctx, msg, rsp_class, statuses.C_GET_UNABLE_TO_PROCESS, str(exc))
+        status = _refusal_status(exc, statuses.C_GET_UNABLE_TO_PROCESS, rsp_class)
+        _failure(asce, ctx, msg, rsp_class, status, str(exc))
         return
     watch = _CancelWatch(asce, msg.message_id)
     roles: dict[UID, tuple[int, UID]] = getattr(asce, 'sop_classes_as_scu', {})

@@ -128,3 +128,11 @@ def test_docs_build_without_warnings_or_network(tmp_path):
         env={**os.environ, **NO_NETWORK})
     assert done.returncode == 0, f'sphinx-build -W failed:\n{done.stderr[-6000:]}'
     assert (tmp_path / 'html' / 'index.html').exists()
+
+
+def test_every_public_module_is_in_the_api_reference():
+    documented = set(re.findall(r'^\.\. automodule:: (\S+)\s*$',
+                                '\n'.join(p.read_text(encoding='utf-8') for p in PAGES),
+                                re.MULTILINE))
+    missing = [name for name in MODULES if name != 'pynetdicom2' and name not in documented]
+    assert not missing, f'modules without an automodule directive in docs/: {missing}'

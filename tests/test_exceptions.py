@@ -58,3 +58,13 @@ def test_one_except_catches_all() -> None:
                 exc.AssociationAbortedError: (2, 0)}.get(cls, ('x',))
         with pytest.raises(exc.NetDICOMError):
             raise cls(*args)
+
+
+def test_event_handling_error_carries_a_chosen_status_through_pickle() -> None:
+    import pickle
+
+    error = exc.EventHandlingError('wrong level', status=0xA900)
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.args, again.status) == (exc.EventHandlingError, ('wrong level',),
+                                                       0xA900)
+    assert exc.EventHandlingError('plain').status is None

@@ -108,8 +108,9 @@ def test_findscu_patient_level_in_study_root_fails(archive, dcmtk):
     _scp, port, _samples, _ = archive
     done = dcmtk.run('findscu', '-v', '-S', '-aec', AET, *TIMEOUTS,
                      *keys('PATIENT', PatientID=''), '127.0.0.1', port)
-    # PS3.4 C.6.2: no PATIENT level in Study Root; the hook's refusal is C000H.
-    assert 'Received Final Find Response (Failed: UnableToProcess)' in done.output, \
+    # PS3.4 C.6.2: no PATIENT level in Study Root; C.4.1.1.4: A900H, identifier does not
+    # match SOP class, which DCMTK names.
+    assert 'Received Final Find Response (Error: DataSetDoesNotMatchSOPClass)' in done.output, \
         done.explain()
 
 
