@@ -2323,6 +2323,11 @@ class _MoveDestination:
     class at hand and those seen so far first, and is renewed when an instance of a class it
     did not propose comes along. It is opened at the first sub-operation and released at the
     end.
+
+    Compressed pixel data is never transcoded, so an instance in a compressed transfer
+    syntax can only go over a context of that syntax: its class is proposed with that one
+    syntax alone (the acceptor picks one syntax per context, PS3.8 9.3.3.2), the association
+    renewed when the syntax an instance needs changes.
     """
 
     def __init__(self, asce: Association, remote_ae: Any, msg: dm.CMoveRQMessage) -> None:
@@ -2345,6 +2350,8 @@ class _MoveDestination:
         }
         self._seen: list[UID] = []
         self._proposed: set[UID] = set()
+        # SOP class -> the one compressed syntax its context proposes (absent: the usual ones)
+        self._compressed: dict[UID, UID] = {}
         self._assoc: Any = None
 
     def _open(self, needed: UID) -> None:
@@ -2354,7 +2361,9 @@ class _MoveDestination:
         default_ts = tuple(UID(ts) for ts in self._ae.supported_ts)
         contexts = {
             2 * index + 1: self._context_class(
-                2 * index + 1, uid, self._syntaxes.get(uid, default_ts)
+                2 * index + 1, uid,
+                (self._compressed[uid],) if uid in self._compressed
+                else self._syntaxes.get(uid, default_ts),
             )
             for index, uid in enumerate(classes)
         }
@@ -2373,7 +2382,14 @@ class _MoveDestination:
         sop_class = instance.sop_class
         if sop_class not in self._seen:
             self._seen.append(sop_class)
-        if self._assoc is None or sop_class not in self._proposed:
+        syntax = instance.transfer_syntax
+        compressed = syntax if syntax is not None and syntax.is_compressed else None
+        if (self._assoc is None or sop_class not in self._proposed
+                or self._compressed.get(sop_class) != compressed):
+            if compressed is None:
+                self._compressed.pop(sop_class, None)
+            else:
+                self._compressed[sop_class] = compressed
             self._open(sop_class)
         assoc = self._assoc
         accepted = assoc.sop_classes_as_scu.get(sop_class)

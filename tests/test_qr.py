@@ -759,3 +759,53 @@ def test_sources_are_reencoded_only_when_the_context_needs_it():
     little = sc._Instance(CT, ds.SOPInstanceUID, IMPLICIT, ds)
     assert sc._source_for(little, EXPLICIT) is ds
     assert sc._source_for(sc._Instance(CT, '1.2', JPEG, ds), EXPLICIT) is ds
+
+
+def _mixed_syntax_files(directory) -> list:
+    """Secondary capture files: uncompressed, JPEG Extended, uncompressed, JPEG Baseline."""
+    from pydicom.data import get_testdata_file
+
+    directory.mkdir()
+    jpegs = []
+    for name in ('JPEG-lossy.dcm', 'SC_rgb_jpeg_dcmtk.dcm'):
+        source = get_testdata_file(name)
+        if source is None:
+            pytest.skip(f"pydicom's test file {name} is not installed")
+        jpegs.append(source)
+    plain = [write_file(directory / f'plain{n}.dcm', dataset(uids.SC_IMAGE_STORAGE))
+             for n in range(2)]
+    return [plain[0], jpegs[0], plain[1], jpegs[1]]
+
+
+def test_move_sends_compressed_files_in_their_own_syntax(tmp_path):
+    files = _mixed_syntax_files(tmp_path / 'archive')
+    syntaxes = [uids.ExplicitVRLittleEndian, uids.JPEG_EXTENDED_PROCESS_2_AND_4,
+                uids.JPEG_BASELINE_PROCESS_1]
+    destination = ae.StorageAE(tmp_path / 'dest', 'DEST', 0, syntaxes, host='127.0.0.1')
+    with serving(destination.add_scp(sc.storage_scp)) as dest:
+        srv = archive(files, storage_classes=(uids.SC_IMAGE_STORAGE,))
+        srv.destinations['DEST'] = remote(dest)
+        with serving(srv):
+            with qr_client().request_association(remote(srv)) as assoc:
+                responses = list(assoc.get_scu(MOVE['study'])(query(), 'DEST', 1))
+    status, rsp = responses[-1]
+    assert (int(status), rsp.num_of_completed_sub_ops) == (0, 4)
+    for source in files:
+        original = dcmread(source)
+        copy_ = dcmread(tmp_path / 'dest' / f'{original.SOPInstanceUID}.dcm')
+        assert copy_.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+        assert copy_.get('PixelData') == original.get('PixelData')
+
+
+def test_move_of_a_compressed_file_the_destination_refuses_fails_alone(tmp_path):
+    files = _mixed_syntax_files(tmp_path / 'archive')
+    with serving(storage_destination(tmp_path / 'dest')) as dest:  # uncompressed syntaxes only
+        srv = archive(files, storage_classes=(uids.SC_IMAGE_STORAGE,))
+        srv.destinations['DEST'] = remote(dest)
+        with serving(srv):
+            with qr_client().request_association(remote(srv)) as assoc:
+                responses = list(assoc.get_scu(MOVE['study'])(query(), 'DEST', 1))
+    status, rsp = responses[-1]
+    assert int(status) == 0xB000
+    assert (rsp.num_of_completed_sub_ops, rsp.num_of_failed_sub_ops) == (2, 2)
+    assert stored(tmp_path / 'dest') == uid_files([dcmread(f) for f in files[0::2]])
