@@ -777,18 +777,23 @@ def _mixed_syntax_files(directory) -> list:
     return [plain[0], jpegs[0], plain[1], jpegs[1]]
 
 
+def _move_all(files: list, destination: ae.AE) -> tuple:
+    """C-MOVE every secondary capture file of an archive to ``destination``: the final
+    (status, response)."""
+    with serving(destination) as dest:
+        srv = archive(files, storage_classes=(uids.SC_IMAGE_STORAGE,))
+        srv.destinations['DEST'] = remote(dest)
+        with serving(srv):
+            with qr_client().request_association(remote(srv)) as assoc:
+                return list(assoc.get_scu(MOVE['study'])(query(), 'DEST', 1))[-1]
+
+
 def test_move_sends_compressed_files_in_their_own_syntax(tmp_path):
     files = _mixed_syntax_files(tmp_path / 'archive')
     syntaxes = [uids.ExplicitVRLittleEndian, uids.JPEG_EXTENDED_PROCESS_2_AND_4,
                 uids.JPEG_BASELINE_PROCESS_1]
     destination = ae.StorageAE(tmp_path / 'dest', 'DEST', 0, syntaxes, host='127.0.0.1')
-    with serving(destination.add_scp(sc.storage_scp)) as dest:
-        srv = archive(files, storage_classes=(uids.SC_IMAGE_STORAGE,))
-        srv.destinations['DEST'] = remote(dest)
-        with serving(srv):
-            with qr_client().request_association(remote(srv)) as assoc:
-                responses = list(assoc.get_scu(MOVE['study'])(query(), 'DEST', 1))
-    status, rsp = responses[-1]
+    status, rsp = _move_all(files, destination.add_scp(sc.storage_scp))
     assert (int(status), rsp.num_of_completed_sub_ops) == (0, 4)
     for source in files:
         original = dcmread(source)
@@ -799,13 +804,8 @@ def test_move_sends_compressed_files_in_their_own_syntax(tmp_path):
 
 def test_move_of_a_compressed_file_the_destination_refuses_fails_alone(tmp_path):
     files = _mixed_syntax_files(tmp_path / 'archive')
-    with serving(storage_destination(tmp_path / 'dest')) as dest:  # uncompressed syntaxes only
-        srv = archive(files, storage_classes=(uids.SC_IMAGE_STORAGE,))
-        srv.destinations['DEST'] = remote(dest)
-        with serving(srv):
-            with qr_client().request_association(remote(srv)) as assoc:
-                responses = list(assoc.get_scu(MOVE['study'])(query(), 'DEST', 1))
-    status, rsp = responses[-1]
+    # The destination takes the uncompressed syntaxes only.
+    status, rsp = _move_all(files, storage_destination(tmp_path / 'dest'))
     assert int(status) == 0xB000
     assert (rsp.num_of_completed_sub_ops, rsp.num_of_failed_sub_ops) == (2, 2)
     assert stored(tmp_path / 'dest') == uid_files([dcmread(f) for f in files[0::2]])

@@ -51,6 +51,7 @@ from pydicom.uid import (
     JPEGBaseline8Bit,
     generate_uid,
 )
+from test_app_processes import start_server  # noqa: F401 (the console scripts as processes)
 
 #: Every network step of a test (a DCMTK run, an association) finishes well inside this.
 PEER_TIMEOUT = 30.0

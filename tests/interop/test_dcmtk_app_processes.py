@@ -17,44 +17,19 @@ at the end whatever happens).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pydicom import dcmread
-from test_app_processes import ServerProcess, all_files, script, stop_cleanly
+from test_app_processes import all_files, stop_cleanly
+
+from .test_dcmtk_qrscp import keys
 
 pytestmark = pytest.mark.interop
 
 AET = 'QRSCP'
 SAMPLES = ('implicit_le', 'explicit_le', 'explicit_be')
 TIMEOUTS = ['-to', '10', '-ta', '10', '-td', '10']
-
-
-@pytest.fixture
-def server() -> Iterator[Any]:
-    """``server(name, *args)``: ``pynetdicom2-<name> -v --bind 127.0.0.1 args 0``, listening."""
-    started: list[ServerProcess] = []
-
-    def start(name: str, *args: Any) -> ServerProcess:
-        process = ServerProcess([script(name), '-v', '--bind', '127.0.0.1', *args, '0'])
-        started.append(process)
-        process.wait_listening()
-        return process
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            process.kill()
-
-
-def keys(level: str, **values: str) -> list[str]:
-    args = ['-k', f'QueryRetrieveLevel={level}']
-    for keyword, value in values.items():
-        args += ['-k', f'{keyword}={value}']
-    return args
 
 
 def by_uid(directory: Path) -> dict[str, Path]:
@@ -64,7 +39,7 @@ def by_uid(directory: Path) -> dict[str, Path]:
 
 
 def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_same, tmp_path,
-                                           server):
+                                           start_server):
     dcmtk.require('echoscu', 'storescu', 'findscu', 'movescu', 'getscu')
     samples = [sample_of(name) for name in SAMPLES]
     pacs = tmp_path / 'pacs'
@@ -73,7 +48,7 @@ def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_s
     ini = tmp_path / 'destinations.ini'
     ini.write_text(f'[destinations]\nMOVESCU = 127.0.0.1:{movescu_port}\n')
     args = ['-aet', AET, '-od', pacs, '--destinations', ini, '-ta', '10', '-td', '10']
-    qrscp = server('qrscp', *args)
+    qrscp = start_server('qrscp', *args)
     port = qrscp.port
 
     echo = dcmtk.run('echoscu', '-aec', AET, *TIMEOUTS, '127.0.0.1', port)
@@ -113,7 +88,7 @@ def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_s
     stop_cleanly(qrscp)
 
     # A new process over the same folder: its index still holds the three studies.
-    qrscp = server('qrscp', *args)
+    qrscp = start_server('qrscp', *args)
     assert f'({len(samples)} instances)' in qrscp.log(), qrscp.log()
     again = dcmtk.run('findscu', '-v', '-S', '-aec', AET, *TIMEOUTS,
                       *keys('STUDY', PatientID='INTEROP-1', StudyInstanceUID=''),
@@ -123,12 +98,12 @@ def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_s
     stop_cleanly(qrscp)
 
 
-def test_dcmtk_storescu_to_storescp_process(dcmtk, sample_of, assert_same, tmp_path, server):
+def test_dcmtk_storescu_to_storescp_process(dcmtk, sample_of, assert_same, tmp_path, start_server):
     dcmtk.require('storescu')
     samples = [sample_of(name) for name in SAMPLES]
     out = tmp_path / 'out'
     out.mkdir()
-    storescp = server('storescp', '-aet', 'OURSCP', '-od', out, '--accept', 'STORESCU',
+    storescp = start_server('storescp', '-aet', 'OURSCP', '-od', out, '--accept', 'STORESCU',
                       '--filepath', '{Modality}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm')
     port = storescp.port
 
