@@ -362,6 +362,8 @@ class Bench:
             return self._dcmqrscp_config
         from pydicom.dataset import Dataset, FileMetaDataset
 
+        from pynetdicom2.dsutils import save_part10
+
         database = self.workdir / 'dcmqrscp-db'
         files = self.workdir / 'dcmqrscp-files'
         database.mkdir()
@@ -388,7 +390,7 @@ class Bench:
             meta.TransferSyntaxUID = EXPLICIT_LE
             ds.file_meta = meta
             path = files / f'i{number:06d}.dcm'
-            ds.save_as(path, enforce_file_format=True)
+            save_part10(ds, path)
             paths.append(str(path))
         for start in range(0, len(paths), 500):  # dcmqridx: many files per run
             subprocess.run([self.dcmqridx, '-q', str(database), *paths[start:start + 500]],

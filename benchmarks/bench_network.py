@@ -298,6 +298,8 @@ def make_files(case: Case, count: int, frames: int, directory: Path) -> int:
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import generate_uid
 
+    from pynetdicom2.dsutils import save_part10
+
     directory.mkdir(parents=True, exist_ok=True)
     pixels = bytes(range(256)) * (case.rows * case.columns * 2 * frames // 256 + 1)
     pixels = pixels[:case.rows * case.columns * 2 * frames]
@@ -331,7 +333,7 @@ def make_files(case: Case, count: int, frames: int, directory: Path) -> int:
         meta.TransferSyntaxUID = EXPLICIT_LE
         ds.file_meta = meta
         path = directory / f'f{index:05d}.dcm'
-        ds.save_as(path, enforce_file_format=True)
+        save_part10(ds, path)
         total += path.stat().st_size
     return total
 

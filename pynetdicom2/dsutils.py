@@ -7,6 +7,11 @@ Usage::
     same = dsutils.decode(raw, True, True)
 """
 
+from __future__ import annotations
+
+import os
+
+import pydicom
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
@@ -38,3 +43,17 @@ def encode_element(elem: DataElement, is_implicit_vr: bool, is_little_endian: bo
     buffer = _buffer(is_implicit_vr, is_little_endian)
     write_data_element(buffer, elem)
     return buffer.getvalue()
+
+
+# pydicom 3 renamed write_like_original=False (write a conformant Part-10 file) to
+# enforce_file_format=True; both majors are supported.
+_ENFORCE_FILE_FORMAT = (
+    {'enforce_file_format': True} if int(pydicom.__version__.split('.')[0]) >= 3
+    else {'write_like_original': False}
+)
+
+
+def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
+    """Write ``ds`` to ``path`` as a DICOM Part-10 file: preamble, ``DICM``, file meta (from
+    ``ds.file_meta``, completed where pydicom can), then the data set."""
+    ds.save_as(path, **_ENFORCE_FILE_FORMAT)

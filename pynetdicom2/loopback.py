@@ -33,7 +33,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, generate_uid
 
-from pynetdicom2 import commands, sopclass, statuses, uids
+from pynetdicom2 import commands, dsutils, sopclass, statuses, uids
 from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import AssociationRejectedError, EventHandlingError, NetDICOMError
@@ -179,7 +179,7 @@ def write_dataset(ds: Dataset, directory: str | os.PathLike[str]) -> Path:
         meta.TransferSyntaxUID = uids.ExplicitVRLittleEndian
         ds.file_meta = meta
     path = Path(directory) / f'{ds.SOPInstanceUID}.dcm'
-    ds.save_as(path, enforce_file_format=True)
+    dsutils.save_part10(ds, path)
     return path
 
 

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydicom import dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, generate_uid
 from ulpeer import TIMEOUT, ScriptedPeer
@@ -28,6 +27,7 @@ from ulpeer import TIMEOUT, ScriptedPeer
 from pynetdicom2 import applicationentity as ae_module
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import negotiation, pdu, uids
+from pynetdicom2.dsutils import save_part10
 from pynetdicom2.userdataitems import MaximumLengthSubItem
 
 _A = TypeVar('_A', bound=ae_module.AEBase)
@@ -89,7 +89,7 @@ def write_file(
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = UID(ts)
     ds.file_meta = meta
-    dcmwrite(path, ds, enforce_file_format=True)
+    save_part10(ds, path)
     return path
 
 

@@ -42,6 +42,7 @@ from pydicom.filewriter import write_dataset
 from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import sopclass as sc
 from pynetdicom2 import uids
+from pynetdicom2.dsutils import save_part10
 
 ASSOCIATIONS = int(os.environ.get('PYNETDICOM2_LOAD_ASSOCIATIONS', '50'))
 STORES = int(os.environ.get('PYNETDICOM2_LOAD_STORES', '100'))
@@ -177,7 +178,7 @@ def write_part10(ds: Dataset, path: Path) -> None:
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = IMPLICIT
     ds.file_meta = meta
-    ds.save_as(path, enforce_file_format=True)
+    save_part10(ds, path)
 
 
 @pytest.mark.interop

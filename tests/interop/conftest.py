@@ -53,6 +53,8 @@ from pydicom.uid import (
 )
 from test_app_processes import start_server  # noqa: F401 (the console scripts as processes)
 
+from pynetdicom2.dsutils import save_part10
+
 #: Every network step of a test (a DCMTK run, an association) finishes well inside this.
 PEER_TIMEOUT = 30.0
 #: How long a freshly started DCMTK server may take to listen.
@@ -362,7 +364,7 @@ def write_part10(ds: Dataset, path: Path, transfer_syntax: UID) -> None:
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     meta.TransferSyntaxUID = transfer_syntax
     ds.file_meta = meta
-    ds.save_as(path, enforce_file_format=True)
+    save_part10(ds, path)
 
 
 def _sample_from_file(name: str, path: Path) -> Sample:

@@ -20,6 +20,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import sopclass as sc
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import save_part10
 
 pytestmark = pytest.mark.interop
 
@@ -75,7 +76,7 @@ def write_worklist(directory: Path) -> Path:
         item.file_meta.MediaStorageSOPClassUID = MWL
         item.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         item.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        item.save_as(folder / f'item{index}.wl', enforce_file_format=True)
+        save_part10(item, folder / f'item{index}.wl')
     return directory
 
 
