@@ -86,18 +86,24 @@ def _add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True)
     group.add_argument('-ta', '--acse-timeout', type=float, default=30.0, metavar='[s]econds',
                        help='timeout for ACSE messages (default: 30)')
     group.add_argument('-td', '--dimse-timeout', type=float, default=None, metavar='[s]econds',
-                       help='timeout for DIMSE messages (default: 15)')
+                       help='timeout for DIMSE messages (default: 15; a server aborts an '
+                            'association that sends none for this long, default 60)')
     group.add_argument('-pdu', '--max-pdu', type=int, default=16384, metavar='[n]umber',
                        help='set max receive pdu to n bytes (default: 16384)')
 
 
 def _configure(ae: AEBase, ns: argparse.Namespace) -> AEBase:
-    """Apply the timeout options to an AE."""
+    """Apply the timeout options to an AE.
+
+    ``-td`` bounds the wait for a DIMSE message: a response for a client, and for a server
+    also the next request of an idle association (its ``network_timeout``).
+    """
     if ns.timeout is not None:
         ae.connect_timeout = ns.timeout
     ae.artim_timeout = ns.acse_timeout
     if ns.dimse_timeout is not None:
         ae.dcm_timeout = ns.dimse_timeout
+        ae.network_timeout = ns.dimse_timeout
     return ae
 
 
@@ -554,9 +560,8 @@ def findscu(argv: Sequence[str] | None = None) -> int:
     ...     findscu(['-aec', 'PACS', '-S', '-k', 'PatientName=Doe*', '-k', 'StudyInstanceUID=',
     ...              scp.address, str(scp.port)])
     # match 1
-    ...
-    (0010,0010) Patient's Name                      PN: 'Doe^Jane'
-    (0020,000D) Study Instance UID                  UI: 1.2.3
+    ...Patient's Name...PN: 'Doe^Jane'
+    ...Study Instance UID...UI: 1.2.3
     1 match(es)
     0
     """

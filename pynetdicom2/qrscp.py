@@ -180,11 +180,6 @@ class QRSCP(StorageAE):
             if db is not None:
                 db.close()
 
-    # -- associations ----------------------------------------------------------------------
-
-    def on_association_request(self, asce: Any, rq: Any) -> None:
-        logger.info('association from %s', str(rq.calling_ae_title).strip())
-
     # -- storage ---------------------------------------------------------------------------
 
     def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:

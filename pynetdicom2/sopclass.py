@@ -1358,7 +1358,7 @@ class StorageCommitment(MessageDispatcherSCP):
       registers ``storage_commitment_scu`` too, so that it grants the SCP role the reporter
       proposes.
 
-    The class constants are the Failure Reason (0008,1197) values of PS3.4 J.3.2.1.3.
+    The class constants are the Failure Reason (0008,1197) values of PS3.3 C.14.1.1.
 
     Usage (``MyAE`` an :class:`~pynetdicom2.applicationentity.AE` subclass overriding the
     commitment hooks)::

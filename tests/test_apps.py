@@ -229,3 +229,16 @@ def test_storescp_max_associations(storescp_thread, tmp_path, capsys):
     with client.request_association(remote):
         assert apps.echoscu(['-aec', 'STORESCP', '127.0.0.1', str(port)]) == 1
         assert 'result 2, source 3, reason 2' in capsys.readouterr().err
+
+
+def test_dimse_timeout_also_bounds_an_idle_association_of_a_server():
+    from pynetdicom2.applicationentity import AE
+
+    parser = apps._parser('pynetdicom2-storescp', 'test')
+    apps._add_network(parser, 'STORESCP')
+    ns = parser.parse_args(['-td', '7'])
+    server = apps._configure(AE('SCP', 0, bind_and_activate=False), ns)
+    try:
+        assert (server.dcm_timeout, server.network_timeout) == (7, 7)
+    finally:
+        server.quit()

@@ -107,13 +107,19 @@ def test_calling_aet_list_and_association_limit(tmp_path):
             with pytest.raises(AssociationRejectedError) as rejected:
                 client(scp, tmp_path, 'BAD').echo()
             assert rejected.value.diagnostic == 3
-            scp.maximum_associations = 1
-            with client(scp, tmp_path, 'GOOD').associate():
-                with pytest.raises(AssociationRejectedError) as busy:
-                    client(scp, tmp_path, 'GOOD').echo()
-                assert busy.value.result == 2
     finally:
         scp.quit()
+    # A fresh server: the threads of the associations above may still be ending, and count.
+    busy_scp = QRSCP(tmp_path / 'pacs', 'PACS', 0, host='127.0.0.1')
+    busy_scp.maximum_associations = 1
+    try:
+        with busy_scp:
+            with client(busy_scp, tmp_path, 'GOOD').associate():
+                with pytest.raises(AssociationRejectedError) as busy:
+                    client(busy_scp, tmp_path, 'GOOD').echo()
+                assert busy.value.result == 2
+    finally:
+        busy_scp.quit()
 
 
 # --- destinations file --------------------------------------------------------------------------
