@@ -499,13 +499,23 @@ class DULServiceProvider(threading.Thread):
         """
         if not self._thread_started:
             self.start()
+        indications = self.to_service_user
         try:
-            item = self.to_service_user.get(timeout=timeout)
+            item = indications.get_nowait()
         except queue.Empty:
-            raise DCMTimeoutError(
-                f'nothing from the peer within {timeout} s ({self.state.name}: '
-                f'{self.state.__doc__})'
-            ) from None
+            # CPython before 3.11: SimpleQueue.get(timeout=t) entered with the queue empty and
+            # its internal lock free can compute a negative wait and block until the next
+            # put, for ever if none comes (a C-MOVE SCP polling for C-CANCEL hung so). The
+            # get_nowait() above leaves that lock taken, which rules the case out.
+            try:
+                if timeout is not None and timeout <= 0:
+                    raise
+                item = indications.get(timeout=timeout)
+            except queue.Empty:
+                raise DCMTimeoutError(
+                    f'nothing from the peer within {timeout} s ({self.state.name}: '
+                    f'{self.state.__doc__})'
+                ) from None
         if item is _END:
             self.to_service_user.put(_END)  # every later receive() ends the same way
             raise NetDICOMError(

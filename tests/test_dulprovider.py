@@ -652,6 +652,25 @@ def test_both_sides_sending_large_data_sets_do_not_deadlock() -> None:
         assert len(msg.data_set) == size
 
 
+def test_a_pdu_read_while_a_write_waits_is_handed_up_at_once() -> None:
+    # The peer answers while our provider waits to write a data set the peer has not read
+    # yet. The wait reads the answer; once the write completes, the answer must reach
+    # receive() although nothing more comes from the peer (it used to sit unprocessed until
+    # the peer's next PDU: a C-GET SCP stalled until DCMTK's getscu timed out).
+    size = 8 * 1024 * 1024  # more than both sockets' buffers together
+    with established_acceptor(max_pdu_length=0) as (peer, dul):
+        outgoing = _store_rq(bytes(size)).encode(3, 65536)
+        dul.send(outgoing)
+        peer.sock.settimeout(TIMEOUT)
+        assert peer.sock.recv(1, socket.MSG_PEEK)  # the write has begun; it will soon wait
+        peer.send(_wire(_echo_rq(7)))
+        received, expected = 0, len(_wire(_store_rq(bytes(size)), pc_id=3, max_pdu=65536))
+        while received < expected:
+            received += len(peer.read_pdu())
+        msg, pc_id = dul.receive(TIMEOUT)
+        assert (type(msg), msg.message_id, pc_id) == (dimsemessages.CEchoRQMessage, 7, 1)
+
+
 def test_a_p_data_iterator_may_reuse_its_buffer() -> None:
     # Payloads that are not bytes are copied when queued: the zero-copy gather path must not
     # send what the iterator wrote into the same buffer afterwards.
