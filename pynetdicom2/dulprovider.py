@@ -668,7 +668,8 @@ class DULServiceProvider(threading.Thread):
                 self._hand_up()
             if self._kill_requested:  # its wake-up may have been consumed by a blocked write
                 continue
-            if self._stream is not None or self._wake_consumed or self.from_service_user:
+            if (self._stream is not None or self._wake_consumed or self.from_service_user
+                    or self._incoming):  # PDUs a blocked write read: no new event announces them
                 timeout: float | None = 0.0
             else:
                 timeout = self.timer.remaining()
