@@ -107,11 +107,20 @@ def _configure(ae: AEBase, ns: argparse.Namespace) -> AEBase:
     return ae
 
 
+def _logging(ns: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    return stderr_logging(ns.debug, ns.verbose, '%(levelname).1s: %(message)s')
+
+
 @contextlib.contextmanager
-def _logging(ns: argparse.Namespace) -> Iterator[None]:
-    level = logging.DEBUG if ns.debug else logging.INFO if ns.verbose else logging.ERROR
+def stderr_logging(debug: bool, verbose: bool, fmt: str) -> Iterator[None]:
+    """Log the library to stderr: DEBUG with ``-d``, INFO with ``-v``, else errors only.
+
+    The ``pynetdicom2`` logger gets this handler alone and stops propagating while the block
+    runs; its handlers, level and propagation are put back afterwards.
+    """
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter('%(levelname).1s: %(message)s'))
+    handler.setFormatter(logging.Formatter(fmt))
     package_logger = logging.getLogger('pynetdicom2')
     saved = package_logger.handlers[:], package_logger.level, package_logger.propagate
     package_logger.handlers[:] = [handler]

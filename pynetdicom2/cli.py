@@ -37,6 +37,7 @@ from pydicom.dataset import Dataset
 
 from pynetdicom2 import __version__, commands, sopclass, uids
 from pynetdicom2.applicationentity import ClientAE, StorageAE
+from pynetdicom2.apps import stderr_logging
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import (
     AssociationAbortedError,
@@ -495,22 +496,11 @@ def _describe_error(args: Args, exc: BaseException) -> str | None:
 @contextlib.contextmanager
 def _logging_for(args: Args) -> Iterator[None]:
     """Log the library to stderr at the level ``-v``/``-d`` ask for; put things back after."""
-    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.ERROR
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter('%(levelname)s: %(name)s: %(message)s'))
-    package_logger = logging.getLogger('pynetdicom2')
-    saved = package_logger.handlers[:], package_logger.level, package_logger.propagate
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(level)
-    package_logger.propagate = False
-    try:
-        with warnings.catch_warnings():
-            if not args.debug:  # pydicom's complaints about sample data are not ours to show
-                warnings.filterwarnings('ignore', category=UserWarning, module='pydicom')
-            yield
-    finally:
-        package_logger.handlers[:], level, package_logger.propagate = saved
-        package_logger.setLevel(level)
+    fmt = '%(levelname)s: %(name)s: %(message)s'
+    with stderr_logging(args.debug, args.verbose, fmt), warnings.catch_warnings():
+        if not args.debug:  # pydicom's complaints about sample data are not ours to show
+            warnings.filterwarnings('ignore', category=UserWarning, module='pydicom')
+        yield
 
 
 def main(argv: Sequence[str] | None = None) -> None:
