@@ -305,6 +305,19 @@ class _End:
 _END = _End()
 
 
+def _peer_name(sock: socket.socket) -> str:
+    """``host:port`` of a TCP peer; for other sockets (AF_UNIX, a socketpair) what names it."""
+    try:
+        address = sock.getpeername()
+    except OSError:
+        return 'acceptor'
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f'{address[0]}:{address[1]}'
+    if isinstance(address, bytes):  # an abstract AF_UNIX name
+        address = address.decode('ascii', 'backslashreplace')
+    return address or 'local'
+
+
 class DULServiceProvider(threading.Thread):
     """The DICOM UL service provider of one association (PS3.8 9): a daemon thread.
 
@@ -404,11 +417,7 @@ class DULServiceProvider(threading.Thread):
         if name is None:
             peer = 'requestor'
             if self.dul_socket is not None:
-                try:
-                    host, port = self.dul_socket.getpeername()[:2]
-                    peer = f'{host}:{port}'
-                except OSError:
-                    peer = 'acceptor'
+                peer = _peer_name(self.dul_socket)
             elif self.called_presentation_address is not None:
                 host, port = self.called_presentation_address[:2]
                 peer = f'{host}:{port}'

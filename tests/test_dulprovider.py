@@ -898,3 +898,31 @@ def test_the_framer_never_writes_over_p_data_views_until_released() -> None:
     assert held == pdus
     # Released views let the ring be reused; held ones moved us to a fresh ring now and then.
     assert 1 < len(rings) < reads
+
+
+def test_an_acceptor_over_a_unix_socketpair() -> None:
+    """Any connected stream socket carries the upper layer, not only TCP (PS3.8 9.1 leaves the
+    transport to the service provider): a socketpair has no host:port to name a thread by."""
+    ours, theirs = socket.socketpair()
+    theirs.settimeout(TIMEOUT)
+    with ScriptedPeer(theirs) as peer:
+        dul = DULServiceProvider(set(), None, ours, artim_timeout=10)
+        assert dul.name.startswith('pynetdicom2-dul-')
+        dul.start()
+        try:
+            peer.send(RQ.encode())
+            assert dul.receive(TIMEOUT) == RQ
+            dul.accepted_contexts = CONTEXTS
+            dul.send(AC)
+            assert peer.read_pdu() == AC.encode()
+            peer.send(_wire(_echo_rq(5)))
+            msg, pc_id = dul.receive(TIMEOUT)
+            assert (msg.message_id, pc_id) == (5, 1)
+            dul.send(_echo_rsp(5).encode(1, 16384))
+            assert peer.read_pdu() == _wire(_echo_rsp(5))
+            peer.send(A_RELEASE_RQ)
+            assert isinstance(dul.receive(TIMEOUT), pdu.AReleaseRqPDU)
+            dul.send(pdu.AReleaseRpPDU())
+            peer.expect(A_RELEASE_RP)
+        finally:
+            assert dul.kill(), 'the provider did not end'
