@@ -173,17 +173,28 @@ def chunks(seq: Sequence[Any], size: int) -> Iterator[tuple[Any, bool]]:
 
 
 def _payload_size(max_pdu_length: int) -> int | None:
-    """The largest PDV payload for one PDV per P-DATA-TF, or None when unlimited."""
+    """The largest even PDV payload for one PDV per P-DATA-TF, or None when unlimited."""
     # PS3.8 D.1: the peer's Maximum Length bounds the variable field of each P-DATA-TF PDU
-    # (the PDV items); 0 means no limit. Each PDV item spends 6 bytes on its own header.
+    # (the PDV items); 0 means no limit. Each PDV item spends 6 bytes on its own header,
+    # and PS3.8 E.1 wants every fragment of an even length: an odd maximum loses a byte.
     if max_pdu_length == 0:
         return None
-    if max_pdu_length <= PDV_HEADER_LENGTH:
+    if max_pdu_length < PDV_HEADER_LENGTH + 2:
         raise DIMSEProcessingError(
             f'the peer maximum PDU length {max_pdu_length} leaves no room for PDV data: '
-            f'expected 0 (unlimited) or more than {PDV_HEADER_LENGTH} bytes (PS3.8 D.1)'
+            f'expected 0 (unlimited) or at least {PDV_HEADER_LENGTH + 2} bytes (PS3.8 D.1, '
+            'E.1: a fragment is at least 2 bytes)'
         )
-    return max_pdu_length - PDV_HEADER_LENGTH
+    return (max_pdu_length - PDV_HEADER_LENGTH) & ~1
+
+
+def _even(chunk: Any) -> Any:
+    """``chunk``, or a copy with one NUL byte more when its length is odd (PS3.8 E.1).
+
+    Only the last fragment of a malformed or deflated data set can be odd: every encoded
+    element has an even length (PS3.5 7.1.1), and PS3.5 A.5 pads a deflated stream so.
+    """
+    return b''.join((chunk, b'\0')) if len(chunk) % 2 else chunk
 
 
 def fragment(
@@ -193,21 +204,22 @@ def fragment(
 
     ``bit`` is the message control header: ``normal`` for every fragment but the last,
     ``last`` for the final one. A ``max_pdu_length`` of 0 means unlimited (one fragment);
-    1 to 6 leaves no room for data and raises :class:`DIMSEProcessingError`. Chunks are
-    memoryview slices of ``data`` (no copies).
+    1 to 7 leaves no room for data and raises :class:`DIMSEProcessingError`. Every chunk has
+    an even length (PS3.8 E.1; an odd ``data`` gets a NUL byte at its end). Chunks are
+    memoryview slices of ``data`` (no copies), the padded last one aside.
 
     >>> [(bytes(c), b) for c, b in fragment(b'abcdefgh', 10, DATA_FRAGMENT, DATA_LAST_FRAGMENT)]
     [(b'abcd', 0), (b'efgh', 2)]
     """
     size = _payload_size(max_pdu_length)
     if size is None:
-        yield data, last
+        yield _even(data), last
         return
     view = memoryview(data)
     if view.format != 'B' or view.ndim != 1:
         view = view.cast('B')  # slice by bytes, whatever the buffer's item type
     for chunk, has_next in chunks(view, size):
-        yield chunk, normal if has_next else last
+        yield (chunk, normal) if has_next else (_even(chunk), last)
 
 
 def fragment_file(
@@ -215,25 +227,42 @@ def fragment_file(
 ) -> Iterator[tuple[bytes, int]]:
     """Read ``fp`` from its current position in PDV-sized pieces; yield ``(chunk, bit)``.
 
-    The file is never read whole: each ``read`` asks for at most ``max_pdu_length - 6``
-    bytes (:data:`UNLIMITED_READ_SIZE` when ``max_pdu_length`` is 0). One piece is read ahead
-    to know which one is last; an empty file yields one empty last fragment. The file is
-    not closed here (``DIMSEMessage.encode`` does that).
+    The file is never read whole: each piece is ``max_pdu_length - 6`` bytes rounded down to
+    even (:data:`UNLIMITED_READ_SIZE` when ``max_pdu_length`` is 0), filled by as many reads
+    as the file needs (a short read is not the end of a pipe or a raw file), so every piece
+    is even (PS3.8 E.1) but an odd last one, which gets a NUL byte (PS3.5 A.5 pads a deflated
+    data set so). One piece is read ahead to know which one is last; an empty file yields
+    one empty last fragment. The file is not closed here (``DIMSEMessage.encode`` does that).
 
     >>> import io
     >>> list(fragment_file(io.BytesIO(b'abcdef'), 10, 0, 2))
     [(b'abcd', 0), (b'ef', 2)]
     """
     size = _payload_size(max_pdu_length) or UNLIMITED_READ_SIZE
-    current = fp.read(size) or b''
+    current = _read_full(fp, size)
     while True:
-        # A short read is not the end of a stream (pipes, raw files): only an empty one is.
-        following = (fp.read(size) or b'') if current else b''
+        following = _read_full(fp, size) if len(current) == size else b''
         if not following:
-            yield current, last
+            yield _even(current), last
             return
         yield current, normal
         current = following
+
+
+def _read_full(fp: BinaryIO, size: int) -> bytes:
+    """``size`` bytes of ``fp``, fewer only at its end (an empty read)."""
+    piece = fp.read(size) or b''
+    if len(piece) == size or not piece:
+        return piece
+    pieces = [piece]
+    missing = size - len(piece)
+    while missing:
+        more = fp.read(missing)
+        if not more:
+            break
+        pieces.append(more)
+        missing -= len(more)
+    return b''.join(pieces)
 
 
 def dimse_property(tag: int | tuple[int, int]) -> property:

@@ -10,6 +10,7 @@ Usage::
 from __future__ import annotations
 
 import os
+import zlib
 
 import pydicom
 from pydicom.dataelem import DataElement
@@ -43,6 +44,28 @@ def encode_element(elem: DataElement, is_implicit_vr: bool, is_little_endian: bo
     buffer = _buffer(is_implicit_vr, is_little_endian)
     write_data_element(buffer, elem)
     return buffer.getvalue()
+
+
+#: PS3.5 A.5: the deflate algorithm of RFC 1951 alone, without the zlib header and checksum.
+_RAW_DEFLATE = -zlib.MAX_WBITS
+
+
+def deflate(raw: bytes) -> bytes:
+    """Deflate an encoded data set (PS3.5 A.5), padded to an even length with one NUL byte.
+
+    >>> len(deflate(b'')) % 2, inflate(deflate(b'abc' * 100)) == b'abc' * 100
+    (0, True)
+    """
+    compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, _RAW_DEFLATE)
+    deflated = compressor.compress(raw) + compressor.flush()
+    # PS3.5 A.5: an odd-length deflated stream gets a trailing NUL, which inflating ignores
+    # (it lies past the end of the stream); PS3.8 E.1 wants even fragments.
+    return deflated + b'\0' if len(deflated) % 2 else deflated
+
+
+def inflate(data: bytes | bytearray | memoryview) -> bytes:
+    """The encoded data set inside a deflated one (PS3.5 A.5); a trailing pad is ignored."""
+    return zlib.decompress(data, _RAW_DEFLATE)
 
 
 # pydicom 3 renamed write_like_original=False (write a conformant Part-10 file) to

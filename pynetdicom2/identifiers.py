@@ -25,7 +25,6 @@ Usage::
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import Any
 
 from pydicom.dataelem import DataElement
@@ -50,7 +49,6 @@ _NUMBER_VRS = {'US': 'H', 'SS': 'h', 'UL': 'I', 'SL': 'i', 'FL': 'f', 'FD': 'd',
 _LONG_LENGTH_VRS = frozenset(
     {'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'}
 )
-_DEFLATE_WBITS = -15  # PS3.5 A.5: raw deflate (RFC 1951), no zlib header
 
 
 class _Unsuitable(Exception):
@@ -141,8 +139,7 @@ def encode_identifier(ds: Dataset, ts: str) -> bytes:
     """
     syntax = ts if isinstance(ts, UID) else UID(ts)
     if syntax.is_deflated:
-        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, _DEFLATE_WBITS)
-        return compressor.compress(_encode(ds, False, True)) + compressor.flush()
+        return dsutils.deflate(_encode(ds, False, True))
     if syntax.is_compressed:
         return _encode(ds, False, True)
     return _encode(ds, syntax.is_implicit_VR, syntax.is_little_endian)
@@ -165,7 +162,7 @@ def decode_identifier(data: Any, ts: str) -> Dataset:
     syntax = ts if isinstance(ts, UID) else UID(ts)
     raw = bytes(data)
     if syntax.is_deflated:
-        return dsutils.decode(zlib.decompress(raw, _DEFLATE_WBITS), False, True)
+        return dsutils.decode(dsutils.inflate(raw), False, True)
     if syntax.is_compressed:
         return dsutils.decode(raw, False, True)
     return dsutils.decode(raw, syntax.is_implicit_VR, syntax.is_little_endian)

@@ -92,7 +92,7 @@ def messages(draw: st.DrawFn) -> tuple[dm.DIMSEMessage, dict, bytes | None, bool
     return msg, values, data, as_file
 
 
-max_lengths = st.just(0) | st.integers(7, 64) | st.integers(65, 20000)
+max_lengths = st.just(0) | st.integers(8, 64) | st.integers(65, 20000)
 
 
 class _Files:
@@ -122,11 +122,15 @@ def test_round_trip(message, max_pdu_length: int, pc_id: int, store: bool, pack:
         raw = p_data.encode()
         if max_pdu_length:
             assert len(raw) - 6 <= max_pdu_length
+        # PS3.8 E.1: every fragment (the PDV value after its control header) is even.
+        assert all(len(item.data_value) % 2 == 1 for item in p_data.data_value_items)
         received.extend(decoder.process(pdu.PDataTfPDU.decode(bytearray(raw))))
     [(got, got_pc_id)] = received
     assert got_pc_id == pc_id and type(got) is type(msg)
     for name, value in values.items():
         assert _normal(getattr(got, name)) == value, name
+    if data is not None:
+        data += b'\0' * (len(data) % 2)  # an odd data set is padded (PS3.8 E.1)
     if data is None:
         assert got.data_set is None
     elif store and values.get('sop_class_uid') is not None:

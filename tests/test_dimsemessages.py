@@ -239,7 +239,7 @@ N_DELETE_RSP = (
     b'\x00\x00\x00\x10' b'\x08\x00\x00\x00' b'1.2.3.4\x00'
 )
 
-DATA = b'\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 6 '  # any encoded data set will do
+DATA = b'\x08\x00\x05\x00\x0a\x00\x00\x00ISO_IR 100'  # any encoded data set will do
 
 # (class, property values, whether a data set follows, the hand-written command set)
 FIXTURES = [
@@ -536,12 +536,27 @@ def test_chunks() -> None:
 
 
 def test_fragment_sizes_follow_the_peer_maximum() -> None:
-    data = bytes(range(25))
+    data = bytes(range(24))
     pieces = [(bytes(c), b) for c, b in dm.fragment(data, 16, 0, 2)]
     assert pieces == [(data[:10], 0), (data[10:20], 0), (data[20:], 2)]
     assert [(bytes(c), b) for c, b in dm.fragment(data, 0, 1, 3)] == [(data, 3)]
-    assert [(bytes(c), b) for c, b in dm.fragment(data, 7, 1, 3)][-1] == (data[-1:], 3)
+    assert [(bytes(c), b) for c, b in dm.fragment(data, 8, 1, 3)][-1] == (data[-2:], 3)
     assert [(bytes(c), b) for c, b in dm.fragment(b'', 16, 0, 2)] == [(b'', 2)]
+
+
+@pytest.mark.parametrize('max_pdu_length', [0, 8, 9, 16, 17, 1001, 16383])
+@pytest.mark.parametrize('size', [0, 1, 2, 9, 10, 11, 4097])
+def test_every_fragment_is_even_whatever_the_maximum_or_the_data(max_pdu_length, size) -> None:
+    """PS3.8 E.1: fragments have an even length; an odd maximum loses a byte, an odd data
+    set (a deflated one before its PS3.5 A.5 pad) gets a NUL at its end."""
+    data = bytes(range(256)) * 17
+    data = data[:size]
+    for pieces in (dm.fragment(data, max_pdu_length, 0, 2),
+                   dm.fragment_file(io.BytesIO(data), max_pdu_length, 0, 2)):
+        chunks = [bytes(c) for c, _ in pieces]
+        assert all(len(c) % 2 == 0 for c in chunks), [len(c) for c in chunks]
+        assert all(max_pdu_length == 0 or len(c) + 6 <= max_pdu_length for c in chunks)
+        assert b''.join(chunks) == data + b'\0' * (size % 2)
 
 
 def test_fragment_slices_without_copying() -> None:
@@ -561,7 +576,7 @@ def test_fragment_cuts_by_bytes_whatever_the_buffer() -> None:
     assert received.data_set == words.tobytes()
 
 
-@pytest.mark.parametrize('max_pdu_length', [1, 2, 5, 6, -1])
+@pytest.mark.parametrize('max_pdu_length', [1, 2, 5, 6, 7, -1])
 def test_fragment_refuses_a_maximum_without_room(max_pdu_length: int) -> None:
     with pytest.raises(DIMSEProcessingError, match='no room'):
         list(dm.fragment(b'abc', max_pdu_length, 0, 2))
@@ -572,16 +587,18 @@ def test_fragment_refuses_a_maximum_without_room(max_pdu_length: int) -> None:
 def test_fragment_file_reads_in_chunks() -> None:
     fp = SpyFile(bytes(range(25)))
     pieces = list(dm.fragment_file(fp, 16, 0, 2))
-    assert pieces == [(bytes(range(10)), 0), (bytes(range(10, 20)), 0), (bytes(range(20, 25)), 2)]
-    assert fp.read_sizes and all(size == 10 for size in fp.read_sizes)
+    assert pieces == [(bytes(range(10)), 0), (bytes(range(10, 20)), 0),
+                      (bytes(range(20, 25)) + b'\0', 2)]
+    # Reads of one fragment each; the short one at the end is retried once for the rest.
+    assert fp.read_sizes == [10, 10, 10, 5]
     assert fp.close_calls == 0  # closing is encode()'s business
 
 
 def test_fragment_file_unlimited_reads_bounded_chunks() -> None:
-    fp = SpyFile(bytes(dm.UNLIMITED_READ_SIZE + 1))
+    fp = SpyFile(bytes(dm.UNLIMITED_READ_SIZE + 2))
     pieces = list(dm.fragment_file(fp, 0, 0, 2))
-    assert [len(c) for c, _ in pieces] == [dm.UNLIMITED_READ_SIZE, 1]
-    assert all(size == dm.UNLIMITED_READ_SIZE for size in fp.read_sizes)
+    assert [len(c) for c, _ in pieces] == [dm.UNLIMITED_READ_SIZE, 2]
+    assert max(fp.read_sizes) == dm.UNLIMITED_READ_SIZE
 
 
 def test_fragment_file_empty_and_short_reads() -> None:
@@ -600,9 +617,11 @@ def test_fragment_file_empty_and_short_reads() -> None:
             piece, self.data = self.data[:min(size, 3)], self.data[min(size, 3):]
             return piece
 
-    pieces = list(dm.fragment_file(Trickle(b'abcdefgh'), 16, 0, 2))
-    assert b''.join(c for c, _ in pieces) == b'abcdefgh'
-    assert [b for _, b in pieces] == [0, 0, 2]
+    # Short reads are gathered into whole fragments: a trickle of 3 bytes per read must not
+    # become odd fragments (PS3.8 E.1).
+    pieces = list(dm.fragment_file(Trickle(b'abcdefghij' * 3), 16, 0, 2))
+    assert [(c, b) for c, b in pieces] == [(b'abcdefghij', 0), (b'abcdefghij', 0),
+                                           (b'abcdefghij', 2)]
 
 
 def test_dimse_property_reads_and_writes_the_command_set() -> None:
@@ -791,11 +810,11 @@ def test_encode_makes_data_set_type_truthful() -> None:
     pdus = list(msg.encode(1, 0))
     assert control_bytes(pdus) == [dm.COMMAND_LAST_FRAGMENT]
     assert msg.command_set.CommandDataSetType == dm.NO_DATASET
-    msg._data_set = b'xyz'  # a data set, but the command says none
+    msg._data_set = b'wxyz'  # a data set, but the command says none
     msg.command_set.CommandDataSetType = dm.NO_DATASET
     pdus = list(msg.encode(1, 0))
     assert msg.command_set.CommandDataSetType == dm.HAS_DATASET
-    assert payload(pdus, command=False) == b'xyz'
+    assert payload(pdus, command=False) == b'wxyz'
 
 
 def test_repr_is_the_command_set() -> None:
@@ -852,7 +871,7 @@ def test_command_fragments_at_small_maximum() -> None:
     assert received.message_id == 1
 
 
-@pytest.mark.parametrize('max_pdu_length', [1, 2, 3, 4, 5, 6, -5])
+@pytest.mark.parametrize('max_pdu_length', [1, 2, 3, 4, 5, 6, 7, -5])
 def test_encode_refuses_a_maximum_without_room_at_call_time(max_pdu_length: int) -> None:
     fp = SpyFile(b'data')
     msg = _store_rq(fp)
@@ -862,11 +881,11 @@ def test_encode_refuses_a_maximum_without_room_at_call_time(max_pdu_length: int)
 
 
 def test_encode_smallest_workable_maximum() -> None:
-    msg = _store_rq(b'abc')
-    pdus = list(msg.encode(1, 7))
-    assert all(len(item.data_value) == 2 for p in pdus for item in p.data_value_items)
+    msg = _store_rq(b'abcd')
+    pdus = list(msg.encode(1, 8))
+    assert all(len(item.data_value) == 3 for p in pdus for item in p.data_value_items)
     [(received, _)] = feed_all(decoder(), pdus)
-    assert received.data_set == b'abc'
+    assert received.data_set == b'abcd'
 
 
 def test_packing_command_and_data_in_one_pdu() -> None:
@@ -993,8 +1012,8 @@ def test_store_in_file_streams_into_the_file() -> None:
 def test_store_in_file_seeks_to_start() -> None:
     store = FileStore(prefix=b'HEADER', start=6)
     dec = decoder({CT_IMAGE_STORAGE}, store)
-    [(msg, _)] = feed_all(dec, _store_rq(b'payload').encode(1, 0))
-    assert msg.data_set.read() == b'payload'
+    [(msg, _)] = feed_all(dec, _store_rq(b'payload!').encode(1, 0))
+    assert msg.data_set.read() == b'payload!'
 
 
 def test_other_classes_are_joined_in_memory() -> None:

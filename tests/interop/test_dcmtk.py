@@ -9,24 +9,44 @@ Directions covered:
   association to ``commands.storage`` and several storescu processes at once;
 * our ``ClientAE`` -> ``storescp``: the same samples; storescp rewrites the file meta, so data
   sets are compared without group 0002;
+* even fragments (PS3.8 E.1): an odd-length deflated data set and an odd maximum PDU
+  length, against ``storescp +xd``;
 * refusals: a rejected association (called AE title, ``on_association_request``), an
   unsupported SOP class and an unsupported transfer syntax, in both directions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import struct
 import subprocess
+import threading
+import zlib
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
-from pydicom.uid import ExplicitVRBigEndian, ImplicitVRLittleEndian
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.filewriter import write_file_meta_info
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ImplicitVRLittleEndian,
+)
 
 from pynetdicom2 import applicationentity as ae
-from pynetdicom2 import commands, exceptions, uids
+from pynetdicom2 import commands, dsutils, exceptions, uids
 from pynetdicom2 import sopclass as sc
 
-from .conftest import PEER_TIMEOUT, SAMPLE_NAMES, dcmtk_environment, stop_process
+from .conftest import (
+    CT_IMAGE_STORAGE,
+    PEER_TIMEOUT,
+    SAMPLE_NAMES,
+    dcmtk_environment,
+    make_image,
+    stop_process,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -357,3 +377,144 @@ def test_client_ae_file_in_wrong_syntax_is_refused(dcmtk, free_port, sample_of, 
             with pytest.raises(exceptions.NetDICOMError):
                 assoc.get_scu(sample.sop_class_uid)(str(sample.path), 1)
     assert list(out.iterdir()) == []
+
+
+# --- even fragments (PS3.8 E.1) ------------------------------------------------------------------
+
+
+def _odd_deflated_stream() -> tuple[Dataset, bytes]:
+    """A data set whose raw deflated stream (PS3.5 A.5, before any pad) has an odd length."""
+    for length in range(1, 200):
+        ds = make_image(CT_IMAGE_STORAGE, 8, 8, 16, False)
+        ds.StudyDescription = 'x' * length
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        stream = compressor.compress(dsutils.encode(ds, False, True)) + compressor.flush()
+        if len(stream) % 2:
+            return ds, stream
+    raise AssertionError('no odd deflated stream found')
+
+
+def test_an_odd_deflated_data_set_to_storescp(dcmtk, free_port, tmp_path):
+    """A deflated data set of odd length is padded (PS3.5 A.5): storescp +xd takes it, from a
+    Dataset and from a Part-10 file whose deflated body another writer left odd."""
+    ds, _ = _odd_deflated_stream()
+    in_file, stream = _odd_deflated_stream()
+    path = tmp_path / 'odd-deflated.dcm'
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = in_file.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = in_file.SOPInstanceUID
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    with open(path, 'wb') as fp:
+        fp.write(b'\0' * 128 + b'DICM')
+        write_file_meta_info(fp, meta, enforce_standard=True)
+        fp.write(stream)
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    client = ae.ClientAE('OURSCU', supported_ts=[DeflatedExplicitVRLittleEndian])
+    client.add_scu(sc.storage_scu, [CT_IMAGE_STORAGE])
+    port = free_port()
+    with dcmtk.server('storescp', '-d', '+xd', '-aet', DCMTK_SCP_AET, '-od', out,
+                      port=port) as server:
+        with client.request_association(remote(port)) as assoc:
+            store = assoc.get_scu(CT_IMAGE_STORAGE)
+            from_dataset = store(ds, 1)
+            from_file = store(str(path), 2)
+        log = server.log()
+    assert from_dataset.is_success and from_file.is_success, log
+    assert 'Odd Fragment' not in log and 'E:' not in log, log
+    for sent in (ds, in_file):
+        [received] = [p for p in out.iterdir() if p.name.endswith(sent.SOPInstanceUID)]
+        got = dcmread(received)
+        assert got.StudyDescription == sent.StudyDescription
+        assert got.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian
+
+
+class OddMaximumProxy:
+    """A TCP relay to a DCMTK server that rewrites the Maximum Length (PS3.8 D.1) in its
+    A-ASSOCIATE-AC to an odd ``maximum``: DCMTK itself announces only even lengths, and an
+    odd one is what cut our fragments odd (PS3.8 E.1 wants them even)."""
+
+    def __init__(self, server_port: int, maximum: int, connections: int = 1) -> None:
+        self.server_port = server_port
+        self.maximum = maximum
+        self.connections = connections
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.listener.settimeout(PEER_TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+
+    def __enter__(self) -> OddMaximumProxy:
+        accepting = threading.Thread(target=self._serve, name='test-odd-max-proxy')
+        self.threads.append(accepting)
+        accepting.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(PEER_TIMEOUT)
+
+    def _serve(self) -> None:
+        for _ in range(self.connections):
+            self._serve_one()
+
+    def _serve_one(self) -> None:
+        client, _ = self.listener.accept()
+        server = socket.create_connection(('127.0.0.1', self.server_port), timeout=PEER_TIMEOUT)
+        for end in (client, server):
+            end.settimeout(PEER_TIMEOUT)
+        upstream = threading.Thread(target=self._relay, args=(client, server, False),
+                                    name='test-odd-max-proxy-up')
+        self.threads.append(upstream)
+        upstream.start()
+        self._relay(server, client, True)
+        upstream.join(PEER_TIMEOUT)
+        client.close()
+        server.close()
+
+    def _relay(self, source: socket.socket, sink: socket.socket, from_server: bool) -> None:
+        first = from_server
+        with contextlib.suppress(OSError):
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                if first and data[0] == 0x02:  # the A-ASSOCIATE-AC (one recv on loopback)
+                    data = self._rewrite(data)
+                first = False
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def _rewrite(self, ac: bytes) -> bytes:
+        at = ac.find(bytes((0x51, 0, 0, 4)))
+        assert at > 0, ac
+        return ac[:at + 4] + struct.pack('>I', self.maximum) + ac[at + 8:]
+
+
+def test_fragments_for_an_odd_maximum_length_to_storescp(dcmtk, free_port, sample_of,
+                                                         assert_same, tmp_path):
+    """storescp announcing an odd maximum PDU length: our fragments stay even (one byte less
+    than the maximum allows), for a file and for a deflated data set."""
+    sample = sample_of('large_explicit_le')
+    ds, _ = _odd_deflated_stream()
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    statuses = []
+    port = free_port()
+    with dcmtk.server('storescp', '-d', '+xd', '-pdu', 16384, '-aet', DCMTK_SCP_AET, '-od',
+                      out, port=port) as server, OddMaximumProxy(port, 16383, 2) as proxy:
+        for syntax, source in ((sample.transfer_syntax, str(sample.path)),
+                               (DeflatedExplicitVRLittleEndian, ds)):
+            client = ae.ClientAE('OURSCU', supported_ts=[syntax])
+            client.add_scu(sc.storage_scu, [sample.sop_class_uid])
+            with client.request_association(remote(proxy.port)) as assoc:
+                assert assoc.peer_max_pdu_length == 16383
+                statuses.append(assoc.get_scu(sample.sop_class_uid)(source, 1))
+        log = server.log()
+    from_file, from_dataset = statuses
+    assert from_file.is_success and from_dataset.is_success, log
+    assert 'Odd Fragment' not in log and 'E:' not in log, log
+    by_name = {p.name.split('.', 1)[1]: p for p in out.iterdir()}
+    assert_same(sample, by_name[sample.sop_instance_uid])
+    assert dcmread(by_name[ds.SOPInstanceUID]).StudyDescription == ds.StudyDescription
