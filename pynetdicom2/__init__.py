@@ -21,17 +21,29 @@ __version__ = '1.0.0.dev0'
 # configuration, nothing is printed, not even through logging's last-resort handler.
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-__all__ = [
-    'PContextDef', '__version__', 'find', 'get', 'move', 'storage', 'store', 'verify',
-]
-
-# Where each top-level name lives. They are imported on first use, so that `import
-# pynetdicom2.testing` (which pytest does in every session once the package is installed) or
-# `import pynetdicom2.pdu` does not pay for the whole stack and pydicom.
-_LAZY = {
-    'find': 'commands', 'get': 'commands', 'move': 'commands', 'storage': 'commands',
-    'store': 'commands', 'verify': 'commands', 'PContextDef': 'fsm',
+# The original's top-level names (each the same object as in its home module) and ours
+# (``get``, ``__version__``). Imported on first use, so that `import pynetdicom2.testing`
+# (which pytest does in every session once the package is installed) or `import
+# pynetdicom2.pdu` does not pay for the whole stack and pydicom.
+_MODULES = (
+    'applicationentity', 'asceprovider', 'commands', 'dimsemessages', 'dsutils', 'dulprovider',
+    'exceptions', 'fsm', 'pdu', 'sopclass', 'statuses', 'uids', 'userdataitems',
+)
+_HOMES = {
+    'applicationentity': ('AE', 'ClientAE', 'ClientStorageAE', 'StorageAE'),
+    'asceprovider': ('AssociationAcceptor', 'AssociationRequester', 'PContextDef'),
+    'commands': ('CMoveResponse', 'find', 'get', 'move', 'storage', 'store', 'verify'),
+    'statuses': ('PROCESSING_FAILURE', 'SUCCESS', 'Status'),
+    'sopclass': (
+        'StorageCommitment', 'modality_work_list_scp', 'modality_work_list_scu',
+        'qr_find_scp', 'qr_find_scu', 'qr_get_scu', 'qr_move_scp', 'qr_move_scu',
+        'storage_commitment_scu', 'storage_scp', 'storage_scu', 'verification_scp',
+        'verification_scu',
+    ),
 }
+_LAZY = {name: module for module, names in _HOMES.items() for name in names}
+
+__all__ = sorted([*_MODULES, *_LAZY, '__version__'])
 
 
 def __getattr__(name: str) -> Any:
@@ -52,4 +64,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(__all__))

@@ -168,10 +168,12 @@ class AEBase:
                 f'{name} has no SOP classes: pass them, e.g. add_scu({name}, '
                 '[uids.CT_IMAGE_STORAGE])'
             )
+        # Contexts first, so that a service is never seen without its context. Neither step
+        # holds the lock while the other takes it: a subclass may make it a plain Lock.
+        self.update_context_def_list(classes, bool(getattr(service, 'store_in_file', False)))
         with self.lock:
             for uid in classes:
                 registry[uids.UID(uid)] = service
-            self.update_context_def_list(classes, bool(getattr(service, 'store_in_file', False)))
 
     def add_scu(self, service: Any, sop_classes: Iterable[str] | None = None) -> AEBase:
         """Register an SCU service for its ``sop_classes`` (or these); returns self.

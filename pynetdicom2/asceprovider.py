@@ -913,14 +913,18 @@ class AssociationRequester(Association):
         remote_ae: RemoteAEConfig | Mapping[str, Any],
     ) -> None:
         self.remote_ae = _remote_config(remote_ae)
+        registry = local_ae.copy_context_def_list()  # takes the lock itself
         with local_ae.lock:
-            registry = local_ae.copy_context_def_list()
             scu_classes = frozenset(local_ae.supported_scu)
             scp_classes = frozenset(local_ae.supported_scp)
+            # What a C-GET may bring back: storage classes, and whatever the AE asked to
+            # receive in files (update_context_def_list(..., store_in_file=True)).
+            receivable = negotiation.STORAGE_SOP_CLASSES | frozenset(local_ae.store_in_file)
         proposal, self._roles = negotiation.select_proposal(
             ((ctx.sop_class, ctx.supported_ts) for ctx in registry.values()),
             scu_classes,
             scp_classes,
+            receivable,
         )
         self._proposal = proposal
         self.context_def_list: dict[int, PContextDefList] = {

@@ -101,7 +101,7 @@ GET_SOP_CLASSES = frozenset(
         uids.PATIENT_STUDY_ONLY_GET_SOP_CLASS,
     }
 )
-_STORAGE_SOP_CLASSES = frozenset(uids.STORAGE_SOP_CLASSES)
+STORAGE_SOP_CLASSES = frozenset(uids.STORAGE_SOP_CLASSES)
 
 # PS3.8 9.3.3.2 result/reason of a presentation context.
 ACCEPTANCE = 0
@@ -377,17 +377,23 @@ def select_proposal(
     context_defs: Iterable[tuple[UID, Sequence[UID]]],
     scu_classes: Container[str],
     scp_classes: Container[str],
+    receivable: Container[str] = STORAGE_SOP_CLASSES,
 ) -> tuple[dict[int, ProposedContext], list[ScpScuRoleSelectionSubItem]]:
     """Choose what one association proposes: contexts (renumbered 1, 3, 5 ...) and role items.
 
     ``context_defs`` is the AE's registry, ``(sop_class, transfer_syntaxes)`` in registration
     order. Proposed: every class we are SCU of; and, when we are SCU of a C-GET class, every
-    storage class we have a context for, with a role item offering the SCP role (and the SCU
-    role when we are its SCU too), since the peer stores back on this association (api.md
-    section 5). Classes we only serve are not proposed: the peer opens its own association.
+    ``receivable`` class (storage classes by default) we have a context for, however it was
+    registered (``add_scu``, ``add_scp`` or ``update_context_def_list``), with a role item
+    offering the SCP role (and the SCU role when we are its SCU too), since the peer stores
+    back on this association (PS3.4 C.4.3.1). Classes we only serve are not proposed
+    otherwise: the peer opens its own association. ``scp_classes`` is kept for callers that
+    pass it; what we serve does not change the proposal.
 
-    Raises :class:`AssociationError` when more than 128 contexts would be needed
-    (PS3.8 9.3.2.2: IDs are odd, 1-255).
+    Raises :class:`AssociationError` when the classes we are SCU of need more than 128
+    contexts (PS3.8 9.3.2.2: IDs are odd, 1-255). Classes we would only receive by C-GET fill
+    the contexts left, in registration order; those that do not fit
+    (retired classes first, then security and NDE ones) are logged.
 
     >>> select_proposal([(uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])],
     ...                 scu_classes={uids.VERIFICATION_SOP_CLASS}, scp_classes=())[0]
@@ -395,28 +401,58 @@ def select_proposal(
     """
     definitions = list(context_defs)
     get_scu = any(uid in scu_classes for uid in GET_SOP_CLASSES)
+    required = sum(1 for sop_class, _ in definitions if sop_class in scu_classes)
+    if required > MAX_CONTEXTS:
+        raise AssociationError(
+            f'this association needs {required} presentation contexts, but one association '
+            f'carries at most {MAX_CONTEXTS} (PS3.8 9.3.2.2: odd IDs 1-255); register fewer '
+            'SOP classes with add_scu, or use a second ClientAE'
+        )
+    receive_only = [
+        UID(sop_class) for sop_class, _ in definitions
+        if get_scu and sop_class in receivable and sop_class not in scu_classes
+    ]
+    # Reversed before the stable sort: among equals, the last registered go first.
+    left_out = set(sorted(reversed(receive_only), key=_least_likely_received_first)[
+        : max(0, len(receive_only) - (MAX_CONTEXTS - required))
+    ])
     chosen: list[tuple[UID, Sequence[UID]]] = []
     roles: list[ScpScuRoleSelectionSubItem] = []
     for sop_class, transfer_syntaxes in definitions:
         is_scu = sop_class in scu_classes
-        receives = get_scu and sop_class in _STORAGE_SOP_CLASSES and (
-            is_scu or sop_class in scp_classes
-        )
+        receives = get_scu and sop_class in receivable and sop_class not in left_out
         if receives:
             roles.append(ScpScuRoleSelectionSubItem(sop_class, int(is_scu), 1))
         if is_scu or receives:
             chosen.append((sop_class, transfer_syntaxes))
-    if len(chosen) > MAX_CONTEXTS:
-        raise AssociationError(
-            f'this association needs {len(chosen)} presentation contexts, but one association '
-            f'carries at most {MAX_CONTEXTS} (PS3.8 9.3.2.2: odd IDs 1-255); register fewer '
-            'SOP classes with add_scu, or use a second ClientAE'
+    if left_out:
+        logger.info(
+            'C-GET: %d storage classes do not fit in the %d presentation contexts of one '
+            'association and are not proposed, so instances of them cannot be received: %s',
+            len(left_out), MAX_CONTEXTS,
+            ', '.join(_class_name(uid) for uid in receive_only if uid in left_out),
         )
     proposal = {
         2 * index + 1: ProposedContext(2 * index + 1, UID(sop_class), tuple(map(UID, ts)))
         for index, (sop_class, ts) in enumerate(chosen)
     }
     return proposal, roles
+
+
+#: Storage classes of security screening (DICOS) and non-destructive evaluation (DICONDE,
+#: PS3.4 B.5): a medical C-GET SCU receives them last of all.
+_NON_MEDICAL_STORAGE_PREFIXES = ('1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.')
+
+
+def _least_likely_received_first(uid: UID) -> tuple[bool, bool]:
+    """Sort key of the receive-only classes to leave out first when contexts run short:
+    retired classes, then non-medical ones."""
+    return (not uid.is_retired, not uid.startswith(_NON_MEDICAL_STORAGE_PREFIXES))
+
+
+def _class_name(uid: UID) -> str:
+    name = uid.name
+    return uid if name == uid else f'{name} ({uid})'
 
 
 def presentation_context_items(

@@ -45,7 +45,6 @@ import dataclasses
 import logging
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import (
     TYPE_CHECKING,
@@ -371,9 +370,7 @@ def _encode_for_context(ds: Dataset, ts: UID) -> bytes:
         _swap_words(ds)
     if ts.is_deflated:
         # PS3.5 A.5: explicit VR little endian, then deflated (RFC 1951, no zlib header).
-        raw = dsutils.encode(ds, False, True)
-        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
-        return compressor.compress(raw) + compressor.flush()
+        return dsutils.deflate(dsutils.encode(ds, False, True))
     return dsutils.encode(ds, ts.is_implicit_VR, ts.is_little_endian)
 
 
@@ -579,7 +576,7 @@ def _decode_data_set(data: Any, ts: UID) -> Dataset:
             ds = dcmread(data, force=True)
         elif ts.is_deflated:
             # PS3.5 A.5: explicit VR little endian, deflated (RFC 1951, no zlib header).
-            ds = dsutils.decode(zlib.decompress(bytes(data), -zlib.MAX_WBITS), False, True)
+            ds = dsutils.decode(dsutils.inflate(data), False, True)
         else:
             ds = dsutils.decode(bytes(data), ts.is_implicit_VR, ts.is_little_endian)
         # pydicom converts values lazily: convert them all now, so that a malformed data set
@@ -1812,6 +1809,10 @@ def _get_sub_operation(
     """
     ctx = asce.accepted_contexts.get(pc_id)
     if ctx is None or pc_id not in getattr(asce, 'sop_classes_as_scp', {}):
+        logger.warning(
+            'C-GET: refusing the C-STORE of %s (%s) on context %d, where we did not take the '
+            'SCP role', msg.affected_sop_instance_uid, _class_name(msg.sop_class_uid), pc_id,
+        )
         asce.discard_received_file(msg.data_set)
         asce.respond_unsupported(pc_id, msg)
         return None
@@ -1859,12 +1860,45 @@ def _get_exchange(
             if not _response_status(rsp).is_pending:
                 finished = True
                 outcome.finish(rsp, ctx.supported_ts)
+                if rsp.num_of_failed_sub_ops:
+                    _explain_failed_sub_operations(asce, rsp, outcome.identifier)
                 return
     except GeneratorExit:
         if not finished:
             outcome.finish(_cancel(asce, ctx, dm.CGetRSPMessage, msg_id, on_store),
                            ctx.supported_ts)
         raise
+
+
+def _class_name(uid: str | None) -> str:
+    name = UID(uid or '').name
+    return f'{name} {uid}' if name and name != uid else str(uid)
+
+
+def _explain_failed_sub_operations(
+    asce: Association, rsp: dm.CGetRSPMessage, identifier: Dataset | None
+) -> None:
+    """Say which storage classes this association could not receive: the SCP usually fails a
+    sub-operation for want of a context with our SCP role (PS3.4 C.4.3.3.1), and the final
+    status alone (B000H, A702H) does not say so."""
+    receiving = {str(entry[1]) for entry in getattr(asce, 'sop_classes_as_scp', {}).values()}
+    proposed = {str(ctx.sop_class) for ctx in getattr(asce, 'context_def_list', {}).values()}
+    refused = sorted(uid for uid in proposed - receiving if uid in uids.STORAGE_SOP_CLASSES)
+    failed = identifier.get('FailedSOPInstanceUIDList', []) if identifier is not None else []
+    if isinstance(failed, str):
+        failed = [failed]
+    logger.warning(
+        'C-GET ended with %d failed sub-operations (status 0x%04X)%s. Storage classes this '
+        'association receives: %s; refused by %s (context or SCP role): %s. Instances of any '
+        'other class cannot come back: register its storage class on the AE '
+        '(update_context_def_list(classes, store_in_file=True) or add_scu(storage_scu, '
+        'classes)).',
+        rsp.num_of_failed_sub_ops, rsp.status or 0,
+        f'; failed instances: {", ".join(map(str, failed))}' if failed else '',
+        ', '.join(sorted(map(_class_name, receiving))) or 'none',
+        getattr(getattr(asce, 'remote_ae', None), 'aet', 'the peer'),
+        ', '.join(map(_class_name, refused)) or 'none',
+    )
 
 
 @sop_classes(GET_SOP_CLASSES)
@@ -2338,8 +2372,8 @@ class _MoveDestination:
         self._remote_ae = remote_ae
         self._originator = (str(getattr(asce, 'remote_ae', '')) or None, msg.message_id)
         ae = self._ae
+        registry = ae.copy_context_def_list()  # takes the lock itself
         with ae.lock:
-            registry = ae.copy_context_def_list()
             self._services = {
                 UID(uid): service for uid, service in ae.supported_scu.items()
                 if uid in _STORAGE_CLASSES or service is storage_scu
@@ -2554,7 +2588,7 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
         if accepted is None:
             logger.warning(
                 'no storage context with the SCP role for %s: the C-GET SCU did not propose '
-                'one (or this AE has no storage_scu for it)', instance.sop_class,
+                'one (or this AE has no storage_scu for it)', _class_name(instance.sop_class),
             )
             return None
         pc_id, ts = accepted

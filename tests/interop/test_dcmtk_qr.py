@@ -324,10 +324,16 @@ def test_our_move_to_dcmqrscp(dcmqrscp, archive, serve, assert_same, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [target.stored_name]
 
 
-def test_our_get_to_dcmqrscp(dcmqrscp, archive, assert_same, tmp_path):
+@pytest.mark.parametrize('registration', ['add_scu', 'update_context_def_list'])
+def test_our_get_to_dcmqrscp(registration, dcmqrscp, archive, assert_same, tmp_path):
+    """Storage contexts registered either way are proposed with the SCP role; the original's
+    recipe registers them with update_context_def_list (no storage service at all)."""
     out = tmp_path / 'got'
     client = ae.ClientStorageAE(out, 'OURSCU').add_scu(sc.qr_get_scu)
-    client.add_scu(sc.storage_scu, [CT_IMAGE_STORAGE, MR_IMAGE_STORAGE])
+    if registration == 'add_scu':
+        client.add_scu(sc.storage_scu, [CT_IMAGE_STORAGE, MR_IMAGE_STORAGE])
+    else:
+        client.update_context_def_list([CT_IMAGE_STORAGE, MR_IMAGE_STORAGE], store_in_file=True)
     query = Dataset()
     query.QueryRetrieveLevel = 'PATIENT'
     query.PatientID = 'INTEROP-1'
@@ -340,3 +346,29 @@ def test_our_get_to_dcmqrscp(dcmqrscp, archive, assert_same, tmp_path):
     assert sorted(received) == sorted(s.sop_class_uid for s in archive)
     for sample in archive:
         assert_same(sample, out / sample.stored_name, same_syntax=False)
+
+
+def test_our_get_into_a_plain_ae_from_dcmqrscp(dcmqrscp, archive, tmp_path):
+    """A plain AE with a store-in-file storage SCP: its on_receive_store reads each file."""
+    read = []
+
+    class Reader(ae.AE):
+        def on_receive_store(self, context, ds):
+            read.append(dcmread(ds).SOPInstanceUID)
+            return statuses.SUCCESS
+
+    client = Reader('OURSCU', 0, host='127.0.0.1', bind_and_activate=False)
+    client.add_scu(sc.qr_get_scu, [uids.PATIENT_ROOT_GET_SOP_CLASS]).add_scp(sc.storage_scp)
+    query = Dataset()
+    query.QueryRetrieveLevel = 'PATIENT'
+    query.PatientID = 'INTEROP-1'
+    try:
+        with dcmqrscp() as server:
+            with client.request_association(server.remote()) as assoc:
+                get = assoc.get_scu(uids.PATIENT_ROOT_GET_SOP_CLASS)(query, 1)
+                received = list(get)
+    finally:
+        client.quit()
+    assert get.status.is_success, get.response
+    assert len(received) == len(archive)
+    assert sorted(read) == sorted(s.sop_instance_uid for s in archive)
