@@ -257,17 +257,22 @@ class StagedFile(io.BufferedRandom):
     >>> import os, tempfile
     >>> with tempfile.TemporaryDirectory() as incoming:
     ...     staged = StagedFile(incoming)
-    ...     print(staged.write(b'...'), staged.path.name.startswith('.pynetdicom2-'))
+    ...     print(staged.write(b'...'), staged.path.name.startswith('.pynetdicom2-'),
+    ...           staged.name == str(staged.path))
     ...     target = staged.commit(Path(incoming) / '1.2.3.dcm')
     ...     os.listdir(incoming)
-    3 True
+    3 True True
     ['1.2.3.dcm']
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         fd, name = tempfile.mkstemp(prefix='.pynetdicom2-', suffix='.part', dir=directory)
         try:
-            super().__init__(io.FileIO(fd, 'r+'))
+            raw = io.FileIO(fd, 'r+')
+            # ``name`` is the path, as for a file opened by name (a handler may log it or open
+            # it again), not the descriptor mkstemp returned.
+            raw.name = name
+            super().__init__(raw)
         except BaseException:
             os.close(fd)
             os.unlink(name)

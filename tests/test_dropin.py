@@ -185,6 +185,26 @@ def test_get_into_a_plain_ae_whose_hook_reads_the_file(tmp_path):
     assert sorted(client.read) == sorted(str(p.stem) for p in pacs.stored_files())
 
 
+def test_a_stored_files_name_is_its_path(tmp_path):
+    """The original opened received files by path: ``ds.name`` is a path a hook may log or
+    open again (the staged file's, until the data set is kept under its final name)."""
+    names: list = []
+
+    class Recorder(ae.StorageAE):
+        def on_receive_store(self, context, ds):
+            names.append((ds.name, pydicom.dcmread(ds.name).SOPInstanceUID))
+            return statuses.SUCCESS
+
+    server = Recorder(tmp_path / 'in', 'SCP', 0, host='127.0.0.1').add_scp(sc.storage_scp)
+    ds = make_study(instances=1, StudyInstanceUID=STUDY)[0]
+    client = fast(ae.ClientAE('SCU')).add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE])
+    with serving(server), client.request_association(remote(server)) as assoc:
+        assert assoc.get_scu(uids.CT_IMAGE_STORAGE)(ds, 1).is_success
+    [(name, instance)] = names
+    assert isinstance(name, str) and os.path.dirname(name) == str(tmp_path / 'in')
+    assert instance == ds.SOPInstanceUID
+
+
 # --- 4. storage commitment between two AEs of the original's kind ------------------------------
 
 

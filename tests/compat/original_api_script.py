@@ -2,7 +2,7 @@
 
 A storage SCP (an AE subclass with on_association_request and on_receive_store) and an SCU
 (ClientAE + add_scu + request_association + get_scu) talk to each other on the port given as
-the first argument. tests/test_compat_script.py runs it unchanged against this library.
+the first argument. tests/test_compat.py runs it unchanged against this library.
 """
 
 import os
@@ -64,7 +64,7 @@ def main(port):
                 ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
                 ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
                 ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-                pydicom.dcmwrite(path, ds, enforce_file_format=True)
+                pydicom.dcmwrite(path, ds, write_like_original=False)
                 status = assoc.get_scu(uids.CT_IMAGE_STORAGE)(path, 3)
                 print('store file', status)
 
