@@ -15,7 +15,7 @@ Theory of operation:
   files its DUL writes received data sets to: every file ``ae.get_file`` hands out is tracked
   until a service keeps it (``keep_received_file``) or it is discarded; whatever is still
   tracked when the association ends (an abort, a vanished peer) is discarded, so a partial
-  data set never stays on disk (api.md section 5).
+  data set never stays on disk.
 * Two maximum lengths are kept apart: ``max_pdu_length`` is what we announce and bounds what
   we receive; ``peer_max_pdu_length`` is what the peer announced and bounds what we send
   (0 = unlimited on either side, PS3.8 D.1).
@@ -338,7 +338,7 @@ class Association:
         sop_class = dm.value_or_none(command_set.get(0x00000002))
         if not (is_safe_uid(instance) and is_safe_uid(sop_class)):
             # A UID no file name may be built from: receive the data set into nothing; the
-            # service answers with a failure status (api.md section 5).
+            # service answers with a failure status (PS3.4 B.2.3: C000H).
             logger.warning(
                 'refusing to store a data set with SOP class %r, instance %r: not a valid UID',
                 sop_class, instance,
@@ -643,9 +643,16 @@ class AssociationAcceptor(Association):
             self.reject(result, source, reason)
             raise AssociationRejectedError(result, source, reason, explanation)
         with ae.lock:
+            # PS3.7 10.1.1: the SCU of a class performs its N-EVENT-REPORTs, so an SCP service
+            # that takes them (StorageCommitment() receiving results) can play the SCU role
+            # the report's sender asks of us (PS3.4 J.3.3.1.3).
+            report_receivers = {
+                uid for uid, service in ae.supported_scp.items()
+                if callable(getattr(service, 'n_event_report', None))
+            }
             capabilities = negotiation.AcceptorCapabilities(
                 scp_classes=frozenset(ae.supported_scp),
-                scu_classes=frozenset(ae.supported_scu),
+                scu_classes=frozenset(ae.supported_scu) | report_receivers,
                 transfer_syntaxes=tuple(ae.supported_ts),
                 max_pdu_length=self.max_pdu_length,
                 identity_response=self.identity_response,

@@ -5,7 +5,7 @@ request, sends it on its presentation context and reads the response(s); an SCP 
 request through the AE's hook (``on_receive_echo``, ``on_receive_store`` ...). It does not
 negotiate, listen or own sockets (``asceprovider``, ``applicationentity``).
 
-Conventions (api.md 1.12):
+Conventions (the original's, kept):
 
 * An SCP is ``scp(asce, ctx, msg)``: the association, the accepted
   :class:`~pynetdicom2.fsm.PContextDef` and the request message.
@@ -482,7 +482,7 @@ def _store(asce: Association, ctx: PContextDef, msg: dm.CStoreRQMessage) -> stat
     """Hand a received data set to ``on_receive_store``; keep its file on Success/Warning."""
     data = msg.data_set
     if msg.storage_error is not None:
-        # api.md section 5: a full disk is a status, not an abort.
+        # A full disk is a status (PS3.4 B.2.3: A700H, out of resources), not an abort.
         logger.error('could not store %s: %s', msg.affected_sop_instance_uid, msg.storage_error)
         return statuses.C_STORE_OUT_OF_RESOURCES
     instance = msg.affected_sop_instance_uid
@@ -1243,9 +1243,9 @@ def storage_commitment_scu(
     ``uids`` are ``(SOP class UID, SOP instance UID)`` pairs. Returns the status of the
     N-ACTION-RSP: the request was taken, not yet the result. The result comes later as an
     N-EVENT-REPORT on a *new* association to this AE, which must therefore listen (an
-    :class:`~pynetdicom2.applicationentity.AE`) with ``add_scp(StorageCommitment())`` (and
-    this SCU registered, so that it accepts the SCP role the reporter proposes) and
-    override ``on_commitment_response``.
+    :class:`~pynetdicom2.applicationentity.AE`) with ``add_scp(StorageCommitment())`` (which
+    also makes it grant the SCP role the reporter proposes) and override
+    ``on_commitment_response``.
 
     Usage::
 
@@ -1351,9 +1351,9 @@ class StorageCommitment(MessageDispatcherSCP):
       exist) on a new association to ``remote_ae``, with its own Message ID.
     * On the requester's AE it answers that N-EVENT-REPORT: it calls
       ``ae.on_commitment_response(transaction_uid, success iterator, failure iterator)`` and
-      replies Success (0110H after an EventHandlingError or an unreadable report). That AE
-      registers ``storage_commitment_scu`` too, so that it grants the SCP role the reporter
-      proposes.
+      replies Success (0110H after an EventHandlingError or an unreadable report). Registered,
+      it makes that AE grant the SCP role the reporter proposes (it performs the
+      N-EVENT-REPORT, the SCU's part: PS3.7 10.1.1); the requests may come from another AE.
 
     The class constants are the Failure Reason (0008,1197) values of PS3.3 C.14.1.1.
 
@@ -1484,7 +1484,7 @@ class StorageCommitment(MessageDispatcherSCP):
 #
 # Requester side: qr_find_scu and qr_move_scu are generators of responses, qr_get_scu returns a
 # GetOperation (an iterator of the instances received). Leaving any of them before the final
-# response sends a C-CANCEL-RQ and reads the remaining responses (api.md section 5).
+# response sends a C-CANCEL-RQ and reads the remaining responses (PS3.7 9.3.2.3).
 # Acceptor side: qr_find_scp, qr_move_scp and qr_get_scp answer through the AE hooks
 # on_receive_find, on_receive_move and on_receive_get, and between two responses look for a
 # C-CANCEL-RQ of the running request (PS3.7 9.3.2.3, 9.3.3.3, 9.3.4.3).
@@ -1510,8 +1510,8 @@ GET_SOP_CLASSES = [
 ]
 
 #: PS3.7 9.3.3.2, 9.3.4.2: the sub-operation counters are US, so one C-GET or C-MOVE performs
-#: at most this many sub-operations; more matches are refused with A701H/A702H (api.md
-#: section 5) rather than wrapping the counters.
+#: at most this many sub-operations; more matches are refused with A701H/A702H (PS3.4
+#: C.4.2.1.5, C.4.3.1.4: out of resources) rather than wrapping the counters.
 MAX_SUB_OPERATIONS = 0xFFFF
 
 #: PS3.8 9.3.2.2: one association carries at most 128 presentation contexts.
@@ -1909,7 +1909,7 @@ def qr_get_scu(asce: Association, ctx: PContextDef, ds: Dataset, msg_id: int) ->
     is answered with the status of ``ae.on_receive_store(store_context, data)`` and then
     yielded as ``(store_context, data)``. Register storage contexts for the classes you
     expect (``add_scu(storage_scu, [...])``): with ``qr_get_scu`` registered, the association
-    proposes them with the SCP role (api.md section 5). A :class:`ClientStorageAE` keeps every
+    proposes them with the SCP role (PS3.4 C.4.3.1). A :class:`ClientStorageAE` keeps every
     instance in its directory.
 
     >>> import os, tempfile
@@ -2240,7 +2240,7 @@ class _SubOperations:
     def final_status(
         self, response_class: type[dm.CGetRSPMessage] | type[dm.CMoveRSPMessage]
     ) -> statuses.Status:
-        """Success, or Warning B000H when any sub-operation failed or warned (api.md 5)."""
+        """Success, or Warning B000H when any sub-operation failed or warned (PS3.4 C.4.2.1.5)."""
         if self.failed or self.warning:
             return statuses.Status(0xB000, response_class)
         return statuses.SUCCESS

@@ -272,14 +272,27 @@ def test_a_refused_report_is_answered_processing_failure(caplog):
     assert 'was answered (0x110) Failure' in caplog.text
 
 
-def test_a_requester_that_is_not_a_commitment_scu_refuses_the_scp_role(caplog):
+def test_results_reach_an_ae_that_only_registered_storage_commitment():
+    """The AE listening for results need not be the commitment SCU that asked (a separate
+    ClientAE may ask): registering StorageCommitment() is enough to grant the SCP role the
+    reporter proposes (PS3.4 J.3.3.1.3), since that service performs the N-EVENT-REPORT."""
     requester, performer = Requester(register_scu=False), Performer()
     with serving(requester), serving(performer):
         performer.report_to = remote(requester)
+        transaction = generate_uid()
+        with _plain_requester().request_association(remote(performer)) as assoc:
+            assert assoc.get_scu(COMMITMENT)(transaction, instances(1), 1).is_success
+        assert requester.results.get(timeout=GET_TIMEOUT)[0] == transaction
+
+
+def test_an_ae_without_storage_commitment_refuses_the_scp_role(caplog):
+    listener, performer = ae.AE('MODALITY', 0, host='127.0.0.1'), Performer()
+    listener.add_scp(sc.verification_scp)
+    with serving(listener), serving(performer):
+        performer.report_to = remote(listener)
         with caplog.at_level(logging.WARNING, logger='pynetdicom2.sopclass'):
             with _plain_requester().request_association(remote(performer)) as assoc:
                 assert assoc.get_scu(COMMITMENT)(generate_uid(), instances(1), 1).is_success
-    assert requester.results.empty()
     assert 'could not send the storage commitment result' in caplog.text
 
 

@@ -395,17 +395,23 @@ def test_pynetdicom_commitment_to_our_scp_reports_on_a_new_association(serve, th
 class Modality(ae.AE):
     """Our requester: asks for commitment, takes the result."""
 
-    def __init__(self) -> None:
+    def __init__(self, register_scu: bool = True) -> None:
         super().__init__('MODALITY', 0, bind_and_activate=False)
-        self.add_scu(sc.storage_commitment_scu).add_scp(sc.StorageCommitment())
+        self.add_scp(sc.StorageCommitment())
+        if register_scu:
+            self.add_scu(sc.storage_commitment_scu)
         self.results: queue.Queue = queue.Queue()
 
     def on_commitment_response(self, transaction_uid, success_iter, failure_iter):
         self.results.put((transaction_uid, list(success_iter), list(failure_iter)))
 
 
+@pytest.mark.parametrize('listener_is_scu', [True, False], ids=['same-ae', 'scp-only-listener'])
 @pytest.mark.parametrize('propose_scp_role', [False, True], ids=['no-role', 'scp-role'])
-def test_our_commitment_scu_to_pynetdicom_which_reports_back(serve, propose_scp_role):
+def test_our_commitment_scu_to_pynetdicom_which_reports_back(serve, propose_scp_role,
+                                                             listener_is_scu):
+    """The result comes back to our listening AE, which asked itself or let a ClientAE ask
+    (then it registered only StorageCommitment(), and still grants the SCP role)."""
     asked: queue.Queue = queue.Queue()
 
     def on_action(event):
@@ -413,12 +419,14 @@ def test_our_commitment_scu_to_pynetdicom_which_reports_back(serve, propose_scp_
                    event.request.RequestedSOPInstanceUID, event.action_information))
         return 0x0000, None
 
-    modality = bounded(Modality())
+    modality = bounded(Modality(register_scu=listener_is_scu))
+    asking = modality if listener_is_scu else bounded(
+        ae.ClientAE('MODALITY').add_scu(sc.storage_commitment_scu))
     pairs = [(CT, generate_uid()) for _ in range(2)]
     transaction = generate_uid()
     with serve(modality) as our_port, TheirServer(
             [COMMITMENT], [(evt.EVT_N_ACTION, on_action)]) as their_port:
-        with modality.request_association(remote(their_port)) as assoc:
+        with asking.request_association(remote(their_port)) as assoc:
             status = assoc.get_scu(COMMITMENT)(transaction, pairs, 5)
         message_id, action_type, instance, information = asked.get(timeout=PEER_TIMEOUT)
         # pynetdicom's performer reports on an association of its own.
