@@ -32,7 +32,7 @@ from typing import Any, Optional
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from pynetdicom2 import sopclass, statuses, uids
+from pynetdicom2 import negotiation, sopclass, statuses, uids
 from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
 from pynetdicom2.asceprovider import AssociationRequester, RemoteAEConfig
 from pynetdicom2.exceptions import NetDICOMError
@@ -273,13 +273,11 @@ def move(
 
 
 #: What :func:`get` proposes to receive by default: the storage classes of
-#: :data:`uids.STORAGE_SOP_CLASSES` but the security (DICOS), non-destructive testing (eddy
-#: current) and ophthalmic measurement ones, so that one association carries them all
-#: (PS3.8 9.3.2.2: at most 128 presentation contexts).
+#: :data:`uids.STORAGE_SOP_CLASSES` but the retired, security (DICOS), non-destructive testing
+#: (eddy current) and ophthalmic measurement ones (:func:`negotiation.rarely_received`), so
+#: that one association carries them all (PS3.8 9.3.2.2: at most 128 presentation contexts).
 COMMON_STORAGE_SOP_CLASSES = tuple(
-    uid for uid in uids.STORAGE_SOP_CLASSES
-    if not uid.startswith(('1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.',
-                           '1.2.840.10008.5.1.4.1.1.78.'))
+    uid for uid in uids.STORAGE_SOP_CLASSES if not negotiation.rarely_received(uid)
 )
 
 

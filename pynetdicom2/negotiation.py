@@ -393,7 +393,7 @@ def select_proposal(
     Raises :class:`AssociationError` when the classes we are SCU of need more than 128
     contexts (PS3.8 9.3.2.2: IDs are odd, 1-255). Classes we would only receive by C-GET fill
     the contexts left, in registration order; those that do not fit
-    (retired classes first, then security and NDE ones) are logged.
+    (:func:`rarely_received` ones first, then the last registered) are logged.
 
     >>> select_proposal([(uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])],
     ...                 scu_classes={uids.VERIFICATION_SOP_CLASS}, scp_classes=())[0]
@@ -413,7 +413,7 @@ def select_proposal(
         if get_scu and sop_class in receivable and sop_class not in scu_classes
     ]
     # Reversed before the stable sort: among equals, the last registered go first.
-    left_out = set(sorted(reversed(receive_only), key=_least_likely_received_first)[
+    left_out = set(sorted(reversed(receive_only), key=lambda uid: not rarely_received(uid))[
         : max(0, len(receive_only) - (MAX_CONTEXTS - required))
     ])
     chosen: list[tuple[UID, Sequence[UID]]] = []
@@ -439,15 +439,23 @@ def select_proposal(
     return proposal, roles
 
 
-#: Storage classes of security screening (DICOS) and non-destructive evaluation (DICONDE,
-#: PS3.4 B.5): a medical C-GET SCU receives them last of all.
-_NON_MEDICAL_STORAGE_PREFIXES = ('1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.')
+#: Storage classes (PS3.4 B.5) of security screening (DICOS, .501), non-destructive
+#: evaluation (DICONDE, .601) and ophthalmic measurements (.78): what a C-GET SCU of a
+#: hospital receives least often.
+_RARELY_RECEIVED_PREFIXES = (
+    '1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.', '1.2.840.10008.5.1.4.1.1.78.',
+)
 
 
-def _least_likely_received_first(uid: UID) -> tuple[bool, bool]:
-    """Sort key of the receive-only classes to leave out first when contexts run short:
-    retired classes, then non-medical ones."""
-    return (not uid.is_retired, not uid.startswith(_NON_MEDICAL_STORAGE_PREFIXES))
+def rarely_received(sop_class: str) -> bool:
+    """Whether a C-GET SCU may leave ``sop_class`` out first when contexts run short: a
+    retired class, or one of security screening, NDE or ophthalmic measurements.
+
+    >>> rarely_received(uids.CT_IMAGE_STORAGE), rarely_received('1.2.840.10008.5.1.4.1.1.501.1')
+    (False, True)
+    """
+    uid = sop_class if isinstance(sop_class, UID) else UID(sop_class)
+    return uid.is_retired or uid.startswith(_RARELY_RECEIVED_PREFIXES)
 
 
 def _class_name(uid: UID) -> str:
