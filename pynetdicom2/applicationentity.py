@@ -15,7 +15,7 @@ thread. Hooks (``on_receive_store`` ...) are therefore called from several threa
 an override that touches shared state must guard it (``self.lock`` is there for that). The
 AE's own registries and file naming are guarded by ``self.lock``.
 
-Timeouts (seconds, attributes of every AE, api.md section 5): ``artim_timeout`` (10)
+Timeouts (seconds, attributes of every AE): ``artim_timeout`` (10, PS3.8 9.1.5 ARTIM)
 association set-up and release; ``dcm_timeout`` (15) waiting for a DIMSE response;
 ``network_timeout`` (60) an idle incoming association, then aborted; ``connect_timeout``
 (15) the TCP connection.
@@ -299,7 +299,7 @@ class AEBase:
         """A data set from :meth:`get_file` was refused or cut short: remove its file.
 
         Staged files, and named regular files a custom :meth:`get_file` returned, are
-        deleted; other file objects are closed (api.md section 5).
+        deleted; other file objects are closed.
         """
         if isinstance(fp, StagedFile):
             fp.discard()

@@ -329,7 +329,7 @@ class DULServiceProvider(threading.Thread):
     more is refused. ``store_in_file``, ``get_file_cb``: see
     :class:`~pynetdicom2.dimsemessages.DIMSEDecoder`. ``artim_timeout``: seconds for ARTIM.
 
-    Keywords beyond the contract: ``called_address=(host, port)``, ``connect_timeout``
+    Keywords beyond the original's: ``called_address=(host, port)``, ``connect_timeout``
     (default :data:`SOCKET_TIMEOUT`), ``name`` (prefixed with ``pynetdicom2-`` if needed),
     ``max_association_pdu_length``, ``join_timeout`` (bound for :meth:`kill`).
 

@@ -9,7 +9,7 @@ This module owns three small things about files, and nothing about the network:
   (:func:`is_safe_uid`): a file name is never made of anything but digits and dots;
 * :class:`StagedFile`, the temporary file that a received data set is written to, beside its
   final place, and that becomes ``<SOPInstanceUID>.dcm`` by an atomic rename only when the
-  data set was accepted (api.md section 5: nothing half-written is ever visible).
+  data set was accepted: nothing half-written is ever visible (docs/reliability.rst).
 
 Usage::
 

@@ -161,7 +161,7 @@ class DecodablePDU(Protocol):
 class ProviderProto(Protocol):
     """What the state machine needs from its provider (the DUL thread or a test double).
 
-    Beyond the contract's members (``dul_socket``, ``primitive``, ``to_service_user``,
+    Beyond the original provider's members (``dul_socket``, ``primitive``, ``to_service_user``,
     ``from_service_user``, ``is_acceptor``, ``create_socket()``), actions do their I/O through
     ``write(data)`` and ``close_transport()``, so that the provider alone decides how the
     socket is driven (non-blocking, woken for stop/kill) and a write that fails becomes Evt17.

@@ -1,4 +1,4 @@
-"""C-CANCEL (PS3.7 9.3.2.3, 9.3.3.3, 9.3.4.3) in both roles, as api.md section 5 decides.
+"""C-CANCEL (PS3.7 9.3.2.3, 9.3.3.3, 9.3.4.3) in both roles.
 
 Requester: closing a C-FIND/C-MOVE generator or a C-GET operation before its final response
 sends a C-CANCEL-RQ and reads the responses up to the final one, so the association serves the

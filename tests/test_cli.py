@@ -1,6 +1,6 @@
 """The ``python -m pynetdicom2`` command line (:mod:`pynetdicom2.cli`); fixtures from our plugin.
 
-Checked: the contract's Args defaults, the parser of every subcommand (move with
+Checked: the original's Args defaults, the parser of every subcommand (move with
 ``--dest_aet``), ``--attr`` parsing and conversion, each command end to end against the
 loopback SCP of the pytest plugin (``dicom_scp``), and the one-line errors (refused
 connection, rejected association, unknown attribute, unreadable file) with the traceback only
@@ -44,7 +44,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-# --- the contract: Args and the parser ----------------------------------------------------------
+# --- the original's Args and parser --------------------------------------------------------------
 
 
 def test_args_fields_and_defaults():

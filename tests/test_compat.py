@@ -1,7 +1,7 @@
 """Scripts written for the original pynetdicom2 (0.9.8) API run unchanged against this library.
 
 Each script in tests/compat/ is what a user of the original writes for one documented usage
-pattern (api.md section 2): the SCU services of a ClientAE, a StorageAE server, storage
+pattern: the SCU services of a ClientAE, a StorageAE server, storage
 commitment between two AEs, a modality worklist, and the command line. It takes the free
 ports it needs as arguments and prints short deterministic lines, compared here.
 

@@ -136,3 +136,15 @@ def test_every_public_module_is_in_the_api_reference():
                                 re.MULTILINE))
     missing = [name for name in MODULES if name != 'pynetdicom2' and name not in documented]
     assert not missing, f'modules without an automodule directive in docs/: {missing}'
+
+
+def test_code_and_docs_cite_the_standard_not_working_notes():
+    """Docstrings and pages cite the DICOM standard and this repository's files; the team's
+    working notes are not part of the product and must not be cited."""
+    notes = re.compile(r'\b(?:api|design|style)\.md\b|shared/docs|\bthe contract\b')
+    sources = [*(ROOT / 'pynetdicom2').rglob('*.py'), *PAGES, *SCRIPTS, ROOT / 'README.rst']
+    cited = [f'{path.relative_to(ROOT)}:{number}'
+             for path in sources
+             for number, line in enumerate(path.read_text(encoding='utf-8').splitlines(), 1)
+             if notes.search(line)]
+    assert not cited, cited

@@ -180,7 +180,7 @@ def test_an_ssl_application_entity_also_requests_over_tls(pki: PKI, tmp_path: Pa
             requester.quit()
 
 
-# --- the requester's socket: the contract of api.md 1.14 ----------------------------------------
+# --- the requester's socket, as the original's SSLDULProvider ------------------------------
 
 
 def test_create_socket_wraps_with_one_positional_argument() -> None:
