@@ -69,14 +69,19 @@ SAMPLE_NAMES = (
 )
 
 
-def interop_required() -> bool:
-    """True when a missing peer must fail the run (CI) rather than skip."""
-    return os.environ.get('PYNETDICOM2_REQUIRE_INTEROP', '') not in ('', '0')
+def interop_required(peer: str = 'dcmtk') -> bool:
+    """True when a missing ``peer`` ('dcmtk' or 'pynetdicom') must fail the run rather than
+    skip: PYNETDICOM2_REQUIRE_INTEROP is 1 (every peer, as CI's main run sets it) or names
+    the peers required, comma-separated (e.g. 'dcmtk' where pynetdicom cannot install)."""
+    required = os.environ.get('PYNETDICOM2_REQUIRE_INTEROP', '').strip()
+    if required in ('', '0'):
+        return False
+    return required == '1' or peer in {name.strip() for name in required.split(',')}
 
 
 def missing_peer(reason: str) -> NoReturn:
-    """Skip (or, when interop is required, fail) a test whose peer is not installed."""
-    if interop_required():
+    """Skip (or, when DCMTK is required, fail) a test whose DCMTK tool is not installed."""
+    if interop_required('dcmtk'):
         pytest.fail(f'PYNETDICOM2_REQUIRE_INTEROP is set but {reason}', pytrace=False)
     pytest.skip(reason)
 

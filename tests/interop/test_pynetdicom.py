@@ -27,7 +27,7 @@ try:
     from pynetdicom import evt
     from pynetdicom.pdu_primitives import UserIdentityNegotiation
 except ImportError:  # pragma: no cover - pynetdicom is a test dependency
-    if interop_required():
+    if interop_required('pynetdicom'):
         raise
     pytest.skip('pynetdicom is not installed (pip install pynetdicom): no peer',
                 allow_module_level=True)

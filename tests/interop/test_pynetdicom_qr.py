@@ -27,7 +27,7 @@ try:
     import pynetdicom
     from pynetdicom import build_role, evt
 except ImportError:  # pragma: no cover - pynetdicom is a test dependency
-    if interop_required():
+    if interop_required('pynetdicom'):
         raise
     pytest.skip('pynetdicom is not installed (pip install pynetdicom): no peer',
                 allow_module_level=True)
