@@ -9,6 +9,7 @@ Usage::
 
 from __future__ import annotations
 
+import array
 import os
 import zlib
 
@@ -18,6 +19,8 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_data_element, write_dataset
+
+from pynetdicom2.exceptions import NetDICOMError
 
 
 def _buffer(is_implicit_vr: bool, is_little_endian: bool) -> DicomBytesIO:
@@ -80,3 +83,40 @@ def save_part10(ds: Dataset, path: str | os.PathLike[str]) -> None:
     """Write ``ds`` to ``path`` as a DICOM Part-10 file: preamble, ``DICM``, file meta (from
     ``ds.file_meta``, completed where pydicom can), then the data set."""
     ds.save_as(path, **_ENFORCE_FILE_FORMAT)
+
+
+#: PS3.5 7.3: values of these VRs are words of the given size, in the data set's byte order.
+_WORD_SIZES = {'OW': 2, 'OF': 4, 'OL': 4, 'OD': 8, 'OV': 8}
+_ARRAY_CODES = {2: 'H', 4: 'I', 8: 'Q'}
+
+
+def swap_word_values(ds: Dataset) -> None:
+    """Swap the bytes of every OW/OF/OL/OD/OV value of ``ds`` (and its items) in place.
+
+    For a data set re-encoded in the other byte order (PS3.5 7.3): pydicom keeps these
+    values as the bytes they were read as and writes them back unchanged, so the words must
+    be swapped first. Raises :class:`~pynetdicom2.exceptions.NetDICOMError` on a platform
+    without an array type of the word size.
+
+    >>> from pydicom.dataset import Dataset
+    >>> ds = Dataset()
+    >>> ds.add_new(0x7FE00010, 'OW', b'\\x00\\x01\\x00\\x02')
+    >>> swap_word_values(ds)
+    >>> ds.PixelData
+    b'\\x01\\x00\\x02\\x00'
+    """
+    for element in ds:
+        if element.VR == 'SQ':
+            for item in element.value or ():
+                swap_word_values(item)
+            continue
+        size = _WORD_SIZES.get(element.VR)
+        value = element.value
+        if size is None or not value or len(value) % size:
+            continue
+        words = array.array(_ARRAY_CODES[size])
+        if words.itemsize != size:  # pragma: no cover - exotic platforms
+            raise NetDICOMError(f'cannot swap {element.VR} words on this platform')
+        words.frombytes(bytes(value))
+        words.byteswap()
+        element.value = words.tobytes()

@@ -27,6 +27,8 @@ from pynetdicom2 import commands, statuses, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import sopclass as sc
 from pynetdicom2.exceptions import DCMTimeoutError
+from pynetdicom2.services import query as query_service  # aliased: query() is defined below
+from pynetdicom2.services import retrieve
 
 CT = uids.CT_IMAGE_STORAGE
 ECHO = uids.VERIFICATION_SOP_CLASS
@@ -112,14 +114,16 @@ def qr_client(directory=None) -> ae.ClientAE:
 def cancels(monkeypatch):
     """The final responses the requester read after each C-CANCEL-RQ it sent."""
     finals = []
-    original = sc._cancel
+    original = query_service.cancel_request
 
     def spy(*args, **kwargs):
         rsp = original(*args, **kwargs)
         finals.append(rsp)
         return rsp
 
-    monkeypatch.setattr(sc, '_cancel', spy)
+    # C-FIND cancels from the query module, C-MOVE and C-GET from the retrieve module.
+    monkeypatch.setattr(query_service, 'cancel_request', spy)
+    monkeypatch.setattr(retrieve, 'cancel_request', spy)
     return finals
 
 
@@ -356,10 +360,10 @@ def test_cancel_check_consumes_cancels_and_defers_the_rest():
     echo = dm.CEchoRQMessage()
     fake = _FakeAssociation([(echo, 3), (_cancel_request(9), 1), (_cancel_request(5), 1),
                              (echo, 5)])
-    assert sc._cancel_requested(fake, 5) is True
+    assert query_service.cancel_requested(fake, 5) is True
     assert fake.deferred == [(echo, 3)]
     assert fake.arrived == [(echo, 5)]  # left for later
-    assert sc._cancel_requested(fake, 5) is False
+    assert query_service.cancel_requested(fake, 5) is False
     assert fake.deferred == [(echo, 3), (echo, 5)]
 
 

@@ -29,6 +29,7 @@ from pynetdicom2 import commands, dsutils, statuses, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import sopclass as sc
 from pynetdicom2.exceptions import ClassNotSupportedError, EventHandlingError, NetDICOMError
+from pynetdicom2.services import retrieve, suboperations
 
 CT = uids.CT_IMAGE_STORAGE
 MR = uids.MR_IMAGE_STORAGE
@@ -365,7 +366,7 @@ def test_get_sends_message_ids_from_1_and_pending_counts(tmp_path, monkeypatch):
     sent_ids = []
     responses = []
     original_store = sc.storage_scu
-    original_respond = sc._SubOperations.respond
+    original_respond = suboperations._SubOperations.respond
 
     def spy_store(asce, ctx, source, msg_id, *args, **kwargs):
         sent_ids.append(msg_id)
@@ -375,8 +376,8 @@ def test_get_sends_message_ids_from_1_and_pending_counts(tmp_path, monkeypatch):
         responses.append((int(status), self.remaining, self.completed))
         return original_respond(self, asce, ctx, msg, response_class, status, comment)
 
-    monkeypatch.setattr(sc, 'storage_scu', spy_store)
-    monkeypatch.setattr(sc._SubOperations, 'respond', spy_respond)
+    monkeypatch.setattr(retrieve, 'storage_scu', spy_store)  # what qr_get_scp sends with
+    monkeypatch.setattr(suboperations._SubOperations, 'respond', spy_respond)
     with serving(archive(items)) as srv:
         with qr_client(tmp_path).request_association(remote(srv)) as assoc:
             assert len(list(assoc.get_scu(GET['study'])(query(), 40))) == 3
@@ -507,7 +508,7 @@ def test_get_scp_refusals(how, status):
 
 
 def test_more_sub_operations_than_the_counters_hold_end_with_a702(monkeypatch, tmp_path):
-    monkeypatch.setattr(sc, 'MAX_SUB_OPERATIONS', 2)
+    monkeypatch.setattr(suboperations, 'MAX_SUB_OPERATIONS', 2)
     srv = archive(instances(4))
     srv.count = 2  # the handler announces fewer than it delivers
     with serving(srv):
@@ -746,19 +747,20 @@ def test_sources_are_reencoded_only_when_the_context_needs_it():
     item = Dataset()
     item.add_new(0x00660016, 'OF', b'\x00\x00\x80\x3f')  # Point Coordinates Data (1.0, BE)
     ds.add_new(0x00660011, 'SQ', Sequence([item]))
-    instance = sc._Instance(CT, ds.SOPInstanceUID, BIG, ds)
-    assert sc._source_for(instance, BIG) is ds
-    assert sc._source_for(instance, uids.ExplicitVRBigEndian) is ds
-    swapped = sc._source_for(instance, EXPLICIT)
+    instance = suboperations.SubOperationInstance(CT, ds.SOPInstanceUID, BIG, ds)
+    assert suboperations.source_for(instance, BIG) is ds
+    assert suboperations.source_for(instance, uids.ExplicitVRBigEndian) is ds
+    swapped = suboperations.source_for(instance, EXPLICIT)
     assert swapped is not ds and ds.PixelData == b'\x00\x01\x00\x02'  # the caller's is intact
     assert swapped.PixelData == b'\x01\x00\x02\x00'
     assert swapped[0x00660011].value[0][0x00660016].value == b'\x3f\x80\x00\x00'
     assert swapped.file_meta.TransferSyntaxUID == EXPLICIT
     # no swap between little endian syntaxes; a compressed data set goes to storage_scu as it
     # is (it refuses it there, with the reason)
-    little = sc._Instance(CT, ds.SOPInstanceUID, IMPLICIT, ds)
-    assert sc._source_for(little, EXPLICIT) is ds
-    assert sc._source_for(sc._Instance(CT, '1.2', JPEG, ds), EXPLICIT) is ds
+    little = suboperations.SubOperationInstance(CT, ds.SOPInstanceUID, IMPLICIT, ds)
+    assert suboperations.source_for(little, EXPLICIT) is ds
+    jpeg = suboperations.SubOperationInstance(CT, '1.2', JPEG, ds)
+    assert suboperations.source_for(jpeg, EXPLICIT) is ds
 
 
 def _mixed_syntax_files(directory) -> list:

@@ -41,6 +41,7 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.fsm import PContextDef
+from pynetdicom2.services import storage
 
 ECHO = uids.VERIFICATION_SOP_CLASS
 CT = uids.CT_IMAGE_STORAGE
@@ -240,13 +241,13 @@ def test_encode_for_context_never_transcodes_pixel_data():
     ds['PixelData'].VR = 'OB'
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = JPEG
-    assert sc._encode_for_context(ds, JPEG) == dsutils.encode(ds, False, True)
+    assert storage.encode_for_context(ds, JPEG) == dsutils.encode(ds, False, True)
     with pytest.raises(NetDICOMError, match='does not transcode'):
-        sc._encode_for_context(ds, EXPLICIT)
+        storage.encode_for_context(ds, EXPLICIT)
     plain = dataset()
     with pytest.raises(NetDICOMError, match='does not transcode'):
-        sc._encode_for_context(plain, JPEG)
-    deflated = sc._encode_for_context(plain, DEFLATED)
+        storage.encode_for_context(plain, JPEG)
+    deflated = storage.encode_for_context(plain, DEFLATED)
     assert zlib.decompress(deflated, -zlib.MAX_WBITS) == dsutils.encode(plain, False, True)
 
 
@@ -496,6 +497,6 @@ def test_dataset_in_another_byte_order_has_its_words_swapped() -> None:
     source.PixelData = b'\x00\x01\x00\x02'  # words 1 and 2, big endian
     source['PixelData'].VR = 'OW'  # as dcmread gives it from an explicit VR file
     for syntax, implicit in ((EXPLICIT, False), (IMPLICIT, True)):
-        raw = sc._encode_for_context(source, syntax)
+        raw = storage.encode_for_context(source, syntax)
         assert dsutils.decode(raw, implicit, True).PixelData == b'\x01\x00\x02\x00'
     assert source.PixelData == b'\x00\x01\x00\x02'  # the caller's data set is left alone

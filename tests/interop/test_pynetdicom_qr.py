@@ -19,6 +19,7 @@ from pydicom.uid import ExplicitVRLittleEndian, JPEGBaseline8Bit
 from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import sopclass as sc
 from pynetdicom2 import uids
+from pynetdicom2.services import query
 
 from .conftest import MR_IMAGE_STORAGE, interop_required
 from .test_dcmtk_qr import OurArchive
@@ -203,8 +204,8 @@ def their_archive():
 
 def test_our_find_closed_early_cancels_pynetdicoms(their_archive, mr_pair, monkeypatch):
     finals = []
-    original = sc._cancel
-    monkeypatch.setattr(sc, '_cancel', lambda *a, **k: finals.append(original(*a, **k)))
+    original = query.cancel_request
+    monkeypatch.setattr(query, 'cancel_request', lambda *a, **k: finals.append(original(*a, **k)))
     archive = their_archive([mr_pair[1].path])
     client = ae.ClientAE('OURSCU').add_scu(sc.qr_find_scu).add_scu(sc.verification_scu)
     with client.request_association(archive.remote()) as assoc:

@@ -1,0 +1,233 @@
+"""The Storage service class (PS3.4 Annex B): C-STORE, both sides.
+
+:func:`storage_scu` sends a Part-10 file (streamed as it is) or a Dataset (encoded in the
+accepted transfer syntax by :func:`encode_for_context`); :func:`storage_scp` hands what
+arrives to ``ae.on_receive_store`` through :func:`store_received`, which the C-GET requester
+uses too for the sub-operations it receives (:mod:`pynetdicom2.services.retrieve`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import TYPE_CHECKING, BinaryIO, Union
+
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from pynetdicom2 import dimsemessages as dm
+from pynetdicom2 import dsutils, statuses, uids
+from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
+from pynetdicom2.filestorage import is_safe_uid, read_meta
+from pynetdicom2.fsm import PContextDef
+from pynetdicom2.services.base import (
+    as_status,
+    logger,
+    receive_response,
+    refusal_status,
+    response_for,
+    sop_classes,
+    store_in_file,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pynetdicom2.asceprovider import Association
+
+
+DataSetSource = Union[str, 'os.PathLike[str]', Dataset]
+
+
+def encode_for_context(ds: Dataset, ts: UID) -> bytes:
+    """Encode ``ds`` in the accepted transfer syntax ``ts`` (refusing what would need a codec).
+
+    Raises :class:`~pynetdicom2.exceptions.NetDICOMError` for a data set whose pixel data would
+    have to be compressed or decompressed: the library has no codecs.
+    """
+    meta = getattr(ds, 'file_meta', None)
+    original = None
+    if meta is not None and 'TransferSyntaxUID' in meta:
+        original = UID(meta.TransferSyntaxUID)
+    compressed_source = original is not None and original.is_compressed
+    if ts.is_compressed or compressed_source:
+        # An encapsulated data set travels as it is, in its own transfer syntax only; we do
+        # not compress or decompress pixel data.
+        if original != ts:
+            raise NetDICOMError(
+                f'the data set is in {original.name if original else "an uncompressed syntax"}'
+                f' but the accepted transfer syntax is {ts.name}: pynetdicom2 does not '
+                'transcode pixel data; propose the data set\'s own transfer syntax'
+            )
+        return dsutils.encode(ds, False, True)
+    if original is not None and original.is_little_endian != ts.is_little_endian:
+        # PS3.5 7.3: pydicom keeps OW/OF/OL/OD/OV values in the byte order they were read in
+        # and writes them back unchanged, so a change of byte order must swap them here.
+        ds = copy.deepcopy(ds)
+        dsutils.swap_word_values(ds)
+    if ts.is_deflated:
+        # PS3.5 A.5: explicit VR little endian, then deflated (RFC 1951, no zlib header).
+        return dsutils.deflate(dsutils.encode(ds, False, True))
+    return dsutils.encode(ds, ts.is_implicit_VR, ts.is_little_endian)
+
+
+def _open_for_context(path: str | os.PathLike[str], ctx: PContextDef) -> tuple[BinaryIO, UID, UID]:
+    """Open a Part-10 file, check it fits the context, leave it at its data set.
+
+    Returns ``(file, sop_class_uid, sop_instance_uid)``; the file is the caller's to close.
+    """
+    fp = open(path, 'rb')  # noqa: SIM115 - closed by the message encoder or below
+    try:
+        meta = read_meta(fp)
+        if meta.transfer_syntax != ctx.supported_ts:
+            raise NetDICOMError(
+                f'{os.fspath(path)} is in transfer syntax {meta.transfer_syntax} but context '
+                f'{ctx.id} accepted {ctx.supported_ts}: the file is sent as it is, without '
+                'transcoding, so propose its own transfer syntax (e.g. ClientAE(...,'
+                ' supported_ts=[...]) or commands.store)'
+            )
+        sop_class = meta.sop_class_uid
+        instance = meta.sop_instance_uid
+        if instance is None or sop_class is None:
+            # File meta without the media storage UIDs: read them from the data set.
+            from pydicom import dcmread
+
+            fp.seek(0)
+            ds = dcmread(fp, stop_before_pixels=True, specific_tags=['SOPClassUID',
+                                                                     'SOPInstanceUID'])
+            sop_class = sop_class or UID(ds.get('SOPClassUID', ''))
+            instance = instance or UID(ds.get('SOPInstanceUID', ''))
+            fp.seek(meta.data_set_offset)
+        if sop_class != ctx.sop_class:
+            raise NetDICOMError(
+                f'{os.fspath(path)} holds SOP class {sop_class}, not {ctx.sop_class} of context '
+                f'{ctx.id}: use get_scu({sop_class!r})'
+            )
+        if not instance:
+            raise NetDICOMError(f'{os.fspath(path)} has no SOP instance UID')
+    except BaseException:
+        fp.close()
+        raise
+    return fp, UID(sop_class), UID(instance)
+
+
+def storage_scu(
+    asce: Association,
+    ctx: PContextDef,
+    dataset: DataSetSource,
+    msg_id: int,
+    move_originator_aet: str | None = None,
+    move_originator_message_id: int | None = None,
+) -> statuses.Status:
+    """Send one C-STORE-RQ and return the status of the C-STORE-RSP.
+
+    ``dataset`` is a path to a Part-10 file or a :class:`~pydicom.dataset.Dataset`. A file
+    is streamed from disk as it is, past its preamble and file meta, in chunks bounded by the
+    peer's maximum PDU length (memory does not grow with the file); its transfer syntax must
+    be the context's (no transcoding) and its SOP class the context's, else
+    :class:`~pynetdicom2.exceptions.NetDICOMError` is raised before anything is sent. A
+    Dataset is encoded in the context's transfer syntax. The move originator elements
+    (PS3.7 9.3.1.1) are sent only when both are given. Registered without default SOP
+    classes: pass them to ``add_scu``.
+
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_dataset, write_dataset
+    >>> client = ClientAE('MYSCU').add_scu(storage_scu, [uids.CT_IMAGE_STORAGE])
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...         ct_path = write_dataset(make_dataset(uids.CT_IMAGE_STORAGE), tmp)  # ct.dcm
+    ...         with client.request_association(pacs.remote) as assoc:
+    ...             store = assoc.get_scu(uids.CT_IMAGE_STORAGE)
+    ...             print(store(ct_path, 1).is_success, store(make_dataset(), 2).is_success)
+    ...         len(pacs.stored_files())
+    True True
+    2
+    """
+    rq = dm.CStoreRQMessage()
+    rq.message_id = msg_id
+    rq.priority = dm.PRIORITY_MEDIUM
+    if isinstance(dataset, Dataset):
+        sop_class = UID(dataset.get('SOPClassUID', ''))
+        instance = dataset.get('SOPInstanceUID', '')
+        if not sop_class or not instance:
+            raise NetDICOMError('the data set needs SOPClassUID and SOPInstanceUID to be stored')
+        rq.data_set = encode_for_context(dataset, ctx.supported_ts)
+    else:
+        fp, sop_class, instance = _open_for_context(dataset, ctx)
+        rq.data_set = fp
+    rq.sop_class_uid = sop_class
+    rq.affected_sop_instance_uid = instance
+    if move_originator_aet is not None and move_originator_message_id is not None:
+        rq.move_originator_aet = move_originator_aet
+        rq.move_originator_message_id = move_originator_message_id
+    try:
+        asce.send(rq, ctx.id)
+    except BaseException:
+        if not isinstance(rq.data_set, bytes):
+            rq.data_set.close()
+        raise
+    rsp = receive_response(asce, ctx, dm.CStoreRSPMessage, msg_id)
+    return statuses.Status(rsp.status, dm.CStoreRSPMessage)
+
+
+storage_scu.sop_classes = []  # type: ignore[attr-defined]
+storage_scu.store_in_file = False  # type: ignore[attr-defined]
+
+
+def store_received(
+    asce: Association, ctx: PContextDef, msg: dm.CStoreRQMessage
+) -> statuses.Status:
+    """Hand a received data set to ``on_receive_store``; keep its file on Success/Warning.
+
+    Returns the status to answer (the caller sends the response and discards the file).
+    """
+    data = msg.data_set
+    if msg.storage_error is not None:
+        # A full disk is a status (PS3.4 B.2.3: A700H, out of resources), not an abort.
+        logger.error('could not store %s: %s', msg.affected_sop_instance_uid, msg.storage_error)
+        return statuses.C_STORE_OUT_OF_RESOURCES
+    instance = msg.affected_sop_instance_uid
+    if not is_safe_uid(instance) or not is_safe_uid(msg.sop_class_uid):
+        logger.warning(
+            'refusing C-STORE of SOP class %r, instance %r: not valid UIDs (PS3.5 9.1)',
+            msg.sop_class_uid, instance,
+        )
+        return statuses.C_STORE_CANNOT_UNDERSTAND
+    if data is None:
+        logger.warning('C-STORE-RQ for %s carries no data set', instance)
+        return statuses.C_STORE_CANNOT_UNDERSTAND
+    try:
+        status = as_status(asce.ae.on_receive_store(ctx, data), dm.CStoreRSPMessage)
+    except EventHandlingError as exc:
+        logger.warning('on_receive_store refused %s: %s', instance, exc)
+        return refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND, dm.CStoreRSPMessage)
+    if status.is_success or status.is_warning:
+        try:
+            asce.keep_received_file(data, msg.command_set)
+        except OSError as exc:
+            logger.error('could not put %s in place: %s', instance, exc)
+            return statuses.C_STORE_OUT_OF_RESOURCES
+    return status
+
+
+@store_in_file
+@sop_classes(uids.STORAGE_SOP_CLASSES)
+def storage_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> None:
+    """Answer a C-STORE-RQ with the status of ``ae.on_receive_store(ctx, file)``.
+
+    The data set arrives in a file from ``ae.get_file`` (a Part-10 file positioned at its
+    preamble). It is kept (``ae.keep_file``: a storing AE renames it to
+    ``<SOPInstanceUID>.dcm``) only after a Success or Warning status, and before the
+    response is sent; otherwise it is discarded. Refused with 0xC000: invalid UIDs, a missing
+    data set, an :class:`EventHandlingError` from the hook; with 0xA700: a storage error.
+    """
+    if not isinstance(msg, dm.CStoreRQMessage):
+        asce.respond_unsupported(ctx.id, msg)
+        return
+    try:
+        status = store_received(asce, ctx, msg)
+    finally:
+        asce.discard_received_file(msg.data_set)
+    rsp = response_for(dm.CStoreRSPMessage, ctx, msg)
+    rsp.affected_sop_instance_uid = msg.affected_sop_instance_uid
+    rsp.status = int(status)
+    asce.send(rsp, ctx.id)
