@@ -28,9 +28,11 @@ DOCS = ROOT / 'docs'
 EXAMPLES = DOCS / 'examples'
 PAGES = sorted(DOCS.rglob('*.rst'))
 SCRIPTS = sorted(EXAMPLES.glob('*.py'))
-MODULES = ['pynetdicom2'] + sorted(f'pynetdicom2.{p.stem}'
-                                   for p in (ROOT / 'pynetdicom2').glob('*.py')
-                                   if not p.stem.startswith('__'))
+MODULES = ['pynetdicom2'] + sorted(
+    '.'.join(p.relative_to(ROOT).with_suffix('').parts).replace('.__init__', '')
+    for p in (ROOT / 'pynetdicom2').rglob('*.py')
+    if p.name == '__init__.py' and p.parent != ROOT / 'pynetdicom2' or not p.stem.startswith('__')
+)
 DOCTEST_FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 #: Bound for one example script or one documentation build.
 EXAMPLE_TIMEOUT = 90
