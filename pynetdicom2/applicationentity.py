@@ -69,7 +69,15 @@ from pynetdicom2.exceptions import (
     EventHandlingError,
     NetDICOMError,
 )
-from pynetdicom2.filestorage import PREAMBLE, StagedFile, is_safe_uid, write_meta
+from pynetdicom2.filestorage import (
+    PREAMBLE,
+    FileNaming,
+    SOPInstanceUIDNaming,
+    StagedFile,
+    numbered,
+    read_header,
+    write_meta,
+)
 from pynetdicom2.fsm import PContextDef
 
 __all__ = [
@@ -702,15 +710,24 @@ class AE(AEBase):
 
 
 class FolderStorageMixin:
-    """Store received data sets in a directory as ``<SOPInstanceUID>.dcm``.
+    """Store received data sets in a directory, as ``<SOPInstanceUID>.dcm`` by default.
 
     A data set is written to a hidden temporary file in the directory and renamed to its
     final name only after ``on_receive_store`` returned Success or Warning; otherwise, or
     when the association ends before the data set is complete, the temporary file is
-    deleted. File names are built only from UIDs that pass :func:`is_safe_uid`.
+    deleted. File names are built only from UIDs that pass
+    :func:`~pynetdicom2.filestorage.is_safe_uid`.
+
+    :attr:`file_naming` chooses the layout: a :class:`~pynetdicom2.filestorage.FileNaming`
+    policy (:class:`~pynetdicom2.filestorage.SOPInstanceUIDNaming` with ``replace=True`` for
+    an archive that keeps one copy, :class:`~pynetdicom2.filestorage.StudySeriesNaming`,
+    :class:`~pynetdicom2.filestorage.TemplateNaming`). Left None, names come from
+    :meth:`get_file_name`, the original's hook.
     """
 
     max_iterations = 10
+    #: The naming policy, or None for :meth:`get_file_name` (``<uid>.dcm``, then ``<uid>_N``).
+    file_naming: FileNaming | None = None
     storage_dir: Path
     lock: Any
 
@@ -719,19 +736,8 @@ class FolderStorageMixin:
 
         Raises :class:`ValueError` for a UID that is not safe in a file name.
         """
-        if not is_safe_uid(sop_instance_uid):
-            raise ValueError(f'{sop_instance_uid!r} is not a valid UID; refusing it as a file name')
-        # os.path rather than pathlib: this runs for every data set received.
-        directory = os.fspath(path)
-        for index in range(self.max_iterations):
-            suffix = f'_{index}' if index else ''
-            candidate = os.path.join(directory, f'{sop_instance_uid}{suffix}.dcm')
-            if not os.path.lexists(candidate):
-                return Path(candidate)
-        raise FileExistsError(
-            f'{sop_instance_uid}.dcm and {self.max_iterations - 1} numbered copies exist in '
-            f'{directory}'
-        )
+        name = SOPInstanceUIDNaming.file_name(sop_instance_uid)
+        return numbered(os.path.join(os.fspath(path), name), self.max_iterations)
 
     def get_storage_file(
         self, ctx: PContextDef, command_set: Dataset, path: str | os.PathLike[str]
@@ -749,19 +755,41 @@ class FolderStorageMixin:
         return self.get_storage_file(context, command_set, self.storage_dir), 0
 
     def keep_file(self, fp: BinaryIO, command_set: Dataset) -> None:
-        """Rename a staged file to ``<SOPInstanceUID>.dcm`` (atomic, in the same directory)."""
+        """Rename a staged file to its final name (atomic, in the same file system)."""
+        self.place_file(fp, command_set)
+
+    def place_file(self, fp: BinaryIO, command_set: Dataset) -> Path | None:
+        """Put an accepted data set's file where :attr:`file_naming` says; return the path.
+
+        A file that is not a :class:`~pynetdicom2.filestorage.StagedFile` (from a custom
+        :meth:`get_file`) is only closed (None). Raises :class:`OSError` when the data set
+        cannot be named (its staged file is then deleted) or put in place.
+        """
         if not isinstance(fp, StagedFile):
             fp.close()
-            return
-        instance = dm.value_or_none(command_set.get(_AFFECTED_SOP_INSTANCE_UID))
+            return None
+        naming = self.file_naming
+        try:
+            header = read_header(fp) if naming is not None and naming.needs_dataset else None
+        except OSError:
+            fp.discard()
+            raise
         with self.lock:  # two associations storing the same instance pick different names
             try:
-                target = self.get_file_name(fp.directory, str(instance or ''))
+                if naming is None:
+                    instance = dm.value_or_none(command_set.get(_AFFECTED_SOP_INSTANCE_UID))
+                    target = self.get_file_name(fp.directory, str(instance or ''))
+                else:
+                    target = naming.path_in(fp.directory, command_set, header,
+                                            self.max_iterations)
+                    if os.path.dirname(target) != fp.directory:
+                        target.parent.mkdir(parents=True, exist_ok=True)
             except ValueError as exc:
                 fp.discard()
                 raise OSError(str(exc)) from exc
             fp.commit(target)
         logger.debug('stored %s', target)
+        return target
 
     def on_receive_store(self, context: PContextDef, ds: BinaryIO | bytes) -> statuses.Status:
         """Success: the data set is put in place as soon as this returns."""

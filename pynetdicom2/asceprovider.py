@@ -55,6 +55,7 @@ from pynetdicom2.exceptions import (
     AssociationRejectedError,
     AssociationReleasedError,
     ClassNotSupportedError,
+    ConnectionFailedError,
     DCMTimeoutError,
     DIMSEProcessingError,
     NetDICOMError,
@@ -969,10 +970,10 @@ class AssociationRequester(Association):
         """Request the association; return the A-ASSOCIATE-AC once it is established.
 
         Raises :class:`AssociationRejectedError` (result, source, diagnostic),
-        :class:`AssociationAbortedError` (also when the connection fails: an A-P-ABORT, with
-        the :class:`OSError` as ``__cause__``), :class:`DCMTimeoutError` when no answer comes
-        within ``connect_timeout + artim_timeout``, and :class:`AssociationError` for an
-        unusable request or answer. The DUL is stopped before any of them is raised.
+        :class:`AssociationAbortedError` (:class:`ConnectionFailedError` when the connection
+        fails: an A-P-ABORT, the :class:`OSError` its ``__cause__``), :class:`DCMTimeoutError`
+        when no answer comes within ``connect_timeout + artim_timeout``, :class:`AssociationError`
+        for an unusable request or answer. The DUL is stopped before any of them is raised.
         """
         remote = self.remote_ae
         try:
@@ -994,7 +995,7 @@ class AssociationRequester(Association):
             reply = self.dul.receive(self.ae.connect_timeout + self.ae.artim_timeout)
             if isinstance(reply, pdu.AAbortPDU) and self.dul.transport_error is not None:
                 error = self.dul.transport_error
-                raise AssociationAbortedError(
+                raise ConnectionFailedError(
                     2, 0, f'cannot connect to {remote.address}:{remote.port}: {error}'
                 ) from error
             if not isinstance(reply, pdu.AAssociateAcPDU):

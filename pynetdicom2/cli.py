@@ -26,34 +26,35 @@ import contextlib
 import logging
 import sys
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from pydicom import datadict
 from pydicom.dataset import Dataset
 
-from pynetdicom2 import __version__, commands, sopclass, uids
-from pynetdicom2.applicationentity import ClientAE, StorageAE
-from pynetdicom2.apps import stderr_logging
+from pynetdicom2 import __version__, commands, uids
+from pynetdicom2.applicationentity import ClientAE
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import (
     AssociationAbortedError,
     AssociationRejectedError,
+    ConnectionFailedError,
     NetDICOMError,
 )
-from pynetdicom2.filestorage import read_meta
+from pynetdicom2.toolsupport import (
+    StoreRun,
+    ToolError,
+    build_identifier,
+    collect_files,
+    move_receiver,
+    print_error,
+    stderr_logging,
+    sub_operation_counts,
+)
 
 __all__ = ['Args', 'find', 'get', 'get_parser', 'main', 'move', 'parse_args', 'store', 'verify']
 
 logger = logging.getLogger('pynetdicom2.cli')
-
-#: Value representations whose values ``--attr`` converts to int.
-INT_VR = frozenset({'IS', 'SL', 'SS', 'SV', 'UL', 'US', 'UV'})
-#: Value representations whose values ``--attr`` converts to float.
-FLOAT_VR = frozenset({'DS', 'FD', 'FL'})
 
 _FIND_ROOTS = {
     'patient': uids.PATIENT_ROOT_FIND_SOP_CLASS,
@@ -67,12 +68,9 @@ _GET_ROOTS = {
     'patient': uids.PATIENT_ROOT_GET_SOP_CLASS,
     'study': uids.STUDY_ROOT_GET_SOP_CLASS,
 }
-#: PS3.8 9.3.2.2: an association carries at most 128 presentation contexts.
-_MAX_CONTEXTS = 128
 
-
-class CLIError(Exception):
-    """A failure the user can act on: :func:`main` prints it on one line and exits 1."""
+#: A failure the user can act on: :func:`main` prints it on one line and exits 1.
+CLIError = ToolError
 
 
 @dataclass
@@ -109,87 +107,9 @@ class Args:
 # --- attributes given on the command line -------------------------------------------------------
 
 
-def _convert_tag(text: str) -> int | str:
-    """A tag as ``int`` from ``'00100010'`` or ``'0010,0010'``; a keyword is returned as is.
-
-    Raises :class:`ValueError` for text that is neither a hex tag nor a known keyword.
-
-    >>> hex(_convert_tag('0010,0010')), _convert_tag('PatientName')
-    ('0x100010', 'PatientName')
-    """
-    cleaned = text.strip().strip('()')
-    digits = cleaned.replace(',', '')
-    if len(digits) == 8 and (',' in cleaned or cleaned == digits):
-        try:
-            return int(digits, 16)
-        except ValueError:
-            pass
-    if datadict.tag_for_keyword(cleaned) is not None:
-        return cleaned
-    raise ValueError(
-        f'unknown attribute {text!r}: use a DICOM keyword (PatientName) or a tag '
-        '(00100010 or 0010,0010)'
-    )
-
-
-def _convert_value(vr: str, text: str) -> int | float | str | None:
-    """``text`` as the Python value for ``vr``: None when empty, int, float or str.
-
-    >>> _convert_value('US', '16'), _convert_value('DS', '2.5'), _convert_value('PN', '')
-    (16, 2.5, None)
-    """
-    if text == '':
-        return None
-    if vr in INT_VR:
-        return int(text)
-    if vr in FLOAT_VR:
-        return float(text)
-    return text
-
-
-def _parse_attrs(attrs: Iterable[str]) -> list[tuple[int, str, int | float | str | None]]:
-    """``['Key=Val', '00100010=Val', '0010,0010=Val']`` as ``(tag, vr, value)`` triples.
-
-    Each item is split on its first ``=``. Raises :class:`ValueError` for an item without
-    ``=``, an unknown attribute, or a value that does not fit the attribute's VR.
-
-    >>> _parse_attrs(['PatientName=Doe*', '0020,000D='])
-    [(1048592, 'PN', 'Doe*'), (2097165, 'UI', None)]
-    """
-    parsed = []
-    for item in attrs:
-        key, sep, text = item.partition('=')
-        if not sep:
-            raise ValueError(f'{item!r} is not KEY=VALUE (e.g. PatientName=Doe* or 00100020=)')
-        tag_or_keyword = _convert_tag(key)
-        tag = (
-            tag_or_keyword if isinstance(tag_or_keyword, int)
-            else datadict.tag_for_keyword(tag_or_keyword)
-        )
-        assert tag is not None
-        try:
-            vr = datadict.dictionary_VR(tag)
-        except KeyError:
-            raise ValueError(
-                f'unknown attribute {key!r}: the tag is not in the DICOM dictionary'
-            ) from None
-        try:
-            value = _convert_value(vr, text)
-        except ValueError:
-            raise ValueError(f'{key}={text!r}: not a valid {vr} value') from None
-        parsed.append((tag, vr, value))
-    return parsed
-
-
 def _build_identifier(args: Args) -> Dataset:
     """The query/retrieve identifier of ``args``: level, character set and ``--attr`` keys."""
-    ds = Dataset()
-    ds.QueryRetrieveLevel = args.level.upper()
-    if args.encoding:
-        ds.SpecificCharacterSet = args.encoding
-    for tag, vr, value in _parse_attrs(args.attr):
-        ds.add_new(tag, vr, value)
-    return ds
+    return build_identifier(args.attr, args.level, args.encoding)
 
 
 def _args_to_remote_ae(args: Args) -> RemoteAEConfig:
@@ -229,88 +149,27 @@ def find(args: Args) -> Iterator[str]:
     logger.info('%d match(es)', count)
 
 
-def _files(file_or_dir: str) -> list[Path]:
-    path = Path(file_or_dir)
-    if path.is_dir():
-        return sorted(p for p in path.rglob('*') if p.is_file())
-    if not path.exists():
-        raise CLIError(f'cannot read {file_or_dir}: no such file or directory')
-    return [path]
-
-
-def _store(args: Args, files: Sequence[Path]) -> Iterator[str]:
-    """C-STORE ``files``: one association per transfer syntax (and per 128 SOP classes)."""
-    groups: dict[str, dict[str, list[Path]]] = defaultdict(lambda: defaultdict(list))
-    skipped = failed = sent = 0
-    for path in files:
-        try:
-            with open(path, 'rb') as fp:
-                meta = read_meta(fp)
-        except OSError as exc:
-            skipped += 1
-            yield f'skipped {path}: cannot read it ({exc.strerror or exc})'
-            continue
-        except Exception as exc:  # not a Part-10 file: report it and carry on
-            skipped += 1
-            yield f'skipped {path}: not a DICOM Part-10 file ({exc})'
-            continue
-        if not meta.sop_class_uid or not meta.transfer_syntax:
-            skipped += 1
-            yield f'skipped {path}: its file meta names no SOP class or transfer syntax'
-            continue
-        groups[str(meta.transfer_syntax)][str(meta.sop_class_uid)].append(path)
-    remote = _args_to_remote_ae(args)
-    for ts, by_class in groups.items():
-        classes = list(by_class)
-        for start in range(0, len(classes), _MAX_CONTEXTS):
-            chunk = classes[start:start + _MAX_CONTEXTS]
-            client = ClientAE(args.local_aet, [ts]).add_scu(sopclass.storage_scu, chunk)
-            with client.request_association(remote) as assoc:
-                msg_id = 0
-                for sop_class in chunk:
-                    try:
-                        service = assoc.get_scu(sop_class)
-                    except NetDICOMError:
-                        for path in by_class[sop_class]:
-                            failed += 1
-                            yield f'failed {path}: {args.aet} refused {sop_class} in {ts}'
-                        continue
-                    for path in by_class[sop_class]:
-                        msg_id += 1
-                        status = service(str(path), msg_id)
-                        if status.is_success or status.is_warning:
-                            sent += 1
-                            yield f'stored {path}: {status}'
-                        else:
-                            failed += 1
-                            yield f'failed {path}: {status}'
-    yield f'sent {sent}, failed {failed}, skipped {skipped}'
-    if failed:
-        raise CLIError(f'{failed} file(s) could not be stored')
-
-
 def store(args: Args) -> Iterator[str]:
-    """C-STORE a Part-10 file or every file under a directory; yield a line per file."""
-    yield from _store(args, _files(args.file_or_dir))
+    """C-STORE a Part-10 file or every file under a directory; yield a line per file.
 
-
-def _counts_line(operation: str, response: Any) -> str:
-    return (
-        f'{operation}: completed {response.num_of_completed_sub_ops}, '
-        f'failed {response.num_of_failed_sub_ops}, warning {response.num_of_warning_sub_ops}'
-    )
+    One association per transfer syntax (and per 128 SOP classes), as :class:`StoreRun` does.
+    """
+    run = StoreRun(collect_files([args.file_or_dir]))
+    for path, reason in run.skipped:
+        yield f'skipped {path}: {reason}'
+    remote = _args_to_remote_ae(args)
+    for path, stored, detail in run.send(lambda ts: ClientAE(args.local_aet, [ts]), remote):
+        yield f'{"stored" if stored else "failed"} {path}: {detail}'
+    yield run.summary()
+    if run.failed:
+        raise CLIError(f'{run.failed} file(s) could not be stored')
 
 
 def _move(args: Args, request: Dataset) -> Any:
-    remote = _args_to_remote_ae(args)
-    root = _MOVE_ROOTS[args.root]
-    if args.local_port is None:
-        return commands.move(args.local_aet, remote, request, args.dest_aet, root)
-    # Receive the sub-operations ourselves, as dest_aet, on --local_port.
-    receiver = StorageAE(args.storage_dir or '.', args.dest_aet, args.local_port, uids.ALL_TS)
-    receiver.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
-    with receiver:
-        return commands.move(args.local_aet, remote, request, args.dest_aet, root)
+    # With --local_port, receive the sub-operations ourselves, as dest_aet.
+    with move_receiver(args.storage_dir or '.', args.dest_aet, args.local_port):
+        return commands.move(args.local_aet, _args_to_remote_ae(args), request, args.dest_aet,
+                             _MOVE_ROOTS[args.root])
 
 
 def move(args: Args) -> Iterator[str]:
@@ -319,7 +178,7 @@ def move(args: Args) -> Iterator[str]:
     With ``--local_port`` a storage SCP titled ``--dest_aet`` runs on that port for the
     duration and writes the sub-operations to ``--storage_dir`` (the peer must know that AE).
     """
-    yield _counts_line(f'C-MOVE to {args.dest_aet}', _move(args, _build_identifier(args)))
+    yield sub_operation_counts(f'C-MOVE to {args.dest_aet}', _move(args, _build_identifier(args)))
 
 
 def get(args: Args) -> Iterator[str]:
@@ -328,7 +187,7 @@ def get(args: Args) -> Iterator[str]:
         args.local_aet, _args_to_remote_ae(args), _build_identifier(args),
         args.storage_dir or '.', _GET_ROOTS[args.root],
     )
-    yield _counts_line(f'C-GET into {args.storage_dir or "."}', response)
+    yield sub_operation_counts(f'C-GET into {args.storage_dir or "."}', response)
 
 
 def demo(args: Args) -> Iterator[str]:
@@ -479,7 +338,7 @@ def _describe_error(args: Args, exc: BaseException) -> str | None:
         return (f'{peer} rejected the association (result {exc.result}, source {exc.source}, '
                 f'reason {exc.diagnostic}): check --aet and that the peer accepts '
                 f'--local_aet {args.local_aet}')
-    if isinstance(exc, AssociationAbortedError) and str(exc).startswith('cannot connect'):
+    if isinstance(exc, ConnectionFailedError):
         return (f'{exc}: check --address and --port, and that the peer is listening')
     if isinstance(exc, AssociationAbortedError):
         return f'{peer} aborted the association ({exc})'
@@ -524,8 +383,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Exception as exc:
         if args.debug:
             raise
-        message = _describe_error(args, exc)
-        if message is None:
-            message = f'unexpected {type(exc).__name__}: {exc} (run with -d for the traceback)'
-        print(f'error: {message}', file=sys.stderr)
+        print_error(exc, 'error: ', lambda error: _describe_error(args, error),
+                    'run with -d for the traceback')
         sys.exit(1)

@@ -98,6 +98,23 @@ class AssociationAbortedError(AssociationError):
         return type(self), (self.source, self.reason_diag, *self.args)
 
 
+class ConnectionFailedError(AssociationAbortedError):
+    """The connection to the peer failed while an association was being requested.
+
+    The TCP connection could not be opened (refused, unreachable, timed out), or it broke
+    before the A-ASSOCIATE-AC arrived (a TLS handshake the peer refused, a reset): the
+    association was never set up. The DICOM upper layer reports this as an A-P-ABORT
+    (PS3.8 7.4), so it is an :class:`AssociationAbortedError` (``source`` 2, service
+    provider) and an existing ``except AssociationAbortedError`` still catches it. The
+    :class:`OSError` is its ``__cause__``; raised by
+    :meth:`pynetdicom2.asceprovider.AssociationRequester.request`.
+
+    >>> error = ConnectionFailedError(2, 0, 'cannot connect to 10.0.0.5:104: refused')
+    >>> isinstance(error, AssociationAbortedError), error.source
+    (True, 2)
+    """
+
+
 class DCMTimeoutError(NetDICOMError):
     """Nothing arrived from the peer within the DIMSE timeout (``dcm_timeout``)."""
 

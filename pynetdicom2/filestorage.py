@@ -1,6 +1,6 @@
 """Data sets on disk as DICOM Part-10 files (PS3.10 7.1): what pynetdicom2 writes and reads.
 
-This module owns three small things about files, and nothing about the network:
+This module owns four small things about files, and nothing about the network:
 
 * the 128-byte preamble, ``DICM`` and the File Meta Information written before a received
   data set (:func:`write_meta`) and read, without decoding the data set, before a file is
@@ -9,7 +9,14 @@ This module owns three small things about files, and nothing about the network:
   (:func:`is_safe_uid`): a file name is never made of anything but digits and dots;
 * :class:`StagedFile`, the temporary file that a received data set is written to, beside its
   final place, and that becomes ``<SOPInstanceUID>.dcm`` by an atomic rename only when the
-  data set was accepted: nothing half-written is ever visible (docs/reliability.rst).
+  data set was accepted: nothing half-written is ever visible (docs/reliability.rst);
+* the naming policies that say where under the storage directory an accepted data set goes
+  (:class:`FileNaming`): by SOP Instance UID (the default, :class:`SOPInstanceUIDNaming`), in
+  study and series folders (:class:`StudySeriesNaming`), or from a template of attribute
+  keywords (:class:`TemplateNaming`). Every component of a name is checked: a UID with
+  :func:`is_safe_uid`, anything else reduced to letters, digits, ``.-_^`` and space, never
+  ``.`` or ``..``, so no name leaves the storage directory.
+  :class:`~pynetdicom2.applicationentity.FolderStorageMixin` applies them.
 
 Usage::
 
@@ -23,6 +30,9 @@ Usage::
     with open('ct.dcm', 'rb') as fp:
         meta = filestorage.read_meta(fp)      # fp is now at the first data set byte
         print(meta.sop_class_uid, meta.transfer_syntax)
+
+    scp.file_naming = filestorage.TemplateNaming('{PatientID}/{StudyInstanceUID}/'
+                                                 '{SOPInstanceUID}.dcm', replace=True)
 """
 
 from __future__ import annotations
@@ -30,11 +40,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import string
 import struct
 import tempfile
-from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO, ClassVar, NamedTuple
 
+from pydicom import datadict, dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
@@ -42,7 +54,9 @@ from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.negotiation import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION_NAME
 
 __all__ = [
-    'PREAMBLE', 'Part10Meta', 'StagedFile', 'encode_meta', 'is_safe_uid', 'read_meta', 'write_meta',
+    'PREAMBLE', 'FileNaming', 'Part10Meta', 'SOPInstanceUIDNaming', 'StagedFile',
+    'StudySeriesNaming', 'TemplateNaming', 'encode_meta', 'is_safe_uid', 'numbered',
+    'read_header', 'read_meta', 'safe_component', 'write_meta',
 ]
 
 #: PS3.10 7.1: a 128-byte preamble (all zero when unused) and the prefix ``DICM``.
@@ -305,3 +319,233 @@ class StagedFile(io.BufferedRandom):
             self._finished = True
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._name)
+
+
+# --- naming: where under the storage directory an accepted data set goes ------------------------
+
+#: The characters a name component may hold (PS3.10 8.2 is stricter still for media).
+_NAME_CHARACTERS = frozenset(
+    'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_^ '
+)
+#: Longest file or directory name most file systems take.
+_MAX_COMPONENT_LENGTH = 255
+#: Template fields a data set may lack, taken from the C-STORE-RQ's command set instead.
+_FROM_COMMAND_SET = {'SOPInstanceUID': 0x00001000, 'SOPClassUID': 0x00000002}
+
+
+def safe_component(value: Any) -> str:
+    """``value`` as one file name component: other characters than letters, digits, ``.-_^``
+    and space become ``_``; an empty result, ``.`` and ``..`` become ``_``.
+
+    >>> safe_component('../P/1'), safe_component('..'), safe_component('Doe^Jane')
+    ('.._P_1', '_', 'Doe^Jane')
+    """
+    text = ''.join(c if c in _NAME_CHARACTERS else '_' for c in str(value)).strip()
+    return text if text not in ('', '.', '..') else '_'
+
+
+def _is_safe_component(part: str) -> bool:
+    return (0 < len(part) <= _MAX_COMPONENT_LENGTH and part not in ('.', '..')
+            and all(c in _NAME_CHARACTERS for c in part))
+
+
+def numbered(target: str | os.PathLike[str], max_iterations: int) -> Path:
+    """``target``, or the first of ``<stem>_1.dcm`` ... ``<stem>_N.dcm`` that is free, with
+    N < ``max_iterations`` (``max_iterations`` names in all). Raises :class:`FileExistsError`
+    when all are taken.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     Path(tmp, '1.2.3.dcm').touch()
+    ...     numbered(Path(tmp, '1.2.3.dcm'), 10).name
+    '1.2.3_1.dcm'
+    """
+    # os.path rather than pathlib: this runs for every data set received.
+    path = os.fspath(target)
+    stem, extension = (path[:-4], path[-4:]) if path.lower().endswith('.dcm') else (path, '')
+    for index in range(max_iterations):
+        candidate = f'{stem}_{index}{extension}' if index else path
+        if not os.path.lexists(candidate):
+            return Path(candidate)
+    directory, name = os.path.split(path)
+    raise FileExistsError(
+        f'{name} and {max_iterations - 1} numbered copies exist in {directory}'
+    )
+
+
+def read_header(fp: BinaryIO) -> Dataset:
+    """The data set of a staged Part-10 file without its pixel data (for a naming policy).
+
+    Raises :class:`OSError` when it cannot be read (the C-STORE then answers A700H).
+    """
+    try:
+        fp.seek(0)
+        return dcmread(fp, stop_before_pixels=True, force=True)
+    except OSError:
+        raise
+    except Exception as exc:
+        raise OSError(f'cannot read the received data set to name its file: {exc}') from exc
+
+
+class FileNaming:
+    """Where an accepted data set is filed, relative to the storage directory.
+
+    A policy turns the C-STORE-RQ's command set (and, when :attr:`needs_dataset` is true, the
+    data set's header) into a relative path (:meth:`relative_path`); :meth:`path_in` checks
+    every component of it and places it in a directory. With ``replace`` a second copy of an
+    instance replaces the first; without, it becomes ``<name>_1.dcm``, ``<name>_2.dcm`` ...
+    (:func:`numbered`). Subclass it and override :meth:`relative_path` for a layout of your
+    own; a :class:`ValueError` refuses the data set (the C-STORE answers A700H).
+    """
+
+    #: True when :meth:`relative_path` needs the data set (read from the staged file).
+    needs_dataset: ClassVar[bool] = False
+
+    def __init__(self, *, replace: bool = False) -> None:
+        self.replace = replace
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(replace={self.replace})'
+
+    def relative_path(self, command_set: Dataset, dataset: Dataset | None = None) -> PurePosixPath:
+        """The file's path relative to the storage directory."""
+        raise NotImplementedError
+
+    def path_in(
+        self,
+        directory: str | os.PathLike[str],
+        command_set: Dataset,
+        dataset: Dataset | None = None,
+        max_iterations: int = 10,
+    ) -> Path:
+        """Where the file goes in ``directory``: checked, and numbered unless ``replace``.
+
+        Raises :class:`ValueError` for a path that is absolute or has a component that is
+        empty, ``.``, ``..``, too long or holds other characters than letters, digits,
+        ``.-_^`` and space; :class:`FileExistsError` when every numbered name is taken.
+        """
+        relative = self.relative_path(command_set, dataset)
+        if relative.is_absolute() or not relative.parts or not all(
+            _is_safe_component(part) for part in relative.parts
+        ):
+            raise ValueError(f'{relative} is not a safe relative file name; refusing it')
+        target = os.path.join(os.fspath(directory), *relative.parts)
+        return Path(target) if self.replace else numbered(target, max_iterations)
+
+
+class SOPInstanceUIDNaming(FileNaming):
+    """``<SOPInstanceUID>.dcm``, from the command set's Affected SOP Instance UID (the default).
+
+    >>> command_set = Dataset(); command_set.AffectedSOPInstanceUID = '1.2.3'
+    >>> SOPInstanceUIDNaming().relative_path(command_set)
+    PurePosixPath('1.2.3.dcm')
+    """
+
+    @staticmethod
+    def file_name(sop_instance_uid: str) -> str:
+        """``<uid>.dcm``; :class:`ValueError` for a UID that is not safe in a file name."""
+        if not is_safe_uid(sop_instance_uid):
+            raise ValueError(f'{sop_instance_uid!r} is not a valid UID; refusing it as a file name')
+        return f'{sop_instance_uid}.dcm'
+
+    def relative_path(self, command_set: Dataset, dataset: Dataset | None = None) -> PurePosixPath:
+        element = command_set.get(_FROM_COMMAND_SET['SOPInstanceUID'])
+        uid = '' if element is None or element.value is None else str(element.value)
+        return PurePosixPath(self.file_name(uid.strip('\0 ')))
+
+
+class TemplateNaming(FileNaming):
+    """A path from a template of attribute keywords, e.g. DCMTK-like
+    ``'{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm'``.
+
+    Each ``{Keyword}`` becomes the data set's value: a UID (VR UI) must pass
+    :func:`is_safe_uid` (else the data set is refused), any other value is reduced with
+    :func:`safe_component`, and an absent or empty one is ``_``. ``SOPInstanceUID`` and
+    ``SOPClassUID`` fall back on the command set's Affected SOP Instance / Class UID. Fields
+    are plain keywords: no format specification or conversion. ``/`` (or ``\\``) separates
+    directories, created as needed. Raises :class:`ValueError` for a template that names no
+    file or has another kind of field.
+
+    >>> ds = Dataset(); ds.PatientID = '../P/1'; ds.SOPInstanceUID = '1.2.3'
+    >>> TemplateNaming('{PatientID}/{Modality}/{SOPInstanceUID}.dcm').render(ds).as_posix()
+    '.._P_1/_/1.2.3.dcm'
+    """
+
+    needs_dataset = True
+
+    def __init__(self, template: str, *, replace: bool = False) -> None:
+        super().__init__(replace=replace)
+        self.template = template
+        self._components: list[list[tuple[str, str | None]]] = []
+        try:
+            for component in template.replace('\\', '/').split('/'):
+                if component:
+                    self._components.append([
+                        (literal, self._field(field, spec, conversion))
+                        for literal, field, spec, conversion in string.Formatter().parse(component)
+                    ])
+        except ValueError as exc:
+            raise ValueError(f'file name template {template!r}: {exc}') from None
+        if not self._components:
+            raise ValueError(f'file name template {template!r} names no file')
+
+    @staticmethod
+    def _field(field: str | None, spec: str | None, conversion: str | None) -> str | None:
+        if field is not None and (not field.isidentifier() or spec or conversion):
+            raise ValueError(f'{{{field}}} is not a {{Keyword}} field')
+        return field
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}({self.template!r}, replace={self.replace})'
+
+    @staticmethod
+    def _value(keyword: str, dataset: Dataset, command_set: Dataset | None) -> str:
+        tag = datadict.tag_for_keyword(keyword)
+        value = dataset.get(keyword) if tag is not None else None
+        if (value is None or value == '') and keyword in _FROM_COMMAND_SET and command_set:
+            element = command_set.get(_FROM_COMMAND_SET[keyword])
+            value = None if element is None else element.value
+        if isinstance(value, (list, tuple)) or type(value).__name__ == 'MultiValue':
+            value = '\\'.join(str(item) for item in value)
+        text = '' if value is None else str(value).strip('\0 ')
+        if not text:
+            return '_'
+        if tag is not None and datadict.dictionary_VR(tag) == 'UI':
+            if not is_safe_uid(text):
+                raise ValueError(f'{keyword} {text!r} is not a valid UID; refusing it in a '
+                                 'file name')
+            return text
+        return safe_component(text)
+
+    def render(self, dataset: Dataset, command_set: Dataset | None = None) -> PurePosixPath:
+        """The relative path for ``dataset`` (a header is enough)."""
+        return PurePosixPath(*(
+            safe_component(''.join(
+                literal + (self._value(field, dataset, command_set) if field else '')
+                for literal, field in pieces
+            ))
+            for pieces in self._components
+        ))
+
+    def relative_path(self, command_set: Dataset, dataset: Dataset | None = None) -> PurePosixPath:
+        return self.render(dataset if dataset is not None else Dataset(), command_set)
+
+
+class StudySeriesNaming(TemplateNaming):
+    """``<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm``: a folder per study,
+    and in it one per series.
+
+    >>> ds = Dataset(); ds.StudyInstanceUID = '1.2'; ds.SeriesInstanceUID = '1.2.3'
+    >>> ds.SOPInstanceUID = '1.2.3.4'
+    >>> StudySeriesNaming().render(ds).as_posix()
+    '1.2/1.2.3/1.2.3.4.dcm'
+    """
+
+    #: The template this policy applies.
+    TEMPLATE = '{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm'
+
+    def __init__(self, *, replace: bool = False) -> None:
+        super().__init__(self.TEMPLATE, replace=replace)
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(replace={self.replace})'

@@ -21,11 +21,10 @@ C-FIND
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +32,11 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, generate_uid
 
-from pynetdicom2 import commands, dsutils, sopclass, statuses, uids
+from pynetdicom2 import commands, dsutils, qrmatch, sopclass, statuses, uids
 from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import AssociationRejectedError, EventHandlingError, NetDICOMError
-from pynetdicom2.filestorage import read_meta
+from pynetdicom2.filestorage import SOPInstanceUIDNaming, read_meta
 from pynetdicom2.fsm import PContextDef
 
 __all__ = [
@@ -70,18 +69,6 @@ CLIENT_STORAGE_SOP_CLASSES = (
     UID('1.2.840.10008.5.1.4.1.1.88.33'),    # Comprehensive SR
     UID('1.2.840.10008.5.1.4.1.1.104.1'),    # Encapsulated PDF
 )
-
-#: The unique key of each query/retrieve level (PS3.4 C.6).
-_LEVEL_KEYS = {
-    'PATIENT': 'PatientID',
-    'STUDY': 'StudyInstanceUID',
-    'SERIES': 'SeriesInstanceUID',
-    'IMAGE': 'SOPInstanceUID',
-}
-_RANGE_VRS = frozenset({'DA', 'TM', 'DT'})
-_WILDCARD_VRS = frozenset({'AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT'})
-_NOT_KEYS = frozenset({'QueryRetrieveLevel', 'SpecificCharacterSet'})
-
 
 # --- data sets ----------------------------------------------------------------------------------
 
@@ -197,44 +184,6 @@ def query(level: str = 'STUDY', **keys: Any) -> Dataset:
     return ds
 
 
-# --- matching (PS3.4 C.2.2.2) -------------------------------------------------------------------
-
-
-def _value_text(value: Any) -> str:
-    if value is None:
-        return ''
-    if isinstance(value, (list, tuple)) or type(value).__name__ == 'MultiValue':
-        return '\\'.join(str(item) for item in value)
-    return str(value)
-
-
-def _element_matches(vr: str, wanted: Any, stored: Any) -> bool:
-    """Single value, list of UIDs, wildcard, range or universal matching of one key."""
-    text = _value_text(wanted)
-    if text == '' or vr == 'SQ':
-        return True  # universal matching (sequence matching is not supported: return keys)
-    have = _value_text(stored)
-    if vr == 'UI':
-        return have in text.split('\\')
-    if vr in _RANGE_VRS and '-' in text:
-        low, _, high = text.partition('-')
-        return bool(have) and (not low or low <= have) and (not high or have <= high)
-    if vr in _WILDCARD_VRS and ('*' in text or '?' in text):
-        return fnmatch.fnmatchcase(have, text.replace('[', '[[]'))
-    return have == text
-
-
-def _matches(identifier: Dataset, stored: Dataset) -> bool:
-    for element in identifier:
-        if element.keyword in _NOT_KEYS:
-            continue
-        stored_element = stored.get(element.tag)
-        if not _element_matches(element.VR, element.value,
-                                None if stored_element is None else stored_element.value):
-            return False
-    return True
-
-
 # --- records ------------------------------------------------------------------------------------
 
 
@@ -264,11 +213,6 @@ class RequestRecord:
     destination: str | None = None
 
 
-@dataclass
-class _Index:
-    headers: dict[str, Dataset] = field(default_factory=dict)
-
-
 # --- the SCP ------------------------------------------------------------------------------------
 
 
@@ -280,7 +224,10 @@ class LoopbackSCP(StorageAE):
     directly. C-MOVE destinations are AE titles mapped in :attr:`destinations` (a
     :class:`~pynetdicom2.asceprovider.RemoteAEConfig` or dict each). :attr:`associations` and
     :attr:`requests` record what the SCP saw, in order. Timeouts are short (a few seconds), as
-    befits a test server. Storing an instance again replaces it, as an archive would.
+    befits a test server. Storing an instance again replaces it, as an archive would
+    (:attr:`file_naming` is :class:`~pynetdicom2.filestorage.SOPInstanceUIDNaming` with
+    ``replace=True``). C-FIND, C-MOVE and C-GET match with :mod:`pynetdicom2.qrmatch`, as
+    :class:`pynetdicom2.qrscp.QRSCP` does.
 
     Associations are rejected (A-ASSOCIATE-RJ, permanent, service user) when the called AE
     title is not ``ae_title`` (reason 7), or when ``calling_aets`` is given and the calling
@@ -320,9 +267,11 @@ class LoopbackSCP(StorageAE):
         self.destinations: dict[str, RemoteAEConfig | Mapping[str, Any]] = {}
         self.associations: list[AssociationRecord] = []
         self.requests: list[RequestRecord] = []
+        self.file_naming = SOPInstanceUIDNaming(replace=True)
         self._records_lock = threading.Lock()
         self._calling = threading.local()
-        self._index = _Index()
+        # path -> ((inode, mtime), header): a file replaced or changed is read again.
+        self._headers: dict[str, tuple[tuple[int, int], Dataset]] = {}
 
     # -- where it is -----------------------------------------------------------------------
 
@@ -354,14 +303,6 @@ class LoopbackSCP(StorageAE):
         """Store data sets directly (no association); return their paths."""
         return [write_dataset(ds, self.storage_dir) for ds in datasets]
 
-    def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:
-        """``<uid>.dcm``: a second copy of an instance replaces the first."""
-        target = super().get_file_name(path, sop_instance_uid)
-        target = target.with_name(f'{sop_instance_uid}.dcm')
-        with self._records_lock:
-            self._index.headers.pop(str(target), None)
-        return target
-
     def stored_files(self) -> list[Path]:
         """The Part-10 files it holds, sorted by name."""
         return sorted(self.storage_dir.glob('*.dcm'))
@@ -377,19 +318,27 @@ class LoopbackSCP(StorageAE):
         found = []
         for path in self.stored_files():
             key = str(path)
-            header = self._index.headers.get(key)
-            if header is None:
-                header = dcmread(path, stop_before_pixels=True)
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced or removed meanwhile
+                continue
+            stamp = (stat.st_ino, stat.st_mtime_ns)
+            cached = self._headers.get(key)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, dcmread(path, stop_before_pixels=True))
                 with self._records_lock:
-                    self._index.headers[key] = header
-            found.append((path, header))
+                    self._headers[key] = cached
+            found.append((path, cached[1]))
         return found
 
-    def _match(self, identifier: Dataset) -> list[tuple[Path, Dataset]]:
-        level = str(identifier.get('QueryRetrieveLevel', '')).upper()
-        if level not in _LEVEL_KEYS:
-            raise EventHandlingError(f'unsupported QueryRetrieveLevel {level!r}', status=0xA900)
-        return [(path, ds) for path, ds in self._instances() if _matches(identifier, ds)]
+    def _match(self, identifier: Dataset) -> tuple[str, list[tuple[Path, Dataset]]]:
+        try:
+            level = qrmatch.level_of(identifier)
+        except qrmatch.QueryError as exc:
+            # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
+            raise EventHandlingError(str(exc), status=0xA900) from exc
+        return level, [(path, ds) for path, ds in self._instances()
+                       if qrmatch.matches(identifier, ds)]
 
     # -- records ---------------------------------------------------------------------------
 
@@ -431,37 +380,27 @@ class LoopbackSCP(StorageAE):
 
     def on_receive_find(self, context: PContextDef, ds: Dataset) -> Iterator[tuple[Dataset, Any]]:
         self._record('C-FIND', context, ds)
-        level = str(ds.get('QueryRetrieveLevel', '')).upper()
-        unique = _LEVEL_KEYS.get(level)
+        level, found = self._match(ds)
+        unique = qrmatch.LEVEL_KEYS[level]
         seen: set[str] = set()
-        for _path, stored in self._match(ds):
-            key = str(stored.get(unique, ''))
+        for _path, stored in found:
+            key = qrmatch.value_text(stored.get(unique, ''))
             if key in seen:
                 continue
             seen.add(key)
-            answer = Dataset()
-            if 'SpecificCharacterSet' in stored:
-                answer.SpecificCharacterSet = stored.SpecificCharacterSet
-            answer.QueryRetrieveLevel = level
-            for element in ds:
-                if element.keyword in _NOT_KEYS:
-                    continue
-                if element.tag in stored and element.VR != 'SQ':
-                    answer[element.tag] = stored[element.tag]
-                else:
-                    answer.add_new(element.tag, element.VR, None)
-            if unique is not None:
-                setattr(answer, unique, key)
+            answer = qrmatch.answer(ds, level, key, lambda tag, stored=stored: (
+                stored[tag].value if tag in stored else None
+            ), stored.get('SpecificCharacterSet'))
             yield answer, statuses.C_FIND_PENDING
 
     def on_receive_get(self, context: PContextDef, ds: Dataset) -> Any:
         self._record('C-GET', context, ds)
-        found = [str(path) for path, _ in self._match(ds)]
+        found = [str(path) for path, _ in self._match(ds)[1]]
         return len(found), iter(found)
 
     def on_receive_move(self, context: PContextDef, ds: Dataset, destination: str) -> Any:
         self._record('C-MOVE', context, ds, destination)
-        found = [str(path) for path, _ in self._match(ds)]
+        found = [str(path) for path, _ in self._match(ds)[1]]
         return self.destinations.get(destination.strip()), len(found), iter(found)
 
 

@@ -6,11 +6,11 @@ attribute as JSON), and answers C-FIND identifiers (:meth:`QRDatabase.find`) and
 C-GET identifiers (:meth:`QRDatabase.paths`) in SQL. It does no networking; the Q/R SCP of
 :mod:`pynetdicom2.qrscp` is built on it. Only the standard library's :mod:`sqlite3` is used.
 
-Matching follows PS3.4 C.2.2.2: single value matching, universal matching (an empty key),
-wildcard matching (``*`` and ``?``, for AE, CS, LO, LT, PN, SH, ST, UC, UR and UT), range
-matching (``low-high``, ``low-``, ``-high`` for DA, TM and DT) and list of UID matching
-(``uid1\\uid2``). Sequence keys are return keys only (sequence matching is not supported).
-Single value and wildcard matching are case sensitive.
+Matching follows PS3.4 C.2.2.2 and is :mod:`pynetdicom2.qrmatch`'s, called from SQL (an
+SQLite function), so an archive and :class:`pynetdicom2.loopback.LoopbackSCP` answer a query
+alike: single value, universal (an empty key), wildcard (``*`` and ``?``), range (``low-high``,
+``low-``, ``-high`` for DA, TM and DT) and list of UID matching. Sequence keys are return keys
+only. Single value and wildcard matching are case sensitive.
 
 Usage::
 
@@ -36,8 +36,23 @@ from pathlib import Path
 from typing import Any
 
 from pydicom import dcmread
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+
+from pynetdicom2.qrmatch import (
+    LEVEL_KEYS,
+    NUMBER_VRS,
+    RETURN_ONLY_VRS,
+    QueryError,
+    answer,
+    element_matches,
+    exact_values,
+    level_of,
+    match_keys,
+    matches,
+    value_text,
+)
 
 __all__ = ['LEVELS', 'QRDatabase', 'QueryError', 'matches']
 
@@ -45,20 +60,13 @@ logger = logging.getLogger('pynetdicom2.qrdatabase')
 
 #: The unique key of each query/retrieve level and the column holding it (PS3.4 C.6.1.1).
 LEVELS = {
-    'PATIENT': ('PatientID', 'patient_id'),
-    'STUDY': ('StudyInstanceUID', 'study_uid'),
-    'SERIES': ('SeriesInstanceUID', 'series_uid'),
-    'IMAGE': ('SOPInstanceUID', 'sop_uid'),
+    'PATIENT': (LEVEL_KEYS['PATIENT'], 'patient_id'),
+    'STUDY': (LEVEL_KEYS['STUDY'], 'study_uid'),
+    'SERIES': (LEVEL_KEYS['SERIES'], 'series_uid'),
+    'IMAGE': (LEVEL_KEYS['IMAGE'], 'sop_uid'),
 }
-#: The levels a Study Root model offers (PS3.4 C.6.2: no PATIENT level).
-STUDY_ROOT_LEVELS = frozenset({'STUDY', 'SERIES', 'IMAGE'})
 
 _COLUMNS = dict(LEVELS.values())
-_RANGE_VRS = frozenset({'DA', 'TM', 'DT'})
-_WILDCARD_VRS = frozenset({'AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT'})
-_NUMBER_VRS = frozenset({'US', 'UL', 'SS', 'SL', 'FL', 'FD', 'SV', 'UV'})
-_SKIP_VRS = frozenset({'SQ', 'OB', 'OW', 'OF', 'OD', 'OL', 'OV', 'UN'})
-_NOT_KEYS = frozenset({0x00080005, 0x00080052})  # SpecificCharacterSet, QueryRetrieveLevel
 
 #: File names a scan passes over: the index itself, its journals, configuration.
 _NOT_DICOM = ('.sqlite', '.sqlite-journal', '.sqlite-wal', '.sqlite-shm', '.db', '.db-journal',
@@ -82,31 +90,19 @@ CREATE INDEX IF NOT EXISTS instances_path ON instances (path);
 """
 
 
-class QueryError(ValueError):
-    """An identifier that cannot be answered (no or a bad QueryRetrieveLevel)."""
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ''
-    if isinstance(value, (list, tuple)) or type(value).__name__ == 'MultiValue':
-        return '\\'.join(_text(item) for item in value)
-    return str(value)
-
-
 def _stored_value(vr: str, value: Any) -> Any:
     """The JSON form of an element value: text, or numbers for the binary number VRs."""
-    if vr in _NUMBER_VRS:
+    if vr in NUMBER_VRS:
         if isinstance(value, (list, tuple)) or type(value).__name__ == 'MultiValue':
             return list(value)
         return value
-    return _text(value)
+    return value_text(value)
 
 
 def _attributes(ds: Dataset) -> dict[str, Any]:
     attrs: dict[str, Any] = {}
     for element in ds:
-        if element.tag.group == 0x0002 or element.VR in _SKIP_VRS:
+        if element.tag.group == 0x0002 or element.VR in RETURN_ONLY_VRS:
             continue
         try:
             value = element.value
@@ -116,55 +112,14 @@ def _attributes(ds: Dataset) -> dict[str, Any]:
     return attrs
 
 
-def _glob(pattern: str) -> str:
-    """A DICOM wildcard as an SQLite GLOB pattern: ``[`` is the only extra special."""
-    return pattern.replace('[', '[[]')
+def _sql_match(vr: str, wanted: str, stored: Any) -> bool:
+    """``qr_match(vr, wanted, stored)`` in SQL: :func:`pynetdicom2.qrmatch.element_matches`.
 
-
-def _clause(column: str, vr: str, wanted: str) -> tuple[str, list[Any]] | None:
-    """The SQL condition matching one key (PS3.4 C.2.2.2), or None for universal matching."""
-    if wanted == '' or vr == 'SQ':
-        return None  # C.2.2.2.3 universal matching (sequences: return keys only)
-    if vr == 'UI':
-        # C.2.2.2.2 list of UID matching (a single UID is a list of one).
-        items = wanted.split('\\')
-        return f'{column} IN ({", ".join("?" * len(items))})', items
-    if vr in _RANGE_VRS and '-' in wanted:
-        # C.2.2.2.5 range matching: low <= value <= high, either end may be open. A TM/DT high
-        # end compares the stored value's leading characters (1230 includes 123059.5).
-        low, _, high = wanted.partition('-')
-        parts = [f"{column} IS NOT NULL AND {column} != ''"]
-        args: list[Any] = []
-        if low:
-            parts.append(f'{column} >= ?')
-            args.append(low)
-        if high:
-            parts.append(f'substr({column}, 1, ?) <= ?' if vr != 'DA' else f'{column} <= ?')
-            args.extend([len(high), high] if vr != 'DA' else [high])
-        return ' AND '.join(parts), args
-    if vr in _WILDCARD_VRS and ('*' in wanted or '?' in wanted):
-        # C.2.2.2.4 wildcard matching: * is any run of characters, ? any one character.
-        return f'{column} GLOB ?', [_glob(wanted)]
-    # C.2.2.2.1 single value matching.
-    return f'{column} = ?', [wanted]
-
-
-def matches(identifier: Dataset, ds: Dataset) -> bool:
-    """True when ``ds`` matches every key of ``identifier`` (PS3.4 C.2.2.2), without a database.
-
-    >>> from pydicom.dataset import Dataset
-    >>> q = Dataset(); q.PatientName = 'Doe*'; q.StudyDate = '20240101-'
-    >>> ds = Dataset(); ds.PatientName = 'Doe^John'; ds.StudyDate = '20240101'
-    >>> matches(q, ds)
-    True
+    ``json_extract`` gives a multi-valued number as JSON text (``'[1,2]'``): decoded here.
     """
-    with QRDatabase(':memory:') as db:
-        ds = ds.copy()
-        for keyword, value in (('SOPInstanceUID', '1'), ('SOPClassUID', '1')):
-            if keyword not in ds:
-                setattr(ds, keyword, value)
-        db.add(ds, '-')
-        return bool(db.paths(identifier, level_required=False))
+    if vr in NUMBER_VRS and isinstance(stored, str) and stored.startswith('['):
+        stored = json.loads(stored)
+    return element_matches(vr, wanted, stored)
 
 
 class QRDatabase:
@@ -187,6 +142,7 @@ class QRDatabase:
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
+            self._conn.create_function('qr_match', 3, _sql_match, deterministic=True)
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise OSError(f'cannot open the index database {self.path}: {exc}') from exc
@@ -207,9 +163,9 @@ class QRDatabase:
     def add(self, ds: Dataset, path: str | os.PathLike[str], mtime: float = 0.0) -> None:
         """Index ``ds`` (a header is enough) as the file ``path``; an instance again replaces it."""
         row = (
-            _text(ds.get('SOPInstanceUID', '')), os.fspath(path), mtime,
-            _text(ds.get('SOPClassUID', '')), _text(ds.get('PatientID', '')),
-            _text(ds.get('StudyInstanceUID', '')), _text(ds.get('SeriesInstanceUID', '')),
+            value_text(ds.get('SOPInstanceUID', '')), os.fspath(path), mtime,
+            value_text(ds.get('SOPClassUID', '')), value_text(ds.get('PatientID', '')),
+            value_text(ds.get('StudyInstanceUID', '')), value_text(ds.get('SeriesInstanceUID', '')),
             json.dumps(_attributes(ds)),
         )
         if not row[0]:
@@ -266,18 +222,24 @@ class QRDatabase:
 
     @staticmethod
     def _where(identifier: Dataset) -> tuple[str, list[Any]]:
+        """The SQL condition of an identifier's keys: ``qr_match`` for each (PS3.4 C.2.2.2).
+
+        A key on an indexed column that asks for exact values (a UID list, a single value)
+        becomes ``column IN (...)`` instead, which means the same and uses the index.
+        """
         clauses: list[str] = []
         args: list[Any] = []
-        for element in identifier:
-            if int(element.tag) in _NOT_KEYS or element.tag.group == 0x0002:
+        for tag, vr, wanted in match_keys(identifier):
+            column = _COLUMNS.get(keyword_for_tag(tag))
+            exact = exact_values(vr, wanted) if column is not None else None
+            if column is not None and exact is not None:
+                clauses.append(f'{column} IN ({", ".join("?" * len(exact))})')
+                args.extend(exact)
                 continue
-            column = _COLUMNS.get(element.keyword)
             if column is None:
-                column = f"json_extract(attrs, '$.\"{int(element.tag):08X}\"')"
-            clause = _clause(column, element.VR, _text(element.value))
-            if clause is not None:
-                clauses.append(f'({clause[0]})')
-                args.extend(clause[1])
+                column = f"json_extract(attrs, '$.\"{tag:08X}\"')"
+            clauses.append(f'qr_match(?, ?, {column})')
+            args.extend([vr, wanted])
         return (' AND '.join(clauses) or '1'), args
 
     @staticmethod
@@ -286,12 +248,7 @@ class QRDatabase:
 
         ``root`` is ``'PATIENT'`` or ``'STUDY'``; raises :class:`QueryError` when wrong.
         """
-        level = _text(identifier.get('QueryRetrieveLevel', '')).strip().upper()
-        if level not in LEVELS:
-            raise QueryError(f'unsupported QueryRetrieveLevel {level!r}')
-        if root.upper() == 'STUDY' and level not in STUDY_ROOT_LEVELS:
-            raise QueryError(f'QueryRetrieveLevel {level} is not in the Study Root model')
-        return level
+        return level_of(identifier, root)
 
     def find(self, identifier: Dataset, root: str = 'PATIENT') -> Iterator[Dataset]:
         """The C-FIND answers: one per matching entity at the identifier's level.
@@ -300,7 +257,7 @@ class QRDatabase:
         none), the level, and the level's unique key (PS3.4 C.4.1.3.1).
         """
         level = self.level_of(identifier, root)
-        unique_keyword, unique_column = LEVELS[level]
+        unique_column = LEVELS[level][1]
         where, args = self._where(identifier)
         # One row per entity: the first instance indexed of each value of the unique key.
         sql = (f'SELECT attrs, {unique_column} FROM instances WHERE rowid IN '
@@ -310,21 +267,8 @@ class QRDatabase:
             rows = self._conn.execute(sql, args).fetchall()
         for attrs_json, unique_value in rows:
             attrs = json.loads(attrs_json)
-            answer = Dataset()
-            charset = attrs.get('00080005')
-            if charset:
-                answer.add_new(0x00080005, 'CS', charset)
-            answer.QueryRetrieveLevel = level
-            for element in identifier:
-                if int(element.tag) in _NOT_KEYS:
-                    continue
-                value = attrs.get(f'{int(element.tag):08X}')
-                if element.VR == 'SQ' or value in (None, '', []):
-                    answer.add_new(element.tag, element.VR, None)
-                else:
-                    answer.add_new(element.tag, element.VR, value)
-            setattr(answer, unique_keyword, unique_value)
-            yield answer
+            yield answer(identifier, level, unique_value,
+                         lambda tag, attrs=attrs: attrs.get(f'{tag:08X}'), attrs.get('00080005'))
 
     def paths(self, identifier: Dataset, root: str = 'PATIENT', *,
               level_required: bool = True) -> list[str]:

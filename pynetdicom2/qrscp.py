@@ -3,9 +3,10 @@
 This module owns :class:`QRSCP`, an AE offering Verification (C-ECHO), Storage (C-STORE),
 and Query/Retrieve C-FIND, C-MOVE and C-GET in the Patient Root and Study Root information
 models (PS3.4 Annex C) over the files in one folder, and :func:`qrscp`, the DCMTK-style
-command line that runs it. Matching and the index are :class:`pynetdicom2.qrdatabase.QRDatabase`
-(stdlib :mod:`sqlite3`, ``index.sqlite`` in the folder unless ``--db`` says otherwise). C-MOVE
-destinations come from a small INI file::
+command line that runs it. The index is :class:`pynetdicom2.qrdatabase.QRDatabase` (stdlib
+:mod:`sqlite3`, ``index.sqlite`` in the folder unless ``--db`` says otherwise), its matching
+:mod:`pynetdicom2.qrmatch`; the options, error lines and serving come from
+:mod:`pynetdicom2.toolsupport`. C-MOVE destinations come from a small INI file::
 
     [destinations]
     WS1 = 10.0.0.7:11113
@@ -27,18 +28,26 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
 
 from pynetdicom2 import sopclass, statuses, uids
 from pynetdicom2.applicationentity import StorageAE
-from pynetdicom2.apps import _add_network, _configure, _parser, _run, _serve_until_stopped
 from pynetdicom2.asceprovider import RemoteAEConfig
-from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
+from pynetdicom2.exceptions import EventHandlingError
+from pynetdicom2.filestorage import SOPInstanceUIDNaming
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.qrdatabase import QRDatabase, QueryError
+from pynetdicom2.toolsupport import (
+    add_network,
+    configure,
+    dcmtk_parser,
+    existing_directory,
+    listen_errors,
+    run_dcmtk,
+    serve_until_stopped,
+)
 
 __all__ = ['DEFAULT_DB_NAME', 'QRSCP', 'load_destinations', 'qrscp', 'qrscp_main']
 
@@ -50,7 +59,6 @@ DEFAULT_DB_NAME = 'index.sqlite'
 #: The Study Root classes (PS3.4 C.6.2); every other Q/R class here is Patient Root (C.6.1).
 _STUDY_ROOT = frozenset({uids.STUDY_ROOT_FIND_SOP_CLASS, uids.STUDY_ROOT_MOVE_SOP_CLASS,
                          uids.STUDY_ROOT_GET_SOP_CLASS})
-_AFFECTED_SOP_INSTANCE_UID = 0x00001000
 
 
 def _address(aet: str, text: str) -> RemoteAEConfig:
@@ -114,7 +122,9 @@ class QRSCP(StorageAE):
     """Verification, Storage and Query/Retrieve (find, move, get) over a folder.
 
     ``storage_dir`` holds the files (received ones as ``<SOPInstanceUID>.dcm``; a second
-    copy of an instance replaces the first); ``db_path`` the SQLite index (default
+    copy of an instance replaces the first: :attr:`file_naming` is
+    :class:`~pynetdicom2.filestorage.SOPInstanceUIDNaming` with ``replace=True``, and another
+    policy files them elsewhere in the folder, still indexed); ``db_path`` the SQLite index (default
     ``<storage_dir>/index.sqlite``), brought in line with the folder when the SCP starts.
     ``destinations`` maps C-MOVE destination AE titles to a RemoteAEConfig, a dict or a
     ``(host, port)`` pair. ``accept`` limits the calling AE titles (PS3.8 reason 3 otherwise),
@@ -150,6 +160,7 @@ class QRSCP(StorageAE):
         max_pdu_length: int = 65536,
     ) -> None:
         super().__init__(storage_dir, ae_title, port, uids.ALL_TS, max_pdu_length, host=host)
+        self.file_naming = SOPInstanceUIDNaming(replace=True)
         try:
             self.db = QRDatabase(db_path if db_path is not None
                                  else self.storage_dir / DEFAULT_DB_NAME)
@@ -182,18 +193,10 @@ class QRSCP(StorageAE):
 
     # -- storage ---------------------------------------------------------------------------
 
-    def get_file_name(self, path: str | os.PathLike[str], sop_instance_uid: str) -> Path:
-        """``<uid>.dcm``: a second copy of an instance replaces the first."""
-        target = super().get_file_name(path, sop_instance_uid)
-        return target.with_name(f'{sop_instance_uid}.dcm')
-
     def keep_file(self, fp: Any, command_set: Dataset) -> None:
-        """Put the received file in place, then index it."""
-        super().keep_file(fp, command_set)
-        element = command_set.get(_AFFECTED_SOP_INSTANCE_UID)
-        uid = str(element.value).strip('\0 ') if element is not None else ''
-        target = self.storage_dir / f'{uid}.dcm'
-        if uid and target.exists():
+        """Put the received file in place (:attr:`file_naming`), then index it."""
+        target = self.place_file(fp, command_set)
+        if target is not None:
             self.db.add_file(target)
             logger.info('stored and indexed %s', target.name)
 
@@ -256,12 +259,12 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
 
         qrscp(['-aet', 'PACS', '-od', 'pacs', '--destinations', 'dest.ini', '11112'])
     """
-    parser = _parser('pynetdicom2-qrscp',
+    parser = dcmtk_parser('pynetdicom2-qrscp',
                      'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '
                      'folder,\nindexed in SQLite; Patient Root and Study Root models')
     parser.add_argument('port', type=int, nargs='?', default=104,
                         help='tcp/ip port number to listen on (default: 104)')
-    _add_network(parser, 'QRSCP', called=False)
+    add_network(parser, 'QRSCP', called=False)
     parser.add_argument('--bind', default='', metavar='address',
                         help='interface to listen on (default: all)')
     parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
@@ -281,29 +284,22 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     ns = parser.parse_args(argv)
 
     def body() -> int:
-        directory = ns.storage_dir
-        if not os.path.isdir(directory):
-            raise NetDICOMError(f'-od {directory}: no such directory')
+        directory = existing_directory(ns.storage_dir)
         destinations = load_destinations(ns.destinations) if ns.destinations else {}
-        try:
+        with listen_errors(ns.port):
             scp = QRSCP(directory, ns.aetitle, ns.port, host=ns.bind, db_path=ns.db,
                         destinations=destinations, accept=ns.accept,
                         max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
-        except OSError as exc:
-            if exc.errno is None:
-                raise
-            raise NetDICOMError(f'cannot listen on port {ns.port}: {exc.strerror}: choose '
-                                'another port, or stop what is using it') from exc
-        _configure(scp, ns)
+        configure(scp, ns)
 
-        _serve_until_stopped(
+        serve_until_stopped(
             scp, ready, '%s listening on %s:%d, serving %s (%d instances), %d destination(s)',
             ns.aetitle, ns.bind or '*', scp.local_ae.port, directory, len(scp.db),
             len(destinations),
         )
         return 0
 
-    return _run(ns, f'port {ns.port}', body)
+    return run_dcmtk(ns, f'port {ns.port}', body)
 
 
 def qrscp_main() -> None:

@@ -18,7 +18,12 @@ from pynetdicom2 import asceprovider, statuses, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import sopclass as sc
 from pynetdicom2.exceptions import NetDICOMError
-from pynetdicom2.filestorage import StagedFile
+from pynetdicom2.filestorage import (
+    SOPInstanceUIDNaming,
+    StagedFile,
+    StudySeriesNaming,
+    TemplateNaming,
+)
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.loopback import make_dataset
 
@@ -255,3 +260,45 @@ def test_a_store_that_cannot_be_named_leaves_no_temporary_file(tmp_path):
     assert codes == [0, 0, 0xA700]
     assert sorted(os.listdir(tmp_path)) == sorted(
         [f'{ds.SOPInstanceUID}.dcm', f'{ds.SOPInstanceUID}_1.dcm'])
+
+
+def test_a_naming_policy_files_received_data_sets(tmp_path):
+    # Study and series folders, made as needed; a second copy of an instance kept apart.
+    with pynetdicom2.storage(tmp_path, 'SCP', 0, host='127.0.0.1') as scp:
+        scp.file_naming = StudySeriesNaming()
+        remote = {'aet': 'SCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+        ds = make_dataset()
+        assert [int(pynetdicom2.store('SCU', remote, ds)) for _ in range(2)] == [0, 0]
+    folder = tmp_path / ds.StudyInstanceUID / ds.SeriesInstanceUID
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*') if p.is_file()) == [
+        (folder / f'{ds.SOPInstanceUID}.dcm').relative_to(tmp_path),
+        (folder / f'{ds.SOPInstanceUID}_1.dcm').relative_to(tmp_path),
+    ]
+    assert dcmread(folder / f'{ds.SOPInstanceUID}.dcm').PatientID == ds.PatientID
+
+
+@pytest.mark.filterwarnings('ignore:Invalid value for VR UI:UserWarning')
+def test_a_data_set_the_policy_refuses_leaves_no_file(tmp_path):
+    with pynetdicom2.storage(tmp_path, 'SCP', 0, host='127.0.0.1') as scp:
+        scp.file_naming = TemplateNaming('{StudyInstanceUID}/{SOPInstanceUID}.dcm', replace=True)
+        remote = {'aet': 'SCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+        bad = make_dataset(StudyInstanceUID='1.2/../../x')  # not a UID: no file name
+        assert int(pynetdicom2.store('SCU', remote, bad)) == 0xA700
+        good = make_dataset()
+        assert [int(pynetdicom2.store('SCU', remote, good)) for _ in range(2)] == [0, 0]
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*') if p.is_file()] == [
+        f'{good.StudyInstanceUID}/{good.SOPInstanceUID}.dcm']  # replaced, not numbered
+
+
+def test_place_file_returns_where_the_file_went(tmp_path):
+    client = ae.ClientStorageAE(tmp_path, 'SCU')
+    client.file_naming = SOPInstanceUIDNaming(replace=True)
+    rq = dm.CStoreRQMessage()
+    rq.sop_class_uid = CT
+    rq.affected_sop_instance_uid = '1.2.3.4'
+    for _ in range(2):
+        fp, _ = client.get_file(PContextDef(1, CT, EXPLICIT), rq.command_set)
+        assert client.place_file(fp, rq.command_set) == tmp_path / '1.2.3.4.dcm'
+    assert os.listdir(tmp_path) == ['1.2.3.4.dcm']
+    named = open(tmp_path / 'custom.dcm', 'w+b')  # noqa: SIM115 - place_file closes it
+    assert client.place_file(named, rq.command_set) is None and named.closed

@@ -13,8 +13,9 @@ import threading
 
 import pytest
 
-from pynetdicom2 import apps
+from pynetdicom2 import apps, toolsupport
 from pynetdicom2.exceptions import AssociationRejectedError
+from pynetdicom2.filestorage import TemplateNaming
 from pynetdicom2.loopback import make_dataset, make_study, write_dataset
 
 
@@ -213,9 +214,10 @@ def test_storescp_filepath_template(storescp_thread, tmp_path):
     assert [p for p in out.rglob('*') if p.is_file()] == [expected]
 
 
-def test_render_filepath_stays_inside():
+def test_filepath_template_stays_inside():
     ds = make_dataset(PatientID='..')
-    assert apps.render_filepath('{PatientID}/{Nonexistent}/x.dcm', ds).parts == ('_', '_', 'x.dcm')
+    assert TemplateNaming('{PatientID}/{Nonexistent}/x.dcm').render(ds).parts == ('_', '_',
+                                                                                  'x.dcm')
 
 
 def test_storescp_max_associations(storescp_thread, tmp_path, capsys):
@@ -234,11 +236,38 @@ def test_storescp_max_associations(storescp_thread, tmp_path, capsys):
 def test_dimse_timeout_also_bounds_an_idle_association_of_a_server():
     from pynetdicom2.applicationentity import AE
 
-    parser = apps._parser('pynetdicom2-storescp', 'test')
-    apps._add_network(parser, 'STORESCP')
+    parser = toolsupport.dcmtk_parser('pynetdicom2-storescp', 'test')
+    toolsupport.add_network(parser, 'STORESCP')
     ns = parser.parse_args(['-td', '7'])
-    server = apps._configure(AE('SCP', 0, bind_and_activate=False), ns)
+    server = toolsupport.configure(AE('SCP', 0, bind_and_activate=False), ns)
     try:
         assert (server.dcm_timeout, server.network_timeout) == (7, 7)
     finally:
         server.quit()
+
+
+def test_storescp_bad_filepath_template_is_one_line(tmp_path, capsys):
+    assert apps.storescp(['-od', str(tmp_path), '--filepath', '{0}/x.dcm', '0']) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("E: file name template '{0}/x.dcm'")
+
+
+def test_a_connection_failure_is_told_by_its_type(monkeypatch, capsys):
+    """The hint comes with ConnectionFailedError, whatever its text; not with other aborts."""
+    from pynetdicom2.applicationentity import ClientAE
+    from pynetdicom2.exceptions import AssociationAbortedError, ConnectionFailedError
+
+    def failing(error):
+        def request_association(self, remote):
+            raise error
+        return request_association
+
+    monkeypatch.setattr(ClientAE, 'request_association',
+                        failing(ConnectionFailedError(2, 0, 'no route to PACS')))
+    assert apps.echoscu(['127.0.0.1', '104']) == 1
+    assert capsys.readouterr().err.strip() == (
+        'E: no route to PACS: check the peer and port, and that the peer is listening')
+    monkeypatch.setattr(ClientAE, 'request_association',
+                        failing(AssociationAbortedError(2, 0, 'cannot connect, said the peer')))
+    assert apps.echoscu(['127.0.0.1', '104']) == 1
+    assert capsys.readouterr().err.strip() == 'E: cannot connect, said the peer'

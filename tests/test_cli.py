@@ -17,7 +17,7 @@ import sys
 import pytest
 from pydicom.dataset import Dataset
 
-from pynetdicom2 import cli, commands, uids
+from pynetdicom2 import cli, commands, toolsupport, uids
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import AssociationRejectedError
 from pynetdicom2.loopback import make_study, write_dataset
@@ -102,25 +102,25 @@ def test_no_subcommand_prints_help_and_exits_1(capsys):
 
 
 def test_convert_tag():
-    assert cli._convert_tag('00100010') == 0x00100010
-    assert cli._convert_tag('0010,0020') == 0x00100020
-    assert cli._convert_tag('(0020,000D)') == 0x0020000D
-    assert cli._convert_tag('PatientName') == 'PatientName'
+    assert toolsupport.convert_tag('00100010') == 0x00100010
+    assert toolsupport.convert_tag('0010,0020') == 0x00100020
+    assert toolsupport.convert_tag('(0020,000D)') == 0x0020000D
+    assert toolsupport.convert_tag('PatientName') == 'PatientName'
     with pytest.raises(ValueError, match='unknown attribute'):
-        cli._convert_tag('PatientNmae')
+        toolsupport.convert_tag('PatientNmae')
 
 
 def test_convert_value():
-    assert cli._convert_value('PN', '') is None
-    assert cli._convert_value('US', '16') == 16
-    assert cli._convert_value('IS', '3') == 3
-    assert cli._convert_value('FD', '1.5') == 1.5
-    assert cli._convert_value('DS', '2') == 2.0
-    assert cli._convert_value('DA', '20240101-') == '20240101-'
+    assert toolsupport.convert_value('PN', '') is None
+    assert toolsupport.convert_value('US', '16') == 16
+    assert toolsupport.convert_value('IS', '3') == 3
+    assert toolsupport.convert_value('FD', '1.5') == 1.5
+    assert toolsupport.convert_value('DS', '2') == 2.0
+    assert toolsupport.convert_value('DA', '20240101-') == '20240101-'
 
 
 def test_parse_attrs_splits_on_the_first_equals_sign():
-    assert cli._parse_attrs(['PatientName=A=B*', '00100020=', '0020,0011=4']) == [
+    assert toolsupport.parse_attrs(['PatientName=A=B*', '00100020=', '0020,0011=4']) == [
         (0x00100010, 'PN', 'A=B*'), (0x00100020, 'LO', None), (0x00200011, 'IS', 4),
     ]
 
@@ -128,7 +128,7 @@ def test_parse_attrs_splits_on_the_first_equals_sign():
 @pytest.mark.parametrize('bad', ['PatientName', 'Nonsense=1', '00091001=x', 'SeriesNumber=x'])
 def test_parse_attrs_rejects(bad):
     with pytest.raises(ValueError):
-        cli._parse_attrs([bad])
+        toolsupport.parse_attrs([bad])
 
 
 def test_find_builds_the_identifier_and_calls_commands_find(monkeypatch, capsys):
@@ -270,3 +270,21 @@ def test_python_dash_m(dicom_scp):
     )
     assert done.returncode == 0, done.stderr
     assert 'Success' in done.stdout
+
+
+def test_a_connection_failure_is_told_by_its_type(capsys, monkeypatch):
+    """The hint comes with ConnectionFailedError, whatever its text; not with other aborts."""
+    from pynetdicom2.exceptions import AssociationAbortedError, ConnectionFailedError
+
+    def verify_failing(error):
+        def verify(local_aet, remote):
+            raise error
+        return verify
+
+    monkeypatch.setattr(commands, 'verify', verify_failing(ConnectionFailedError(2, 0, 'no route')))
+    error = one_line_error(*run(capsys, 'verify', '--aet', 'X', '--address', 'h', '--port', '1'))
+    assert error == 'error: no route: check --address and --port, and that the peer is listening'
+    monkeypatch.setattr(commands, 'verify',
+                        verify_failing(AssociationAbortedError(2, 0, 'cannot connect, or so')))
+    error = one_line_error(*run(capsys, 'verify', '--aet', 'X', '--address', 'h', '--port', '1'))
+    assert error == 'error: X at h:1 aborted the association (cannot connect, or so)'

@@ -9,7 +9,8 @@ from pynetdicom2 import exceptions as exc
 ALL = [
     exc.ClassNotSupportedError, exc.PDUProcessingError, exc.DIMSEProcessingError,
     exc.AssociationError, exc.AssociationRejectedError, exc.AssociationReleasedError,
-    exc.AssociationAbortedError, exc.DCMTimeoutError, exc.EventHandlingError,
+    exc.AssociationAbortedError, exc.ConnectionFailedError, exc.DCMTimeoutError,
+    exc.EventHandlingError,
 ]
 
 
@@ -54,8 +55,8 @@ def test_pdu_processing_error_abort_reason() -> None:
 
 def test_one_except_catches_all() -> None:
     for cls in ALL:
-        args = {exc.AssociationRejectedError: (1, 1, 1),
-                exc.AssociationAbortedError: (2, 0)}.get(cls, ('x',))
+        args = {exc.AssociationRejectedError: (1, 1, 1), exc.AssociationAbortedError: (2, 0),
+                exc.ConnectionFailedError: (2, 0)}.get(cls, ('x',))
         with pytest.raises(exc.NetDICOMError):
             raise cls(*args)
 
@@ -68,3 +69,30 @@ def test_event_handling_error_carries_a_chosen_status_through_pickle() -> None:
     assert (type(again), again.args, again.status) == (exc.EventHandlingError, ('wrong level',),
                                                        0xA900)
     assert exc.EventHandlingError('plain').status is None
+
+
+def test_connection_failed_is_an_abort_and_survives_pickle() -> None:
+    import pickle
+
+    error = exc.ConnectionFailedError(2, 0, 'cannot connect to h:1: refused')
+    assert isinstance(error, exc.AssociationAbortedError)
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), again.source, again.reason_diag, str(again)) == (
+        exc.ConnectionFailedError, 2, 0, 'cannot connect to h:1: refused')
+
+
+def test_a_refused_connection_raises_connection_failed() -> None:
+    import socket
+
+    from pynetdicom2 import sopclass
+    from pynetdicom2.applicationentity import ClientAE
+
+    with socket.socket() as unused:
+        unused.bind(('127.0.0.1', 0))
+        port = unused.getsockname()[1]
+    client = ClientAE('SCU').add_scu(sopclass.verification_scu)
+    client.connect_timeout = client.artim_timeout = 5
+    with pytest.raises(exc.ConnectionFailedError, match='cannot connect') as raised:
+        with client.request_association({'aet': 'X', 'address': '127.0.0.1', 'port': port}):
+            pass
+    assert isinstance(raised.value.__cause__, OSError) and raised.value.source == 2

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import PurePosixPath
 
 import pytest
 from aetools import dataset, write_file
 from pydicom import dcmread
+from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
@@ -129,3 +131,109 @@ def test_staged_file_commit_and_discard(tmp_path):
     other.discard()
     other.discard()
     assert sorted(os.listdir(tmp_path)) == ['final.dcm']
+
+
+# --- naming policies ----------------------------------------------------------------------------
+
+
+def command_set(uid: str = '1.2.3.4') -> Dataset:
+    rq = Dataset()
+    rq.AffectedSOPClassUID = uids.CT_IMAGE_STORAGE
+    rq.AffectedSOPInstanceUID = uid
+    return rq
+
+
+def header(**attrs) -> Dataset:
+    ds = Dataset()
+    for keyword, value in attrs.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+@pytest.mark.filterwarnings('ignore:Invalid value for VR UI:UserWarning')
+def test_sop_instance_uid_naming(tmp_path):
+    naming = filestorage.SOPInstanceUIDNaming()
+    assert naming.relative_path(command_set()) == PurePosixPath('1.2.3.4.dcm')
+    assert naming.path_in(tmp_path, command_set()) == tmp_path / '1.2.3.4.dcm'
+    (tmp_path / '1.2.3.4.dcm').touch()
+    assert naming.path_in(tmp_path, command_set()) == tmp_path / '1.2.3.4_1.dcm'  # kept apart
+    replacing = filestorage.SOPInstanceUIDNaming(replace=True)
+    assert replacing.path_in(tmp_path, command_set()) == tmp_path / '1.2.3.4.dcm'
+    for bad in ('../x', '', '1.2/3'):
+        with pytest.raises(ValueError, match='not a valid UID'):
+            naming.relative_path(command_set(bad))
+    assert not naming.needs_dataset
+
+
+def test_numbered_stops_after_max_iterations(tmp_path):
+    for name in ('a.dcm', 'a_1.dcm', 'a_2.dcm'):
+        (tmp_path / name).touch()
+    assert filestorage.numbered(tmp_path / 'a.dcm', 4) == tmp_path / 'a_3.dcm'
+    with pytest.raises(FileExistsError, match='a.dcm and 2 numbered copies exist'):
+        filestorage.numbered(tmp_path / 'a.dcm', 3)
+    (tmp_path / 'noext').touch()
+    assert filestorage.numbered(tmp_path / 'noext', 3) == tmp_path / 'noext_1'
+
+
+def test_study_series_naming():
+    naming = filestorage.StudySeriesNaming()
+    ds = header(StudyInstanceUID='1.2', SeriesInstanceUID='1.2.3', SOPInstanceUID='1.2.3.4')
+    assert naming.needs_dataset and not naming.replace
+    assert naming.relative_path(command_set(), ds) == PurePosixPath('1.2/1.2.3/1.2.3.4.dcm')
+    # The SOP Instance UID may come from the command set; a study UID may not be missing.
+    ds = header(StudyInstanceUID='1.2', SeriesInstanceUID='1.2.3')
+    assert naming.relative_path(command_set('9.9'), ds).name == '9.9.dcm'
+
+
+@pytest.mark.filterwarnings('ignore::UserWarning')  # pydicom's doubts about these UIDs
+@pytest.mark.parametrize('bad_uid', ['../../etc', '1.2/3', '/abs', '1..2', 'x' * 65])
+def test_template_refuses_a_uid_that_is_no_uid(bad_uid):
+    ds = header(StudyInstanceUID=bad_uid, SeriesInstanceUID='1.2.3', SOPInstanceUID='1.2.3.4')
+    with pytest.raises(ValueError, match='StudyInstanceUID .* is not a valid UID'):
+        filestorage.StudySeriesNaming().relative_path(command_set(), ds)
+
+
+def test_template_values_cannot_leave_the_directory(tmp_path):
+    naming = filestorage.TemplateNaming('{PatientID}/{PatientName}/../{AccessionNumber}/'
+                                        '{Modality}-{SOPInstanceUID}.dcm')
+    ds = header(PatientID='../../etc', PatientName='a/b\\c', AccessionNumber='..',
+                SOPInstanceUID='1.2.3.4')
+    relative = naming.relative_path(command_set(), ds)
+    assert relative.parts == ('.._.._etc', 'a_b_c', '_', '_', '_-1.2.3.4.dcm')
+    target = naming.path_in(tmp_path, command_set(), ds)
+    assert target.parents[4] == tmp_path and target.relative_to(tmp_path).parts == relative.parts
+
+
+@pytest.mark.parametrize('template', ['', '/', '{0}.dcm', '{}', '{PatientID!r}',
+                                      '{InstanceNumber:05}', '{PatientID.x}', '{unclosed'])
+def test_template_syntax_is_checked_when_made(template):
+    with pytest.raises(ValueError, match='template'):
+        filestorage.TemplateNaming(template)
+
+
+def test_a_policy_of_ones_own_is_checked_too(tmp_path):
+    class Escaping(filestorage.FileNaming):
+        def __init__(self, path):
+            super().__init__()
+            self.path = path
+
+        def relative_path(self, command_set, dataset=None):
+            return PurePosixPath(self.path)
+
+    for path in ('../x.dcm', '/etc/x.dcm', 'a/../../x.dcm', 'a\0b.dcm'):
+        with pytest.raises(ValueError, match='not a safe relative file name'):
+            Escaping(path).path_in(tmp_path, command_set())
+    assert Escaping('a/b.dcm').path_in(tmp_path, command_set()) == tmp_path / 'a' / 'b.dcm'
+
+
+def test_read_header_of_a_staged_file(tmp_path):
+    ds = dataset(pixel_bytes=512)
+    staged = filestorage.StagedFile(tmp_path)
+    staged.write(write_file(tmp_path / 'f.dcm', ds, uids.ExplicitVRLittleEndian).read_bytes())
+    read = filestorage.read_header(staged)  # from the start, whatever was read before
+    assert read.SOPInstanceUID == ds.SOPInstanceUID and 'PixelData' not in read
+    staged.discard()
+    closed = io.BytesIO()
+    closed.close()
+    with pytest.raises(OSError, match='cannot read the received data set'):
+        filestorage.read_header(closed)

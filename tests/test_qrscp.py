@@ -13,6 +13,7 @@ import pytest
 
 from pynetdicom2 import apps, uids
 from pynetdicom2.exceptions import AssociationRejectedError, NetDICOMError
+from pynetdicom2.filestorage import StudySeriesNaming
 from pynetdicom2.loopback import LoopbackClient, LoopbackSCP, make_study, query, write_dataset
 from pynetdicom2.qrscp import QRSCP, load_destinations, qrscp
 
@@ -231,3 +232,25 @@ def test_cli_bad_database(tmp_path, capsys):
                   '--bind', '127.0.0.1', '0']) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith('E: cannot open the index database') and '\n' not in err
+
+
+def test_stores_replace_and_another_naming_policy_is_indexed_too(tmp_path):
+    scp = QRSCP(tmp_path / 'pacs', 'PACS', 0, host='127.0.0.1')
+    try:
+        with scp:
+            scu = client(scp, tmp_path)
+            first = make_study(1, 1, PatientID='P1')
+            scu.store(*first, *first)  # the same instance twice: one file, one row
+            assert [p.name for p in scp.storage_dir.glob('*.dcm')] == [
+                f'{first[0].SOPInstanceUID}.dcm']
+            scp.file_naming = StudySeriesNaming(replace=True)
+            second = make_study(1, 2, PatientID='P2')
+            scu.store(*second)
+            found = scu.find(query('IMAGE', PatientID='P2', SOPInstanceUID=''),
+                             uids.PATIENT_ROOT_FIND_SOP_CLASS)
+            assert len(found) == 2 and len(scp.db) == 3
+            folder = scp.storage_dir / second[0].StudyInstanceUID / second[0].SeriesInstanceUID
+            assert sorted(p.name for p in folder.iterdir()) == sorted(
+                f'{ds.SOPInstanceUID}.dcm' for ds in second)
+    finally:
+        scp.quit()

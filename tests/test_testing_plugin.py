@@ -14,7 +14,7 @@ import pytest
 
 from pynetdicom2 import uids
 from pynetdicom2.exceptions import AssociationRejectedError
-from pynetdicom2.loopback import LoopbackSCP, _element_matches, make_study, query
+from pynetdicom2.loopback import LoopbackSCP, make_study, query
 
 pytest_plugins = ['pytester']
 
@@ -82,23 +82,6 @@ def test_find_at_each_level(dicom_scp, dicom_client):
     assert match.StudyDescription == 'pynetdicom2 test study'
     assert match.QueryRetrieveLevel == 'STUDY'
     assert [r.command for r in dicom_scp.requests].count('C-FIND') == 6
-
-
-@pytest.mark.parametrize('vr, wanted, stored, expected', [
-    ('PN', '', 'Doe^J', True),                 # universal
-    ('PN', 'Doe*', 'Doe^J', True),             # wildcard
-    ('LO', 'P?', 'P12', False),
-    ('PN', 'Doe^J', 'Doe^J', True),            # single value
-    ('CS', 'CT', 'MR', False),
-    ('UI', '1.2\\1.3', '1.3', True),           # list of UIDs
-    ('UI', '1.2', '1.2.3', False),
-    ('DA', '20240101-20241231', '20240615', True),  # range
-    ('DA', '-20231231', '20240615', False),
-    ('DA', '20240101-', '20240615', True),
-    ('DA', '20240101-', None, False),
-])
-def test_matching(vr, wanted, stored, expected):
-    assert _element_matches(vr, wanted, stored) is expected
 
 
 def test_get_and_move(dicom_scp, dicom_client, tmp_path):
