@@ -49,9 +49,10 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.filestorage import read_meta
+from pynetdicom2.negotiation import MAX_CONTEXTS
 
 __all__ = [
-    'FLOAT_VR', 'INT_VR', 'MAX_CONTEXTS', 'StoreRun', 'ToolError', 'add_network',
+    'FLOAT_VR', 'INT_VR', 'StoreRun', 'ToolError', 'add_network',
     'build_identifier', 'collect_files', 'configure', 'convert_tag', 'convert_value',
     'dcmtk_parser', 'existing_directory', 'listen_errors', 'move_receiver', 'parse_attrs',
     'print_error',
@@ -65,8 +66,6 @@ logger = logging.getLogger('pynetdicom2.toolsupport')
 INT_VR = frozenset({'IS', 'SL', 'SS', 'SV', 'UL', 'US', 'UV'})
 #: Value representations whose values a ``KEY=VALUE`` key converts to float.
 FLOAT_VR = frozenset({'DS', 'FD', 'FL'})
-#: PS3.8 9.3.2.2: an association carries at most 128 presentation contexts.
-MAX_CONTEXTS = 128
 
 
 class ToolError(NetDICOMError):
