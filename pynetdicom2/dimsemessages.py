@@ -1,13 +1,21 @@
-"""DIMSE messages (PS3.7): command sets as attributes, fragmentation, and reassembly.
+"""DIMSE messages (PS3.7): command sets as attributes, encoding, and the decoder that uses them.
 
-This module owns three things and nothing else:
+This module owns the 23 DIMSE message classes (``CEchoRQMessage`` ... ``NDeleteRSPMessage``,
+plus ``CCancelRQMessage``): a command set (a pydicom :class:`Dataset` of group 0000 elements)
+with named properties, and an optional data set (encoded bytes or a binary file object).
+``DIMSEMessage.encode()`` encodes the command set once in Implicit VR Little Endian and cuts
+it, with the data set, into P-DATA-TF PDUs that fit the peer's Maximum Length;
+:class:`DIMSEDecoder`, the one reassembler of the project, turns PDVs back into messages.
 
-* the 23 DIMSE message classes (``CEchoRQMessage`` ... ``NDeleteRSPMessage``, plus
-  ``CCancelRQMessage``): a command set (a pydicom :class:`Dataset` of group 0000 elements)
-  with named properties, and an optional data set (encoded bytes or a binary file object);
-* ``DIMSEMessage.encode()``: a command set encoded once in Implicit VR Little Endian, then
-  cut, with the data set, into P-DATA-TF PDUs that fit the peer's Maximum Length;
-* :class:`DIMSEDecoder`, the one reassembler of the project: PDVs in, complete messages out.
+Their parts live in modules of their own, and every public name of those is a name of this
+module too, the same object:
+
+* :mod:`pynetdicom2.commandset`: the command-set codec, the fast path through a dict of plain
+  values and the general one through pydicom;
+* :mod:`pynetdicom2.fragmentation`: cutting a message into PDVs and P-DATA-TF PDUs
+  (``fragment``, ``fragment_file``, ``chunks``, the message control header bits);
+* :mod:`pynetdicom2.dimsedecoder`: the reassembly itself, which :class:`DIMSEDecoder` completes
+  with the message classes of this module.
 
 It is pure code: it never touches a socket, a thread or a timer, and it does not know
 statuses (``statuses`` imports this module, never the reverse). The only I/O it does is on
@@ -20,6 +28,7 @@ fragment travels in a presentation data value (PDV) item whose first byte, the m
 header, says command (bit 0) or data set, and last fragment (bit 1) or not. All fragments of a
 command set come before any fragment of its data set, and every PDV of one message uses the
 same presentation context.
+
 
 Usage::
 
@@ -38,89 +47,55 @@ Usage::
 
 from __future__ import annotations
 
-import collections.abc
-import contextlib
 import functools
-import re
-import struct
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, ClassVar, Union
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from pydicom import config as pydicom_config
-from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.filebase import DicomBytesIO
-from pydicom.filereader import read_dataset
-from pydicom.filewriter import write_data_element
-from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag, Tag
-from pydicom.uid import UID
 
-from pynetdicom2 import pdu
+from pynetdicom2 import dimsedecoder, fragmentation, pdu
+from pynetdicom2.commandset import (
+    COMMAND_DATA_SET_TYPE_TAG,
+    COMMAND_FIELD_TAG,
+    FAST_SETTERS,
+    GROUP_LENGTH,
+    HAS_DATASET,
+    NO_DATASET,
+    SLOW,
+    decode_command_set,
+    decode_fields,
+    encode_element,
+    encode_fields,
+    fields_to_dataset,
+    vr_of,
+)
 from pynetdicom2.exceptions import DIMSEProcessingError
+from pynetdicom2.fragmentation import DataSet, PDataStream, p_data_pdus, payload_size
 
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Container, Generator, Iterator, Mapping, Sequence
-
-# PS3.7 Annex E, Command Data Set Type (0000,0800): 0101H means no data set follows; any
-# other value means one does. We send 0001H.
-NO_DATASET = 0x0101
-HAS_DATASET = 0x0001
+    from collections.abc import Generator
 
 # PS3.7 Annex E, Priority (0000,0700).
 PRIORITY_LOW = 2
 PRIORITY_MEDIUM = 0
 PRIORITY_HIGH = 1
 
-# PS3.8 9.3.5.1: item length (4) + presentation context ID (1) + message control header (1).
-PDV_HEADER_LENGTH = 6
-
-# PS3.8 E.2: message control header; bit 0 set = command, bit 1 set = last fragment.
-COMMAND_FRAGMENT = 1
-COMMAND_LAST_FRAGMENT = 3
-DATA_FRAGMENT = 0
-DATA_LAST_FRAGMENT = 2
-
 COMMAND_GROUP_LENGTH_TAG = (0, 0)
-_COMMAND_FIELD_TAG = 0x00000100
-_COMMAND_DATA_SET_TYPE_TAG = 0x00000800
 
-#: Size of the reads from a data-set file when the peer's Maximum Length is 0 (unlimited):
-#: big enough to keep system calls rare, small enough that a 2 GB file never sits in memory.
-UNLIMITED_READ_SIZE = 1024 * 1024
-
-DataSet = Union[bytes, bytearray, memoryview, BinaryIO]
-GetFileCallback = Callable[[Any, Dataset], tuple[BinaryIO, int]]
-
-_CONTROL_HEADERS = {bit: bytes((bit,)) for bit in range(4)}
-_GROUP_LENGTH = struct.Struct('<HHII')  # (0000,0000) UL, always 12 bytes
-_US_ELEMENT = struct.Struct('<HHIH')
-_AT_ELEMENT = struct.Struct('<HHIHH')
-_ELEMENT_HEADER = struct.Struct('<HHI')
-_US_VALUE = struct.Struct('<H')
-_UL_VALUE = struct.Struct('<I')
-_AT_VALUE = struct.Struct('<HH')
-
-# The command dictionary (PS3.7 Annex E, retired elements included): element number of
-# group 0000 -> VR, for the VRs this module decodes itself. Taken from pydicom's data
-# dictionary, so both decoders agree on every VR.
-_FAST_VRS = frozenset({'US', 'UL', 'UI', 'AE', 'LO', 'SH', 'AT'})
-_COMMAND_VRS: dict[int, str] = {
-    tag: entry[0]
-    for tag, entry in DicomDictionary.items()
-    if tag >> 16 == 0 and entry[0] in _FAST_VRS
-}
-_BASE_TAGS: dict[int, BaseTag] = {tag: BaseTag(tag) for tag in _COMMAND_VRS}
-# PS3.5 Table 6.2-1 maximum lengths pydicom checks when it reads LO and SH (not AE).
-_TEXT_MAX = {'LO': 64, 'SH': 16}
-_MAX_UID = 64
-# PS3.5 9.1: UID components without leading zeros. The fast path takes only what pydicom
-# would accept without a word; anything else is left to pydicom (and its warnings).
-_UID_BYTES = re.compile(rb'(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*')
-_UID_TEXT = re.compile(r'(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*')
-# Printable ASCII without the backslash (the value delimiter): text read as it is.
-_PLAIN_TEXT = re.compile(rb'[\x20-\x5b\x5d-\x7e]*')
-_IGNORE = pydicom_config.IGNORE
+# Names of this module at home in pynetdicom2.fragmentation (cutting a message into PDVs) and
+# pynetdicom2.dimsedecoder (putting it together again): the same objects.
+PDV_HEADER_LENGTH = fragmentation.PDV_HEADER_LENGTH
+COMMAND_FRAGMENT = fragmentation.COMMAND_FRAGMENT
+COMMAND_LAST_FRAGMENT = fragmentation.COMMAND_LAST_FRAGMENT
+DATA_FRAGMENT = fragmentation.DATA_FRAGMENT
+DATA_LAST_FRAGMENT = fragmentation.DATA_LAST_FRAGMENT
+UNLIMITED_READ_SIZE = fragmentation.UNLIMITED_READ_SIZE
+chunks = fragmentation.chunks
+fragment = fragmentation.fragment
+fragment_file = fragmentation.fragment_file
+GetFileCallback = dimsedecoder.GetFileCallback
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -152,119 +127,6 @@ def _is_empty_sequence(value: Any) -> bool:
         return False
 
 
-def chunks(seq: Sequence[Any], size: int) -> Iterator[tuple[Any, bool]]:
-    """Cut ``seq`` into slices of at most ``size`` items; yield ``(chunk, has_next)``.
-
-    An empty sequence yields one empty chunk, so that a caller always gets a last fragment.
-    Slicing a memoryview gives views, so no bytes are copied.
-
-    >>> list(chunks(b'abcde', 2))
-    [(b'ab', True), (b'cd', True), (b'e', False)]
-    """
-    if size <= 0:
-        raise ValueError(f'chunk size must be positive, got {size}')
-    total = len(seq)
-    if total == 0:
-        yield seq[0:0], False
-        return
-    for start in range(0, total, size):
-        end = start + size
-        yield seq[start:end], end < total
-
-
-def _payload_size(max_pdu_length: int) -> int | None:
-    """The largest even PDV payload for one PDV per P-DATA-TF, or None when unlimited."""
-    # PS3.8 D.1: the peer's Maximum Length bounds the variable field of each P-DATA-TF PDU
-    # (the PDV items); 0 means no limit. Each PDV item spends 6 bytes on its own header,
-    # and PS3.8 E.1 wants every fragment of an even length: an odd maximum loses a byte.
-    if max_pdu_length == 0:
-        return None
-    if max_pdu_length < PDV_HEADER_LENGTH + 2:
-        raise DIMSEProcessingError(
-            f'the peer maximum PDU length {max_pdu_length} leaves no room for PDV data: '
-            f'expected 0 (unlimited) or at least {PDV_HEADER_LENGTH + 2} bytes (PS3.8 D.1, '
-            'E.1: a fragment is at least 2 bytes)'
-        )
-    return (max_pdu_length - PDV_HEADER_LENGTH) & ~1
-
-
-def _even(chunk: Any) -> Any:
-    """``chunk``, or a copy with one NUL byte more when its length is odd (PS3.8 E.1).
-
-    Only the last fragment of a malformed or deflated data set can be odd: every encoded
-    element has an even length (PS3.5 7.1.1), and PS3.5 A.5 pads a deflated stream so.
-    """
-    return b''.join((chunk, b'\0')) if len(chunk) % 2 else chunk
-
-
-def fragment(
-    data: bytes | bytearray | memoryview, max_pdu_length: int, normal: int, last: int
-) -> Iterator[tuple[Any, int]]:
-    """Cut ``data`` into PDV payloads that fit ``max_pdu_length``; yield ``(chunk, bit)``.
-
-    ``bit`` is the message control header: ``normal`` for every fragment but the last,
-    ``last`` for the final one. A ``max_pdu_length`` of 0 means unlimited (one fragment);
-    1 to 7 leaves no room for data and raises :class:`DIMSEProcessingError`. Every chunk has
-    an even length (PS3.8 E.1; an odd ``data`` gets a NUL byte at its end). Chunks are
-    memoryview slices of ``data`` (no copies), the padded last one aside.
-
-    >>> [(bytes(c), b) for c, b in fragment(b'abcdefgh', 10, DATA_FRAGMENT, DATA_LAST_FRAGMENT)]
-    [(b'abcd', 0), (b'efgh', 2)]
-    """
-    size = _payload_size(max_pdu_length)
-    if size is None:
-        yield _even(data), last
-        return
-    view = memoryview(data)
-    if view.format != 'B' or view.ndim != 1:
-        view = view.cast('B')  # slice by bytes, whatever the buffer's item type
-    for chunk, has_next in chunks(view, size):
-        yield (chunk, normal) if has_next else (_even(chunk), last)
-
-
-def fragment_file(
-    fp: BinaryIO, max_pdu_length: int, normal: int, last: int
-) -> Iterator[tuple[bytes, int]]:
-    """Read ``fp`` from its current position in PDV-sized pieces; yield ``(chunk, bit)``.
-
-    The file is never read whole: each piece is ``max_pdu_length - 6`` bytes rounded down to
-    even (:data:`UNLIMITED_READ_SIZE` when ``max_pdu_length`` is 0), filled by as many reads
-    as the file needs (a short read is not the end of a pipe or a raw file), so every piece
-    is even (PS3.8 E.1) but an odd last one, which gets a NUL byte (PS3.5 A.5 pads a deflated
-    data set so). One piece is read ahead to know which one is last; an empty file yields
-    one empty last fragment. The file is not closed here (``DIMSEMessage.encode`` does that).
-
-    >>> import io
-    >>> list(fragment_file(io.BytesIO(b'abcdef'), 10, 0, 2))
-    [(b'abcd', 0), (b'ef', 2)]
-    """
-    size = _payload_size(max_pdu_length) or UNLIMITED_READ_SIZE
-    current = _read_full(fp, size)
-    while True:
-        following = _read_full(fp, size) if len(current) == size else b''
-        if not following:
-            yield _even(current), last
-            return
-        yield current, normal
-        current = following
-
-
-def _read_full(fp: BinaryIO, size: int) -> bytes:
-    """``size`` bytes of ``fp``, fewer only at its end (an empty read)."""
-    piece = fp.read(size) or b''
-    if len(piece) == size or not piece:
-        return piece
-    pieces = [piece]
-    missing = size - len(piece)
-    while missing:
-        more = fp.read(missing)
-        if not more:
-            break
-        pieces.append(more)
-        missing -= len(more)
-    return b''.join(pieces)
-
-
 def dimse_property(tag: int | tuple[int, int]) -> property:
     """Build a property reading and writing ``command_set[tag].value``.
 
@@ -279,7 +141,7 @@ def dimse_property(tag: int | tuple[int, int]) -> property:
     element_tag = Tag(tag)
     vr = dictionary_VR(element_tag)
     key = int(element_tag)  # the fields dict is keyed by plain ints (BaseTag.__eq__ is slow)
-    convert = _FAST_SETTERS.get(vr)
+    convert = FAST_SETTERS.get(vr)
 
     def getter(self: DIMSEMessage) -> Any:
         fields = self._fields
@@ -298,7 +160,7 @@ def dimse_property(tag: int | tuple[int, int]) -> property:
                 return
             if convert is not None:
                 converted = convert(value)
-                if converted is not _SLOW:
+                if converted is not SLOW:
                     fields[key] = converted
                     return
         # Anything else goes through pydicom, with its conversions and value checks.
@@ -313,133 +175,6 @@ def _set_element(command_set: Dataset, tag: BaseTag, vr: str, value: Any) -> Non
     else:
         command_set.add_new(tag, vr, value)
 
-
-# --- the fast path: command elements as plain values ----------------------------------------
-#
-# A message keeps its command set as a dict {element number: value} until someone reads
-# ``command_set``; only then is a pydicom Dataset built from it (DIMSEMessage.command_set).
-# The dict holds exactly the values pydicom would hold (int, UID, str, BaseTag, MultiValue
-# of BaseTag, or None), so the two forms are interchangeable. A value this module cannot
-# convert exactly as pydicom does makes the message switch to its Dataset for good.
-
-_SLOW = object()  # "not for the fast path": the setter hands the value to pydicom
-
-
-def _fast_us(value: Any) -> Any:
-    return value if type(value) is int and 0 <= value <= 0xFFFF else _SLOW
-
-
-def _fast_ul(value: Any) -> Any:
-    return value if type(value) is int and 0 <= value <= 0xFFFFFFFF else _SLOW
-
-
-def _fast_ui(value: Any) -> Any:
-    kind = type(value)
-    if (kind is str or kind is UID) and len(value) <= _MAX_UID and _UID_TEXT.fullmatch(value):
-        # Valid as pydicom checks UIDs, so UID() has nothing to warn about or strip.
-        return value if kind is UID else UID(value, _IGNORE)
-    return _SLOW
-
-
-_FAST_SETTERS: dict[str, Callable[[Any], Any]] = {'US': _fast_us, 'UL': _fast_ul, 'UI': _fast_ui}
-
-
-def _vr_of(tag: int) -> str:
-    vr = _COMMAND_VRS.get(tag)
-    return vr if vr is not None else dictionary_VR(tag)
-
-
-def _fields_to_dataset(fields: dict[int, Any]) -> Dataset:
-    """The pydicom Dataset of a fields dict (values are already converted)."""
-    elements = {}
-    for tag in sorted(fields):
-        base = _BASE_TAGS.get(tag)
-        if base is None:
-            base = BaseTag(tag)
-        elements[base] = DataElement(base, _vr_of(tag), fields[tag], already_converted=True)
-    return Dataset(elements)
-
-
-def _malformed(raw: Any, why: str) -> DIMSEProcessingError:
-    return DIMSEProcessingError(
-        f'a command set of {len(raw)} bytes does not decode as Implicit VR Little Endian '
-        f'(PS3.7 6.3.1): {why}'
-    )
-
-
-def _decode_fields(raw: bytes) -> dict[int, Any] | None:
-    """Decode a command set (Implicit VR Little Endian) into {element number: value}.
-
-    The fast path of the reassembler: ``struct`` over the elements, each value converted
-    here per its VR in the command dictionary, exactly as pydicom would convert it. Raises
-    :class:`DIMSEProcessingError` for what no decoder could accept (a truncated element, an
-    undefined length, a repeated element); returns None for anything merely unusual (an
-    element outside the command dictionary or of another group, an empty or multi-valued
-    value, a value pydicom would warn about or convert otherwise...), which
-    :func:`_decode_command_set` then decodes through pydicom.
-    """
-    fields: dict[int, Any] = {}
-    end = len(raw)
-    offset = 0
-    header = _ELEMENT_HEADER.unpack_from
-    while offset < end:
-        if end - offset < 8:
-            raise _malformed(raw, f'its last {end - offset} bytes are a truncated element')
-        group, element, length = header(raw, offset)
-        offset += 8
-        if length > end - offset:
-            if length == 0xFFFFFFFF:
-                raise _malformed(
-                    raw, f'element ({group:04X},{element:04X}) has an undefined length'
-                )
-            raise _malformed(
-                raw,
-                f'element ({group:04X},{element:04X}) is truncated: {length} bytes declared, '
-                f'{end - offset} left',
-            )
-        vr = None if group else _COMMAND_VRS.get(element)
-        if vr is None or not length:
-            return None
-        if element in fields:
-            raise _malformed(raw, f'element (0000,{element:04X}) is repeated')
-        stop = offset + length
-        if vr == 'US':
-            if length != 2:
-                return None
-            value: Any = _US_VALUE.unpack_from(raw, offset)[0]
-        elif vr == 'UI':
-            text = raw[offset:stop].rstrip(b'\0 ')
-            if len(text) > _MAX_UID or not _UID_BYTES.fullmatch(text):
-                return None
-            value = UID(text.decode('ascii'), _IGNORE)
-        elif vr == 'UL':
-            if length != 4:
-                return None
-            value = _UL_VALUE.unpack_from(raw, offset)[0]
-        elif vr == 'AT':
-            if length & 3:
-                return None
-            tags = [
-                BaseTag((group_ << 16) | element_)
-                for group_, element_ in _AT_VALUE.iter_unpack(raw[offset:stop])
-            ]
-            value = tags[0] if length == 4 else MultiValue(Tag, tags)
-        else:  # AE, LO, SH
-            data = raw[offset:stop]
-            if not _PLAIN_TEXT.fullmatch(data):
-                return None
-            text = data.decode('ascii')
-            if vr == 'AE':
-                value = text.strip(' ')  # PS3.5: leading and trailing spaces are padding
-            else:
-                if length > _TEXT_MAX[vr]:
-                    return None
-                value = text.rstrip(' ')
-        fields[element] = value
-        offset = stop
-    return fields
-
-
 def _is_absent(value: Any) -> bool:
     """True for values that are not sent: None and zero-length values."""
     if value is None:
@@ -447,99 +182,6 @@ def _is_absent(value: Any) -> bool:
     return not isinstance(value, int) and _is_empty_sequence(value)
 
 
-def _encode_element(elem: DataElement) -> bytes:
-    """One command element in Implicit VR Little Endian (PS3.5 7.1.3).
-
-    The few VRs of the command dictionary (PS3.7 Annex E) are packed directly, which is
-    several times faster than pydicom's generic writer; anything else goes through pydicom.
-    """
-    tag = elem.tag
-    group, element = tag >> 16, tag & 0xFFFF
-    vr = elem.VR
-    value = elem.value
-    try:
-        if vr == 'US' and type(value) is int:
-            return _US_ELEMENT.pack(group, element, 2, value)
-        if vr == 'AT' and isinstance(value, BaseTag):
-            return _AT_ELEMENT.pack(group, element, 4, value >> 16, value & 0xFFFF)
-        if vr in ('UI', 'AE', 'LO', 'SH', 'CS') and isinstance(value, str):
-            raw = value.encode('ascii')
-            if len(raw) % 2:
-                # PS3.5 6.2: UI is padded with a NUL byte, the text VRs with a space.
-                raw += b'\0' if vr == 'UI' else b' '
-            return b''.join((_ELEMENT_HEADER.pack(group, element, len(raw)), raw))
-    except (struct.error, UnicodeEncodeError):
-        pass  # let pydicom try (and explain) below
-    buffer = DicomBytesIO()
-    buffer.is_implicit_VR = True
-    buffer.is_little_endian = True
-    try:
-        write_data_element(buffer, elem)
-    except Exception as exc:
-        raise DIMSEProcessingError(
-            f'cannot encode command element {elem.keyword or tag} {tag} with value '
-            f'{value!r}: {exc}'
-        ) from exc
-    return buffer.getvalue()
-
-
-def _decode_command_set(raw: bytes) -> Dataset:
-    """Decode a command set (Implicit VR Little Endian) and convert every value now.
-
-    pydicom converts values lazily; converting here makes a malformed value fail as a
-    :class:`DIMSEProcessingError` at the reassembler instead of later in a service.
-    """
-    try:
-        command_set = read_dataset(DicomBytesIO(raw), True, True)
-        # pydicom stops quietly at a truncated element; the elements must cover every byte.
-        covered = 0
-        for tag in command_set.keys():
-            elem = command_set.get_item(tag)
-            length = elem.length
-            if length == 0xFFFFFFFF:
-                raise ValueError(f'element {tag} has an undefined length')
-            if len(elem.value or b'') != length:
-                raise ValueError(f'element {tag} is truncated: {length} bytes declared')
-            covered += 8 + length
-        if covered != len(raw):
-            raise ValueError(
-                f'its elements cover {covered} bytes (truncated or repeated element)'
-            )
-        for _elem in command_set:  # iterating converts each raw element
-            pass
-    except Exception as exc:
-        raise DIMSEProcessingError(
-            f'a command set of {len(raw)} bytes does not decode as Implicit VR Little '
-            f'Endian (PS3.7 6.3.1): {exc}'
-        ) from exc
-    return command_set
-
-
-class _PDataStream(collections.abc.Generator):  # type: ignore[type-arg]
-    """The generator ``DIMSEMessage.encode`` returns.
-
-    It behaves like the plain generator it wraps, and also closes the data-set file when it
-    is closed before its first item (a plain generator would not run its ``finally``).
-    """
-
-    def __init__(self, pdus: Generator[pdu.PDataTfPDU, None, None], fp: BinaryIO | None):
-        self._pdus = pdus
-        self._fp = fp
-
-    def send(self, value: None) -> pdu.PDataTfPDU:
-        return self._pdus.send(value)
-
-    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> pdu.PDataTfPDU:
-        if val is None and tb is None:
-            return self._pdus.throw(typ)
-        return self._pdus.throw(typ, val, tb)  # pragma: no cover - legacy signature
-
-    def close(self) -> None:
-        try:
-            self._pdus.close()
-        finally:
-            if self._fp is not None:
-                self._fp.close()
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -551,8 +193,8 @@ def _template(
 ) -> dict[int, Any]:
     """The fields of a new message: every keyword None, Command Field, no data set."""
     fields: dict[int, Any] = {int(tag): None for tag, _vr in _tags_and_vrs(keywords)}
-    fields[_COMMAND_FIELD_TAG] = command_field
-    fields[_COMMAND_DATA_SET_TYPE_TAG] = NO_DATASET
+    fields[COMMAND_FIELD_TAG] = command_field
+    fields[COMMAND_DATA_SET_TYPE_TAG] = NO_DATASET
     return fields
 
 
@@ -583,7 +225,7 @@ class _CommandSetAttribute:
         if command_set is None:
             fields = msg._fields
             assert fields is not None
-            command_set = msg._command_set = _fields_to_dataset(fields)
+            command_set = msg._command_set = fields_to_dataset(fields)
             msg._fields = None
         return command_set
 
@@ -636,9 +278,9 @@ class DIMSEMessage:
 
     @classmethod
     def _from_fields(cls, fields: dict[int, Any]) -> DIMSEMessage:
-        """A received message whose command set was decoded by :func:`_decode_fields`."""
+        """A received message whose command set was decoded by :func:`decode_fields`."""
         if cls.__init__ is not DIMSEMessage.__init__:  # a subclass with its own constructor
-            return cls(_fields_to_dataset(fields))
+            return cls(fields_to_dataset(fields))
         msg = cls.__new__(cls)
         msg._fields = fields
         msg._command_set = None
@@ -664,7 +306,7 @@ class DIMSEMessage:
         if fields is not None:
             fields[tag] = value
         else:
-            _set_element(self._command_set, Tag(tag), _vr_of(tag), value)  # type: ignore[arg-type]
+            _set_element(self._command_set, Tag(tag), vr_of(tag), value)  # type: ignore[arg-type]
 
     @property
     def data_set(self) -> DataSet | None:
@@ -679,7 +321,7 @@ class DIMSEMessage:
     def data_set(self, value: DataSet | None) -> None:
         self._data_set = value
         # PS3.7 Annex E: the command set must say whether a data set follows.
-        self._set_us(_COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET if value else NO_DATASET)
+        self._set_us(COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET if value else NO_DATASET)
 
     def _encode_command_set(self) -> bytes:
         """Encode the command set once: (0000,0000) first, absent values left out."""
@@ -702,43 +344,16 @@ class DIMSEMessage:
             # sent empty, which strict peers (e.g. DCMTK) reject for required elements.
             if _is_absent(elem.value):
                 continue
-            encoded = _encode_element(elem)
+            encoded = encode_element(elem)
             length += len(encoded)
             parts.append(encoded)
         # PS3.7 Annex E: Command Group Length is the byte count of the elements after it.
         self._set_group_length(length)
-        parts[0] = _GROUP_LENGTH.pack(0, 0, 4, length)
+        parts[0] = GROUP_LENGTH.pack(0, 0, 4, length)
         return b''.join(parts)
 
-    def _encode_fields(self, fields: dict[int, Any]) -> bytes:
-        """``_encode_command_set`` for the fields form: the same bytes, without pydicom."""
-        parts: list[bytes] = [b'']
-        length = 0
-        for tag in sorted(fields):
-            value = fields[tag]
-            # Absent (None or zero-length) values are left out, as in the Dataset form.
-            if not tag or value is None:
-                continue
-            vr = _vr_of(tag)
-            kind = type(value)
-            if kind is int and vr == 'US':
-                encoded = _US_ELEMENT.pack(0, tag, 2, value)  # in range: checked when set
-            elif kind is UID and len(value):  # a valid UID (checked when set or decoded)
-                raw = value.encode('ascii')
-                if len(raw) & 1:
-                    raw += b'\0'  # PS3.5 6.2: UI pads with a NUL byte
-                encoded = b''.join((_ELEMENT_HEADER.pack(0, tag, len(raw)), raw))
-            elif not isinstance(value, int) and not len(value):
-                continue
-            else:  # the rarer VRs and values: the Dataset form's encoder
-                elem = DataElement(tag, vr, value, already_converted=True)
-                encoded = _encode_element(elem)
-            length += len(encoded)
-            parts.append(encoded)
-        # PS3.7 Annex E: Command Group Length is the byte count of the elements after it.
-        fields[0] = length
-        parts[0] = _GROUP_LENGTH.pack(0, 0, 4, length)
-        return b''.join(parts)
+    # The fields form's encoder: pynetdicom2.commandset's, the same bytes without pydicom.
+    _encode_fields = staticmethod(encode_fields)
 
     def _set_group_length(self, length: int) -> None:
         command_set = self.command_set
@@ -784,75 +399,28 @@ class DIMSEMessage:
         >>> len(pdus), pdus[0].data_value_items[0].data_value[0]
         (1, 3)
         """
-        _payload_size(max_pdu_length)  # refuse an impossible limit now, in the caller's thread
+        payload_size(max_pdu_length)  # refuse an impossible limit now, in the caller's thread
         data_set = self._data_set if self._data_set else None
         # The command must tell the truth about what follows it (PS3.7 Annex E), whatever
         # was done to CommandDataSetType by hand.
-        data_set_type = self._get_field(_COMMAND_DATA_SET_TYPE_TAG)
+        data_set_type = self._get_field(COMMAND_DATA_SET_TYPE_TAG)
         if data_set is not None and data_set_type in (None, NO_DATASET):
-            self._set_us(_COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET)
+            self._set_us(COMMAND_DATA_SET_TYPE_TAG, HAS_DATASET)
         elif data_set is None and data_set_type != NO_DATASET:
-            self._set_us(_COMMAND_DATA_SET_TYPE_TAG, NO_DATASET)
+            self._set_us(COMMAND_DATA_SET_TYPE_TAG, NO_DATASET)
         command = self._encode_command_set()
         fp: BinaryIO | None = None
         if data_set is not None and not isinstance(data_set, (bytes, bytearray, memoryview)):
             fp = data_set
         pdus = self._pdus(pc_id, max_pdu_length, command, data_set, fp, pack)
-        return _PDataStream(pdus, fp)
+        return PDataStream(pdus, fp)
 
-    @staticmethod
-    def _pdus(
-        pc_id: int,
-        max_pdu_length: int,
-        command: bytes,
-        data_set: DataSet | None,
-        fp: BinaryIO | None,
-        pack: bool,
-    ) -> Generator[pdu.PDataTfPDU, None, None]:
-        pdv = pdu.PresentationDataValueItem
-        p_data = pdu.PDataTfPDU
-        headers = _CONTROL_HEADERS
-        try:
-            last_command = None
-            last_command_length = 0
-            for chunk, bit in fragment(
-                command, max_pdu_length, COMMAND_FRAGMENT, COMMAND_LAST_FRAGMENT
-            ):
-                item = pdv(pc_id, b''.join((headers[bit], chunk)))
-                if bit == COMMAND_LAST_FRAGMENT:
-                    last_command, last_command_length = item, len(chunk)
-                else:
-                    yield p_data([item])
-            if data_set is None:
-                yield p_data([last_command])
-                return
-            if fp is not None:
-                pieces = fragment_file(fp, max_pdu_length, DATA_FRAGMENT, DATA_LAST_FRAGMENT)
-            else:
-                pieces = fragment(
-                    data_set,  # type: ignore[arg-type]
-                    max_pdu_length,
-                    DATA_FRAGMENT,
-                    DATA_LAST_FRAGMENT,
-                )
-            chunk, bit = next(pieces)
-            first_data = pdv(pc_id, b''.join((headers[bit], chunk)))
-            # Both PDV items, each with its 6-byte header, must fit in the peer's limit.
-            together = 2 * PDV_HEADER_LENGTH + last_command_length + len(chunk)
-            if pack and (max_pdu_length == 0 or together <= max_pdu_length):
-                yield p_data([last_command, first_data])
-            else:
-                yield p_data([last_command])
-                yield p_data([first_data])
-            for chunk, bit in pieces:
-                yield p_data([pdv(pc_id, b''.join((headers[bit], chunk)))])
-        finally:
-            if fp is not None:
-                fp.close()
+    # The PDUs of an encoded message: pynetdicom2.fragmentation's generator.
+    _pdus = staticmethod(p_data_pdus)
 
     def __repr__(self) -> str:
         fields = self._fields  # a look at the fields form leaves it as it is
-        return str(self._command_set if fields is None else _fields_to_dataset(fields))
+        return str(self._command_set if fields is None else fields_to_dataset(fields))
 
 
 class DIMSERequestMessage(DIMSEMessage):
@@ -1170,305 +738,6 @@ MESSAGE_TYPE: dict[int, type[DIMSEMessage]] = {
 }
 
 
-# --- reassembly ---------------------------------------------------------------------------
-
-
-def _write_all(fp: BinaryIO, data: Any) -> None:
-    """Write all of ``data``; raw (unbuffered) files may take less than asked."""
-    view = memoryview(data)
-    while view:
-        written = fp.write(view)
-        if written is None or written >= len(view):
-            return
-        view = view[written:]
-
-
-def _message_name(msg: DIMSEMessage | None) -> str:
-    return type(msg).__name__ if msg is not None else 'message'
-
-
-class DIMSEDecoder:
-    """Reassemble PDVs into DIMSE messages (PS3.7 6.3, PS3.8 Annex E).
-
-    ``accepted_contexts`` maps presentation context ID -> context (an opaque object, handed
-    to ``get_file_cb``); the upper layer may fill the mapping, or replace the attribute, once
-    the association is negotiated. ``store_in_file`` is a container of SOP Class UIDs whose
-    data sets go straight to a file: for those, ``get_file_cb(context, command_set)`` is
-    called once, when the command set is complete, and returns ``(fp, start)``; each data
-    fragment is written to ``fp`` as it arrives, and at the end ``fp.seek(start)`` becomes
-    ``msg.data_set``. Any other data set is joined once into bytes.
-
-    An :class:`OSError` from ``get_file_cb``, from a write or from the final seek is not a
-    protocol error: the rest of that data set is read and discarded, the file is closed, and
-    the message is delivered with ``data_set`` None and ``storage_error`` set to the error.
-
-    Everything the peer got wrong raises :class:`DIMSEProcessingError` (and resets the
-    decoder); the association should then be aborted.
-
-    Buffers: PDV data values may be memoryview slices of a receive buffer, which the
-    caller may overwrite as soon as :meth:`feed` returns: a fragment going to a file is
-    written at once, and what the decoder keeps (command fragments, data-set fragments
-    going to memory) it copies.
-
-    Fields, as in the original: ``receiving`` (a message is in progress),
-    ``command_set_received``, ``data_set_received``, ``pc_id`` and ``msg`` (the message in
-    progress).
-
-    >>> from pynetdicom2 import uids
-    >>> from pynetdicom2.fsm import PContextDef
-    >>> context = PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.ImplicitVRLittleEndian)
-    >>> decoder = DIMSEDecoder({1: context}, store_in_file=(), get_file_cb=None)
-    >>> rq = CEchoRQMessage()
-    >>> rq.message_id, rq.affected_sop_class_uid = 7, uids.VERIFICATION_SOP_CLASS
-    >>> for p_data in rq.encode(1, 0):
-    ...     for msg, pc_id in decoder.process(p_data):
-    ...         print(type(msg).__name__, pc_id, msg.message_id)
-    CEchoRQMessage 1 7
-    """
-
-    def __init__(
-        self,
-        accepted_contexts: Mapping[int, Any],
-        store_in_file: Container[str],
-        get_file_cb: GetFileCallback | None,
-    ) -> None:
-        self.accepted_contexts = accepted_contexts
-        self.store_in_file = store_in_file
-        self.get_file_cb = get_file_cb
-        self.receiving = False
-        self.command_set_received = False
-        self.data_set_received = False
-        self.pc_id: int | None = None
-        self.msg: DIMSEMessage | None = None
-        self._command_fragments: list[Any] = []
-        self._data_fragments: list[Any] = []
-        self._fp: BinaryIO | None = None
-        self._start = 0
-        self._storage_error: OSError | None = None
-        # The last message delivered without a data set, to explain a stray data fragment.
-        self._previous: DIMSEMessage | None = None
-
-    def process(self, p_data: pdu.PDataTfPDU) -> list[tuple[DIMSEMessage, int]]:
-        """Feed every PDV of one P-DATA-TF PDU; return the messages it completed, in order.
-
-        Usually zero or one; a PDU may complete several small messages.
-        """
-        items = p_data.data_value_items
-        if len(items) == 1:  # the usual P-DATA-TF: feed() inlined
-            item = items[0]
-            data_value = item.data_value
-            fp = self._fp
-            if (
-                fp is not None
-                and item.context_id == self.pc_id
-                and len(data_value)
-                and not data_value[0] & 3
-                and self.command_set_received
-            ):
-                # The hottest path: a middle fragment of a data set streamed to its file
-                # (what _feed and _data_fragment would do, in one call).
-                payload = memoryview(data_value)[1:]
-                try:
-                    written = fp.write(payload)
-                    if written is not None and written < len(payload):
-                        _write_all(fp, payload[written:])
-                except OSError as exc:
-                    self._storage_failed(exc)
-                return []
-            try:
-                result = self._feed(items[0])
-            except BaseException:
-                self.discard()
-                raise
-            return [] if result is None else [result]
-        completed = []
-        for item in items:
-            result = self.feed(item)
-            if result is not None:
-                completed.append(result)
-        return completed
-
-    def feed(self, pdv: pdu.PresentationDataValueItem) -> tuple[DIMSEMessage, int] | None:
-        """Take one PDV; return ``(message, pc_id)`` when it completes a message, else None."""
-        try:
-            return self._feed(pdv)
-        except BaseException:
-            # A protocol error, or e.g. a non-OSError from get_file_cb: leave no half-built
-            # message (or open file) behind.
-            self.discard()
-            raise
-
-    def _feed(self, pdv: pdu.PresentationDataValueItem) -> tuple[DIMSEMessage, int] | None:
-        data_value = pdv.data_value
-        pc_id = pdv.context_id
-        if self.command_set_received and pc_id == self.pc_id and len(data_value):
-            control = data_value[0]
-            if not control & 1:
-                # The hot path, a data-set stream: the next fragment of the message in
-                # progress. The general checks below would come to the same conclusion.
-                self._data_fragment(memoryview(data_value)[1:])
-                if control & 2:
-                    self.data_set_received = True
-                    return self._message_complete()
-                return None
-        if len(data_value) < 1:
-            raise DIMSEProcessingError(
-                f'a PDV on presentation context {pc_id} has no message control header '
-                f'(PS3.8 E.2): expected at least 1 byte, got 0'
-            )
-        control = data_value[0]
-        is_command = control & 1
-        is_last = control & 2
-        if not self.receiving:
-            if not is_command:
-                raise DIMSEProcessingError(self._stray_data_message(pc_id))
-            if pc_id not in self.accepted_contexts:
-                raise DIMSEProcessingError(
-                    f'a PDV uses presentation context {pc_id}, which was not accepted '
-                    f'(accepted: {sorted(self.accepted_contexts)})'
-                )
-            self.receiving = True
-            self.pc_id = pc_id
-            self._previous = None
-        elif pc_id != self.pc_id:
-            # PS3.8 E.2 / PS3.7 6.3: all fragments of one message use one presentation context.
-            raise DIMSEProcessingError(
-                f'a PDV on presentation context {pc_id} arrived while a '
-                f'{_message_name(self.msg)} on context {self.pc_id} was incomplete'
-            )
-        payload = memoryview(data_value)[1:]  # a view: no copy until the final join
-        if is_command:
-            if self.command_set_received:
-                raise DIMSEProcessingError(
-                    f'a command fragment arrived on context {pc_id} while the data set of '
-                    f'{_message_name(self.msg)} was expected (PS3.7 6.3)'
-                )
-            self._command_fragments.append(bytes(payload))  # the buffer is the caller's
-            if is_last:
-                return self._command_complete()
-            return None
-        if not self.command_set_received:
-            raise DIMSEProcessingError(
-                f'a data set fragment arrived on context {pc_id} before the last fragment of '
-                f'the command set (PS3.7 6.3: the command set comes first)'
-            )
-        self._data_fragment(payload)
-        if is_last:
-            self.data_set_received = True
-            return self._message_complete()
-        return None
-
-    def _stray_data_message(self, pc_id: int) -> str:
-        previous = self._previous
-        if previous is not None:
-            return (
-                f'a data set fragment arrived on context {pc_id}, but the preceding '
-                f'{type(previous).__name__} said no data set follows (Command Data Set '
-                f'Type {NO_DATASET:04X}H, PS3.7 Annex E)'
-            )
-        return (
-            f'a data set fragment arrived on context {pc_id} before any command set '
-            f'(PS3.7 6.3: the command set comes first)'
-        )
-
-    def _command_complete(self) -> tuple[DIMSEMessage, int] | None:
-        fragments = self._command_fragments
-        raw = fragments[0] if len(fragments) == 1 else b''.join(fragments)
-        self._command_fragments = []
-        msg = _decode_message(raw)
-        self.msg = msg
-        self.command_set_received = True
-        data_set_type = msg._get_field(_COMMAND_DATA_SET_TYPE_TAG)
-        # PS3.7 Annex E: 0101H, and by extension a missing value, means no data set.
-        if data_set_type is None or data_set_type == NO_DATASET:
-            self._previous = msg
-            return self._message_complete()
-        sop_class = msg.sop_class_uid
-        if self.get_file_cb is not None and sop_class is not None and (
-            sop_class in self.store_in_file
-        ):
-            assert self.pc_id is not None
-            context = self.accepted_contexts[self.pc_id]
-            try:
-                self._fp, self._start = self.get_file_cb(context, msg.command_set)
-            except OSError as exc:
-                self._storage_error = exc
-        return None
-
-    def _data_fragment(self, payload: Any) -> None:
-        fp = self._fp
-        if fp is not None:
-            try:
-                written = fp.write(payload)
-                if written is not None and written < len(payload):
-                    _write_all(fp, payload[written:])  # a raw file took less than asked
-            except OSError as exc:
-                self._storage_failed(exc)
-        elif self._storage_error is None:
-            # A copy: the caller may reuse its buffer once feed() returns. One fragment,
-            # the usual small data set, is then delivered as is (join returns it).
-            self._data_fragments.append(bytes(payload))
-        # else: draining a data set that could not be stored
-
-    def _storage_failed(self, exc: OSError) -> None:
-        self._storage_error = exc
-        fp, self._fp = self._fp, None
-        if fp is not None:
-            with contextlib.suppress(OSError):
-                fp.close()
-
-    def _message_complete(self) -> tuple[DIMSEMessage, int]:
-        msg = self.msg
-        pc_id = self.pc_id
-        assert msg is not None and pc_id is not None
-        if self.data_set_received:
-            if self._fp is not None:
-                try:
-                    self._fp.seek(self._start)
-                except OSError as exc:
-                    self._storage_failed(exc)
-                else:
-                    msg._data_set = self._fp
-                    self._fp = None
-            elif self._storage_error is None:
-                msg._data_set = b''.join(self._data_fragments)
-            msg.storage_error = self._storage_error
-        self._reset()
-        return msg, pc_id
-
-    def _reset(self) -> None:
-        self.receiving = False
-        self.command_set_received = False
-        self.data_set_received = False
-        self.pc_id = None
-        self.msg = None
-        self._command_fragments = []
-        self._data_fragments = []
-        self._fp = None
-        self._start = 0
-        self._storage_error = None
-
-    def discard(self) -> None:
-        """Drop the message in progress, closing its file if any (e.g. on abort).
-
-        Deleting that file is the storage layer's business: it created it.
-        """
-        fp = self._fp
-        self._reset()
-        self._previous = None
-        if fp is not None:
-            with contextlib.suppress(OSError):
-                fp.close()
-
-    @staticmethod
-    def _command_set_to_message(command_set: Dataset) -> DIMSEMessage:
-        """Wrap a decoded command set in the message class its Command Field names."""
-        elem = command_set.get(_COMMAND_FIELD_TAG)
-        if elem is None:
-            raise DIMSEProcessingError(_NO_COMMAND_FIELD)
-        return _message_class(elem.value)(command_set)
-
-
 _NO_COMMAND_FIELD = 'the command set has no Command Field (0000,0100) (PS3.7 Annex E)'
 
 
@@ -1487,12 +756,47 @@ def _message_class(command_field: Any) -> type[DIMSEMessage]:
     return cls
 
 
-def _decode_message(raw: bytes) -> DIMSEMessage:
-    """Decode a complete command set into its message: the fast path, else pydicom's."""
-    fields = _decode_fields(raw)
+def decode_message(raw: bytes) -> DIMSEMessage:
+    """Decode a complete command set into its message: the fast path, else pydicom's.
+
+    >>> pdv = next(CEchoRQMessage().encode(1, 0)).data_value_items[0]
+    >>> type(decode_message(bytes(pdv.data_value[1:]))).__name__
+    'CEchoRQMessage'
+    """
+    fields = decode_fields(raw)
     if fields is None:
-        return DIMSEDecoder._command_set_to_message(_decode_command_set(raw))
-    command_field = fields.get(_COMMAND_FIELD_TAG)
+        return DIMSEDecoder._command_set_to_message(decode_command_set(raw))
+    command_field = fields.get(COMMAND_FIELD_TAG)
     if command_field is None:
         raise DIMSEProcessingError(_NO_COMMAND_FIELD)
     return _message_class(command_field)._from_fields(fields)
+
+
+class DIMSEDecoder(dimsedecoder.Reassembler):
+    """Reassemble PDVs into DIMSE messages (PS3.7 6.3, PS3.8 Annex E).
+
+    :class:`pynetdicom2.dimsedecoder.Reassembler`, which does the reassembling, with the
+    message classes of this module: its arguments, what it does with files and errors, and its
+    fields are described there.
+
+    >>> from pynetdicom2 import uids
+    >>> from pynetdicom2.fsm import PContextDef
+    >>> context = PContextDef(1, uids.VERIFICATION_SOP_CLASS, uids.ImplicitVRLittleEndian)
+    >>> decoder = DIMSEDecoder({1: context}, store_in_file=(), get_file_cb=None)
+    >>> rq = CEchoRQMessage()
+    >>> rq.message_id, rq.affected_sop_class_uid = 7, uids.VERIFICATION_SOP_CLASS
+    >>> for p_data in rq.encode(1, 0):
+    ...     for msg, pc_id in decoder.process(p_data):
+    ...         print(type(msg).__name__, pc_id, msg.message_id)
+    CEchoRQMessage 1 7
+    """
+
+    decode_message = staticmethod(decode_message)
+
+    @staticmethod
+    def _command_set_to_message(command_set: Dataset) -> DIMSEMessage:
+        """Wrap a decoded command set in the message class its Command Field names."""
+        elem = command_set.get(COMMAND_FIELD_TAG)
+        if elem is None:
+            raise DIMSEProcessingError(_NO_COMMAND_FIELD)
+        return _message_class(elem.value)(command_set)

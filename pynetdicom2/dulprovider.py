@@ -1,8 +1,11 @@
 """The DICOM upper layer service provider: one thread per association that owns its socket.
 
-What this module owns: the transport of one association (connecting, framing PDUs, reading
-and writing the socket, closing it), the ARTIM timer, and the thread that drives
-:class:`pynetdicom2.fsm.StateMachine` with the events it observes. What it must not do: decide
+What this module owns: the thread of one association that drives
+:class:`pynetdicom2.fsm.StateMachine` with the events it observes, the ARTIM timer, and the
+queues between that thread and its service user. Its transport (connecting, reading and
+writing the socket, closing it) is :class:`pynetdicom2.transport.TransportThread`, the base
+class of :class:`DULServiceProvider`; cutting the received bytes into PDUs is
+:class:`pynetdicom2.framing.Framer`'s. What it must not do: decide
 anything Table 9-10 decides (that is ``fsm``), encode or decode PDUs or DIMSE messages itself
 (``pdu``, ``dimsemessages``), or negotiate anything (the association layer).
 
@@ -18,15 +21,9 @@ on a loaded two-core machine costs tens of microseconds (benchmarks/bench_dul.py
 both the provider and the plain-socket limit). The socket is non-blocking, so a peer that
 stops reading or writing mid-PDU can never pin the thread: stop/kill always get through.
 
-Framing (PS3.8 9.3.1): every read lands in one receive ring buffer (``recv_into``, never byte by
-byte, never ``bytes +=``). The 6-byte header is checked before anything is allocated: an
-unknown PDU type, or a declared length above the local maximum (our announced Maximum Length
-for P-DATA-TF, a fixed cap for the other PDUs), is an invalid PDU (Evt19) without reading the
-body. A complete P-DATA-TF is handed on as a ``memoryview`` of the ring, without a copy: the
-ring is not written over while such views are in use (until :meth:`_Framer.release`, once
-every queued PDU was handled; the DIMSE reassembler copies what it keeps). Any other PDU gets
-a buffer of its own; a PDU too large for the ring is received straight into its own
-``bytearray``.
+Framing (PS3.8 9.3.1): every read lands in the framer's receive ring, each PDU header is
+checked before anything is allocated, and a complete P-DATA-TF is handed on as a ``memoryview``
+of the ring, without a copy, until the thread has handled it.
 
 Usage, requestor side (the association layer does this)::
 
@@ -50,17 +47,15 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import queue
-import selectors
 import socket
-import struct
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any, Union
+from typing import Any
 
 from pynetdicom2 import pdu, pdudump
 from pynetdicom2.exceptions import DCMTimeoutError, NetDICOMError, PDUProcessingError
+from pynetdicom2.framing import HEADER_LENGTH, EndOfStream
 from pynetdicom2.fsm import (
     LOCAL_EVENT_BY_PDU_TYPE,
     PEER_EVENT_BY_PDU_TYPE,
@@ -72,17 +67,7 @@ from pynetdicom2.fsm import (
     States,
     Timer,
 )
-
-try:  # pragma: no cover - Python without ssl support
-    import ssl
-
-    _WOULD_BLOCK: tuple[type[BaseException], ...] = (
-        BlockingIOError,
-        ssl.SSLWantReadError,
-        ssl.SSLWantWriteError,
-    )
-except ImportError:  # pragma: no cover
-    _WOULD_BLOCK = (BlockingIOError,)
+from pynetdicom2.transport import TransportThread
 
 __all__ = [
     'DULServiceProvider',
@@ -104,19 +89,6 @@ UNLIMITED_PDATA_CAP = 64 * 1024 * 1024
 #: Default bound for joining the thread in :meth:`DULServiceProvider.kill`.
 JOIN_TIMEOUT = 5.0
 
-# PS3.8 9.3.1: PDU-type (1), reserved (1), PDU-length (4, big endian).
-_HEADER_LENGTH = 6
-_PDU_LENGTH = struct.Struct('>I')
-_KNOWN_PDU_TYPES = frozenset(PEER_EVENT_BY_PDU_TYPE)
-# Ring buffer for incoming bytes: one recv_into can take many small PDUs at once. It starts
-# at _RING_SIZE and doubles, up to _RING_MAX, whenever one recv_into fills it: an idle or
-# request/response association keeps 256 KiB, a data-set stream reads 1 MiB per system call
-# (each call gives the interpreter lock away and takes it back, the costly part of a stream
-# between two threads of one process).
-_RING_SIZE = 256 * 1024
-_RING_MAX = 1024 * 1024
-# PDUs up to this total size are cut out of the ring; bigger ones get a buffer of their own.
-_SMALL_PDU = 64 * 1024
 # An outgoing P-DATA iterator yields this many PDUs between two looks at the socket and the
 # wake-up pipe, so a long data set never hides an incoming A-ABORT or a kill().
 _STREAM_BATCH = 64
@@ -124,15 +96,6 @@ _STREAM_BATCH = 64
 # that keeps the queue full (an SCP streaming C-FIND responses) cannot starve what the peer
 # sends meanwhile (a C-CANCEL-RQ, an A-ABORT).
 _PRIMITIVE_BATCH = 64
-# Pending outgoing bytes that trigger a flush before the thread would block anyway: 64
-# P-DATA-TFs of 16 KiB, one sendmsg (as few lock hand-offs as the receiving ring allows).
-_FLUSH_SIZE = 1024 * 1024
-# Buffers per sendmsg call: the system's IOV_MAX (1024 on Linux), at most 1024, at least the
-# POSIX minimum of 16. A P-DATA-TF of one PDV is two buffers (headers, payload).
-try:
-    _MAX_GATHER = max(16, min(1024, os.sysconf('SC_IOV_MAX')))
-except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf (Windows)
-    _MAX_GATHER = 16
 # States in which an association exists (so a kill() owes the peer an A-ABORT).
 _ASSOCIATED = frozenset(States) - {States.STA_1, States.STA_2, States.STA_4, States.STA_13}
 # Enum members read on every PDU (a module global is cheaper than the class attribute).
@@ -140,162 +103,7 @@ _STA_1 = States.STA_1
 _STA_4 = States.STA_4
 _EVT_9 = Events.EVT_9
 _EVT_10 = Events.EVT_10
-_PDataTfPDU = pdu.PDataTfPDU
 _decode_pdata = pdu.PDataTfPDU.decode
-
-
-class _FramingError:
-    """A PDU header we refuse (unknown type, oversized); becomes Evt19 with ``reason``."""
-
-    __slots__ = ('message', 'reason')
-
-    def __init__(self, message: str, reason: int) -> None:
-        self.message = message
-        self.reason = reason
-
-
-class _EndOfStream:
-    """The peer closed (or reset) the transport: Evt17 once the PDUs before it are handled."""
-
-    __slots__ = ('error',)
-
-    def __init__(self, error: BaseException | None = None) -> None:
-        self.error = error
-
-
-_Incoming = Union[bytes, bytearray, memoryview, _FramingError, _EndOfStream]
-
-
-class _Framer:
-    """Cut a byte stream into whole PDUs, checking each header before allocating.
-
-    ``target()`` is where the next ``recv_into`` writes; ``advance(n)`` accounts for ``n``
-    received bytes and appends what they completed to ``out``: one buffer per PDU (header
-    included), a :class:`_FramingError`, nothing at all. After a framing error the stream
-    cannot be resynchronised, so the rest of it is read and dropped.
-
-    A P-DATA-TF cut out of the ring is a ``memoryview`` of it (copying 16 KiB per PDU was a
-    quarter of the receive path). Until :meth:`release` says those views are done with,
-    ``_fence`` marks the end of the last one, and nothing below it is written again: when
-    the ring runs out of room, the partial PDU moves to a fresh ring instead of to the front
-    of this one (which lives on as long as a view of it does).
-    """
-
-    def __init__(self, pdata_cap: int, other_cap: int, out: collections.deque[_Incoming]) -> None:
-        self.pdata_cap = pdata_cap
-        self.other_cap = other_cap
-        self.out = out
-        self.lost = False
-        self._ring = bytearray(_RING_SIZE)
-        self._view = memoryview(self._ring)
-        self._start = 0
-        self._end = 0
-        self._big: bytearray | None = None
-        self._big_view: memoryview | None = None
-        self._big_filled = 0
-        self._fence = 0  # end of the last P-DATA view handed out and not yet released
-
-    def release(self) -> None:
-        """Every PDU handed out so far was handled: the whole ring may be written again."""
-        self._fence = 0
-        if self._start == self._end:
-            self._start = self._end = 0
-
-    def target(self) -> memoryview:
-        if self._big_view is not None:
-            return self._big_view[self._big_filled :]
-        if self.lost:
-            if self._fence:
-                self._fresh_ring(len(self._ring))
-            return self._view
-        if len(self._ring) - self._end < _SMALL_PDU + _HEADER_LENGTH and self._start:
-            if self._fence:
-                self._fresh_ring(len(self._ring))  # views of this ring are still in use
-            else:
-                # Move the partial PDU to the front; it is at most _SMALL_PDU + header long.
-                length = self._end - self._start
-                self._ring[:length] = self._view[self._start : self._end]
-                self._start, self._end = 0, length
-        return self._view[self._end :]
-
-    def _fresh_ring(self, size: int) -> None:
-        """Continue in a new ring of ``size`` bytes, taking the partial PDU along."""
-        ring = bytearray(size)
-        length = self._end - self._start
-        ring[:length] = self._view[self._start : self._end]
-        self._ring, self._view = ring, memoryview(ring)
-        self._start, self._end = 0, length
-        self._fence = 0
-
-    def advance(self, count: int) -> None:
-        if self._big is not None:
-            self._big_filled += count
-            if self._big_filled == len(self._big):
-                self.out.append(self._big)
-                self._big = self._big_view = None
-                self._big_filled = 0
-            return
-        if self.lost:
-            return
-        end = self._end + count
-        self._end = end
-        filled = end == len(self._ring)
-        self._cut()
-        if filled and len(self._ring) < _RING_MAX:
-            self._grow()
-
-    def _grow(self) -> None:
-        """Double the ring (the socket had more than it could take), keeping a partial PDU."""
-        self._fresh_ring(2 * len(self._ring))
-
-    def _cut(self) -> None:
-        ring, start, end = self._ring, self._start, self._end
-        view = self._view
-        while end - start >= _HEADER_LENGTH:
-            pdu_type = ring[start]
-            (length,) = _PDU_LENGTH.unpack_from(ring, start + 2)
-            if pdu_type not in _KNOWN_PDU_TYPES:
-                # PS3.8 9.3.8 reason 1: unrecognized PDU. Its length means nothing to us.
-                self._refuse(f'unknown PDU type {pdu_type:#04x} (length {length})', 1)
-                return
-            cap = self.pdata_cap if pdu_type == 0x04 else self.other_cap
-            if length > cap:
-                # Refused before allocating: PS3.8 9.3.8 reason 6, invalid PDU parameter value.
-                self._refuse(
-                    f'PDU type {pdu_type:#04x} declares {length} bytes, above the local '
-                    f'maximum of {cap}',
-                    6,
-                )
-                return
-            total = _HEADER_LENGTH + length
-            if end - start >= total:
-                if pdu_type == 0x04:
-                    # A view, no copy; the ring below the fence is not written again.
-                    start += total
-                    self.out.append(view[start - total : start])
-                    self._fence = start
-                else:
-                    self.out.append(ring[start : start + total])
-                    start += total
-            elif total > _SMALL_PDU:
-                have = end - start
-                big = bytearray(total)
-                big[:have] = view[start:end]
-                self._big, self._big_view, self._big_filled = big, memoryview(big), have
-                start = end
-                break
-            else:
-                break
-        if start == end and not self._fence:
-            start = end = 0
-        self._start, self._end = start, end
-
-    def _refuse(self, message: str, reason: int) -> None:
-        self.out.append(_FramingError(message, reason))
-        self.lost = True
-        self._start = self._end
-        if not self._fence:
-            self._start = self._end = 0
 
 
 class _End:
@@ -305,20 +113,7 @@ class _End:
 _END = _End()
 
 
-def _peer_name(sock: socket.socket) -> str:
-    """``host:port`` of a TCP peer; for other sockets (AF_UNIX, a socketpair) what names it."""
-    try:
-        address = sock.getpeername()
-    except OSError:
-        return 'acceptor'
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f'{address[0]}:{address[1]}'
-    if isinstance(address, bytes):  # an abstract AF_UNIX name
-        address = address.decode('ascii', 'backslashreplace')
-    return address or 'local'
-
-
-class DULServiceProvider(threading.Thread):
+class DULServiceProvider(TransportThread):
     """The DICOM UL service provider of one association (PS3.8 9): a daemon thread.
 
     ``dul_socket`` given: acceptor side, the transport is already connected (Evt5 at start).
@@ -356,10 +151,7 @@ class DULServiceProvider(threading.Thread):
         max_association_pdu_length: int = MAX_ASSOCIATION_PDU_LENGTH,
         join_timeout: float = JOIN_TIMEOUT,
     ) -> None:
-        self.dul_socket = dul_socket
         self.is_acceptor = dul_socket is not None
-        self.called_presentation_address = called_address
-        self.connect_timeout = connect_timeout
         self.max_pdu_length = max_pdu_length
         self.artim_timeout = artim_timeout
         self.join_timeout = join_timeout
@@ -370,41 +162,23 @@ class DULServiceProvider(threading.Thread):
         self.to_service_user: queue.SimpleQueue[Indication | _End] = queue.SimpleQueue()
         #: (event, primitive) pairs handed to :meth:`send`, in order.
         self.from_service_user: collections.deque[tuple[Events, Any]] = collections.deque()
-        self.timer = Timer(artim_timeout)
+        pdata_cap = max_pdu_length + HEADER_LENGTH if max_pdu_length else UNLIMITED_PDATA_CAP
+        # PS3.8 D.1 counts the PDV items only; the slack of one header tolerates peers that
+        # count a PDV header against our limit.
+        super().__init__(dul_socket, called_address, connect_timeout, Timer(artim_timeout),
+                         pdata_cap, max_association_pdu_length, name)
         self.state_machine = StateMachine(self, self.timer, store_in_file, get_file_cb)
-        super().__init__(name=self._thread_name(name), daemon=True)
-
-        self._incoming: collections.deque[_Incoming] = collections.deque()
-        self._pending_out: list[Any] = []  # buffers written by actions, not yet on the socket
-        self._pending_size = 0
-        self._gather = False  # sendmsg usable on this socket (plain sockets on POSIX)
         # Indications collected by the thread, handed over just before it blocks.
         self._pending_up: list[Any] = []
         self.state_machine.deliver = self._pending_up.append
-        pdata_cap = max_pdu_length + _HEADER_LENGTH if max_pdu_length else UNLIMITED_PDATA_CAP
-        # PS3.8 D.1 counts the PDV items only; the slack of one header tolerates peers that
-        # count a PDV header against our limit.
-        self._framer = _Framer(pdata_cap, max_association_pdu_length, self._incoming)
-        self._selector = selectors.DefaultSelector()
-        self._wake_r, self._wake_w = socket.socketpair()
-        for end in (self._wake_r, self._wake_w):
-            end.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._send_lock = threading.Lock()
         self._thread_started = False
         self._unfinished = 0  # primitives handed to send() whose action has not completed
         self._aborts_queued = 0
         self._stream: Iterator[pdu.PDataTfPDU] | None = None
         self._stop_requested = False
-        self._kill_requested = False
-        # Set when a blocked write consumed a wake-up meant for the main loop (a send, stop or
-        # kill that arrived meanwhile): the loop must look at its queues before it sleeps.
-        self._wake_consumed = False
         self._left_idle = False  # the association's life began (Evt1 or Evt5)
-        self._closed = False  # the transport was closed (by us or by the peer)
-        self._transport_lost = False  # a write failed: Evt17 after the current action
         self._in_action = False
-        self._framer_eof = False  # the peer closed its side; nothing more to read
         self._finished = False
         self._resources_released = False
         if dul_socket is not None:
@@ -412,17 +186,6 @@ class DULServiceProvider(threading.Thread):
             # ARTIM runs from now on (AE-5) and the state is Sta2 before send/receive can look.
             self._left_idle = True
             self.state_machine.action(Events.EVT_5)
-
-    def _thread_name(self, name: str | None) -> str:
-        if name is None:
-            peer = 'requestor'
-            if self.dul_socket is not None:
-                peer = _peer_name(self.dul_socket)
-            elif self.called_presentation_address is not None:
-                host, port = self.called_presentation_address[:2]
-                peer = f'{host}:{port}'
-            name = f'dul-{peer}'
-        return name if name.startswith('pynetdicom2') else f'pynetdicom2-{name}'
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -557,92 +320,6 @@ class DULServiceProvider(threading.Thread):
         self._kill_requested = True
         return self._wake_and_join(self.join_timeout if timeout is None else timeout)
 
-    # --- ProviderProto: what the state machine's actions call ---------------------------------
-
-    def create_socket(self) -> socket.socket:
-        """Connect to ``called_presentation_address`` (TLS subclasses wrap the result).
-
-        Raises :class:`NetDICOMError` when no address is set, :class:`OSError` when the
-        connection fails (the state machine turns that into Evt17, an A-P-ABORT indication).
-        """
-        address = self.called_presentation_address
-        if address is None:
-            raise NetDICOMError(
-                'no called presentation address: pass called_address=(host, port) or set '
-                'called_presentation_address before sending the A-ASSOCIATE-RQ'
-            )
-        sock = socket.create_connection(address, timeout=self.connect_timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Queue ``data`` for the transport; a failure becomes Evt17 after the current action.
-
-        Writes are gathered and flushed, with one scatter-gather ``sendmsg`` where the socket
-        has it, just before the thread blocks (or when _FLUSH_SIZE bytes are pending, or the
-        transport is about to close). That keeps system calls few on a data-set stream and
-        lets the woken peer thread find the interpreter lock free.
-        """
-        if self.dul_socket is None or self._closed or self._transport_lost:
-            return
-        self._pending_out.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= _FLUSH_SIZE:
-            self._flush()
-
-    def write_pdu(self, primitive: Any) -> None:
-        """Queue one PDU for the transport: what the state machine's actions call.
-
-        Where ``write`` takes the bytes of ``primitive.encode()``, a P-DATA-TF on a socket
-        that gathers is queued as :meth:`~pynetdicom2.pdu.PDataTfPDU.encode_parts`: a new
-        header and the payloads themselves, which ``sendmsg`` hands to the kernel without
-        any copy. Only ``bytes`` payloads are kept as they are (nothing can change them
-        before the flush, even if the iterator that made them goes on); any other buffer is
-        copied, as ``encode`` would have done. A subclass that overrides ``write`` gets every
-        PDU through it.
-        """
-        if _pdu_dump.isEnabledFor(logging.DEBUG):
-            pdudump.log_pdu(self.name, 'sent', primitive)
-        if not self._gather or type(primitive) is not _PDataTfPDU:
-            self.write(primitive.encode())
-            return
-        parts = primitive.encode_parts()
-        if self._closed or self._transport_lost:
-            return
-        for index in range(1, len(parts), 2):  # the payloads; the rest are new headers
-            value = parts[index]
-            if type(value) is not bytes:
-                parts[index] = bytes(value)
-        self._pending_out += parts
-        # PDU-length (PS3.8 9.3.1) plus the 6-byte header: the size of all the parts.
-        self._pending_size += _PDU_LENGTH.unpack_from(parts[0], 2)[0] + _HEADER_LENGTH
-        if self._pending_size >= _FLUSH_SIZE:
-            self._flush()
-
-    def close_transport(self) -> None:
-        """Close the socket (idempotent). Called by the actions that close the transport."""
-        if self._closed:
-            return
-        if self._pending_out:
-            # Best effort, never blocking: whatever an earlier flush could not place.
-            self._flush(wait=False)
-        self._closed = True
-        sock = self.dul_socket
-        if sock is None:
-            return
-        try:
-            self._selector.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            pass
-        try:
-            sock.close()
-        except OSError:  # pragma: no cover - close() of a valid socket
-            pass
-
     # --- the thread ---------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -691,22 +368,6 @@ class DULServiceProvider(threading.Thread):
             self._drain_incoming()
             if not self.timer.check():
                 self._artim_expired()
-
-    def _attach(self, sock: socket.socket) -> None:
-        """Make the connected socket ours: TCP_NODELAY, non-blocking, watched for reading."""
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # e.g. a socket that is not TCP in a test
-            pass
-        sock.setblocking(False)
-        # Scatter-gather writes need a plain POSIX socket (SSLSocket has no sendmsg), and a
-        # subclass that overrides write() must see every byte.
-        self._gather = (
-            type(sock) is socket.socket
-            and hasattr(sock, 'sendmsg')
-            and type(self).write is DULServiceProvider.write
-        )
-        self._selector.register(sock, selectors.EVENT_READ, True)
 
     def _event(self, event: Events, primitive: Any) -> bool:
         """Run one event through the machine; False when Table 9-10 refused it (local only)."""
@@ -825,132 +486,13 @@ class DULServiceProvider(threading.Thread):
         with self._send_lock:
             self._unfinished -= 1
 
-    def _flush(self, wait: bool = True) -> None:
-        """Send every pending buffer; wait for room if needed, staying responsive meanwhile.
-
-        ``wait=False``: one attempt, whatever does not fit is dropped (the transport is
-        about to close).
-
-        While waiting for room we keep reading (so two peers writing big data sets at each
-        other cannot deadlock); what arrives is handled after the current action. A kill()
-        or an ARTIM expiry abandons the write.
-        """
-        pending = self._pending_out
-        sock = self.dul_socket
-        if sock is None or self._closed or self._transport_lost:
-            pending.clear()
-            self._pending_size = 0
-            return
-        gather = self._gather
-        waiting = False
-        try:
-            while pending:
-                try:
-                    if gather:
-                        sent = sock.sendmsg(pending[:_MAX_GATHER])
-                    else:
-                        sent = sock.send(pending[0])
-                except _WOULD_BLOCK:
-                    sent = 0
-                except OSError as exc:
-                    self._lose_transport(exc)
-                    return
-                self._pending_size -= sent
-                done = 0
-                while sent:
-                    head = pending[done]
-                    size = head.nbytes if type(head) is memoryview else len(head)
-                    if sent >= size:
-                        sent -= size
-                        done += 1
-                    else:
-                        pending[done] = memoryview(head).cast('B')[sent:]
-                        sent = 0
-                if done:
-                    del pending[:done]
-                if not pending:
-                    return
-                if not wait:
-                    pending.clear()
-                    self._pending_size = 0
-                    return
-                if not waiting:
-                    waiting = True
-                    self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, True)
-                if not self._wait_writable(sock):
-                    return
-        finally:
-            if self._transport_lost or self._kill_requested:
-                pending.clear()
-                self._pending_size = 0
-            if waiting and not self._closed:
-                try:
-                    self._selector.modify(sock, selectors.EVENT_READ, True)
-                except (KeyError, ValueError, OSError):
-                    pass
-
-    def _wait_writable(self, sock: socket.socket) -> bool:
-        """Block until the socket may take more (True) or the write must be abandoned."""
-        if self._kill_requested:
-            return False
-        if not self.timer.check():
-            self._lose_transport(None)
-            return False
-        for key, mask in self._selector.select(self.timer.remaining()):
-            if key.data is None:
-                self._drain_wake()
-                self._wake_consumed = True
-            elif mask & selectors.EVENT_READ and not self._framer_eof:
-                self._read()
-        if self._framer_eof:
-            # The peer closed: it will not read the rest either. Evt17 follows.
-            self._lose_transport(None)
-        return not (self._closed or self._transport_lost or self._kill_requested)
-
     def _hand_up(self) -> None:
         put = self.to_service_user.put
         for indication in self._pending_up:
             put(indication)
         self._pending_up.clear()
 
-    def _lose_transport(self, exc: BaseException | None) -> None:
-        if exc is not None:
-            logger.info('%s: the transport failed: %s', self.name, exc)
-        self._transport_lost = True
-
     # -- incoming --------------------------------------------------------------------------
-
-    def _read(self) -> None:
-        """Read what the socket has into the framer (one recv, more only for TLS buffers)."""
-        sock = self.dul_socket
-        if sock is None or self._closed or self._framer_eof:
-            return
-        framer = self._framer
-        while True:
-            try:
-                count = sock.recv_into(framer.target())
-            except _WOULD_BLOCK:
-                return
-            except OSError as exc:  # e.g. ECONNRESET: the transport is gone
-                self._end_of_stream(exc)
-                return
-            if count == 0:
-                self._end_of_stream(None)
-                return
-            framer.advance(count)
-            pending = getattr(sock, 'pending', None)
-            if pending is None or not pending():
-                return
-
-    def _end_of_stream(self, error: BaseException | None) -> None:
-        self._framer_eof = True
-        self._incoming.append(_EndOfStream(error))
-        sock = self.dul_socket
-        try:
-            # Stop watching a socket that stays readable (at EOF) forever.
-            self._selector.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            pass
 
     def _drain_incoming(self) -> None:
         """Turn received items into events, in order, unless an action is running."""
@@ -962,11 +504,11 @@ class DULServiceProvider(threading.Thread):
                 if not self._closed:
                     self._peer_pdu(item)
                 continue
-            if self._closed and not isinstance(item, _EndOfStream):
+            if self._closed and not isinstance(item, EndOfStream):
                 continue
             if isinstance(item, (bytes, bytearray, memoryview)):
                 self._peer_pdu(item)
-            elif isinstance(item, _EndOfStream):
+            elif isinstance(item, EndOfStream):
                 if item.error is not None:
                     logger.info('%s: the transport failed: %s', self.name, item.error)
                 if self.state_machine.current_state is not States.STA_1:
@@ -1014,18 +556,6 @@ class DULServiceProvider(threading.Thread):
         else:  # pragma: no cover - ARTIM runs only in Sta2 and Sta13
             logger.warning('%s: ARTIM expired in %s; ignored', self.name, machine.current_state)
             self.timer.stop()
-
-    def _wake(self) -> None:
-        try:
-            self._wake_w.send(b'\0')
-        except OSError:  # full (a wake-up is pending anyway) or already closed
-            pass
-
-    def _drain_wake(self) -> None:
-        try:
-            self._wake_r.recv(4096)
-        except OSError:
-            pass
 
     def _wake_and_join(self, timeout: float) -> bool:
         with self._send_lock:

@@ -12,7 +12,9 @@ malformed sub-item raises :class:`~pynetdicom2.exceptions.PDUProcessingError` wh
 names the sub-item, the byte offset and the fault. Reserved fields are kept for round trips
 but never tested on receipt (PS3.8 9.3.1).
 
-Unlike the items of :mod:`pynetdicom2.pdu`, ``total_length`` is a *property* here.
+Unlike the items of :mod:`pynetdicom2.pduitems`, ``total_length`` is a *property* here. The
+reading, packing and UID primitives these codecs share with the PDUs and their items are in
+:mod:`pynetdicom2.wirecodec`.
 
 Usage::
 
@@ -26,15 +28,24 @@ Usage::
 
 from __future__ import annotations
 
-import io
-import struct
 from struct import Struct
-from typing import Any, BinaryIO, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, TypeVar, Union
 
-from pydicom import config as _pydicom_config
-from pydicom.uid import UID
-
+from pynetdicom2 import wirecodec
 from pynetdicom2.exceptions import PDUProcessingError
+from pynetdicom2.wirecodec import (
+    ITEM_HEADER,
+    BytesLike,
+    Stream,
+    ValueEquality,
+    as_uid,
+    check_consumed,
+    decode_uid,
+    encode_uid,
+    fault,
+    pack,
+    read_item,
+)
 
 __all__ = [
     'MaximumLengthSubItem',
@@ -46,167 +57,18 @@ __all__ = [
     'UserIdentityNegotiationSubItem',
     'UserIdentityNegotiationSubItemAc',
     'GenericUserDataSubItem',
+    'SUB_ITEM_TYPES',
+    'UserItem',
+    'sub_item_name',
 ]
 
-BytesLike = Union[bytes, bytearray, memoryview]
-Stream = Union[BinaryIO, io.BytesIO]
 _T = TypeVar('_T')
 
-# PS3.8 9.3.1: every item and sub-item starts with type (1), reserved (1), length (2), big endian
-_ITEM_HEADER = Struct('>B B H')
 _UINT16 = Struct('>H')
 _ROLES = Struct('>B B')  # PS3.7 D.3.3.4: SCU role, SCP role
 
-# Abort reasons (PS3.8 9.3.8) carried by PDUProcessingError.
-_UNEXPECTED_PARAMETER = 5
-_INVALID_PARAMETER = 6
-
-# Decoded UIDs, keyed by their raw bytes. Building a pydicom UID costs microseconds and an
-# A-ASSOCIATE-RQ repeats the same few transfer syntaxes hundreds of times. Bounded, because the
-# keys come from the peer.
-_UID_CACHE: dict[bytes, UID] = {}
-_UID_CACHE_MAX = 4096
-_IGNORE = _pydicom_config.IGNORE
-_READ_CHUNK = 1 << 20
-
-
-def _fault(
-    name: str, offset: int, problem: str, abort_reason: int = _INVALID_PARAMETER
-) -> PDUProcessingError:
-    """Build the error for a malformed item: which item, where, and what was wrong."""
-    return PDUProcessingError(f'{name} at offset {offset}: {problem}', abort_reason=abort_reason)
-
-
-def _read_exact(stream: Stream, n: int, what: str = 'item') -> bytes:
-    """Read exactly ``n`` bytes from ``stream`` or raise :class:`PDUProcessingError`.
-
-    >>> _read_exact(io.BytesIO(b'abc'), 2)
-    b'ab'
-    """
-    if n <= _READ_CHUNK:
-        data = stream.read(n) if n else b''
-    else:
-        # A declared length comes from the peer: read in chunks, so that a huge length on a
-        # short stream never allocates the whole amount up front.
-        parts = []
-        remaining = n
-        while remaining:
-            chunk = stream.read(min(remaining, _READ_CHUNK))
-            if not chunk:
-                break
-            parts.append(chunk)
-            remaining -= len(chunk)
-        data = b''.join(parts)
-    if data is None:  # a non-blocking stream with nothing ready
-        data = b''
-    if len(data) != n:
-        raise PDUProcessingError(
-            f'{what}: truncated, expected {n} bytes but the stream ended after {len(data)}'
-        )
-    return bytes(data)
-
-
-def _tell(stream: Stream) -> int:
-    """Return the stream position for error messages, 0 when the stream cannot tell."""
-    try:
-        return stream.tell()
-    except (OSError, AttributeError, ValueError):
-        return 0
-
-
-def _as_stream(stream: Stream | BytesLike) -> tuple[Stream, bool]:
-    """Accept a binary stream or a bytes-like object; say whether it was wrapped."""
-    if isinstance(stream, (bytes, bytearray, memoryview)):
-        return io.BytesIO(stream), True
-    return stream, False
-
-
-def _check_consumed(stream: Stream, name: str, wrapped: bool) -> None:
-    """A bytes-like argument must hold exactly one item, nothing after it."""
-    if wrapped:
-        rest = stream.read()
-        if rest:
-            raise PDUProcessingError(
-                f'{name}: {len(rest)} unexpected bytes after the end of the item',
-                abort_reason=_INVALID_PARAMETER,
-            )
-
-
-def _read_item(
-    stream: Stream | BytesLike, name: str, item_type: int | None
-) -> tuple[bytes, int, Stream, bool]:
-    """Read one whole item (4-byte header and body) from a stream.
-
-    Returns ``(raw_item, offset_of_item, stream, wrapped)``; the item's declared length is
-    honoured exactly, so the stream is left at the next item.
-    """
-    stream, wrapped = _as_stream(stream)
-    base = _tell(stream)
-    header = _read_exact(stream, 4, f'{name} at offset {base}: header')
-    found, _, length = _ITEM_HEADER.unpack(header)
-    if item_type is not None and found != item_type:
-        raise _fault(name, base, f'item type 0x{found:02X} found', _UNEXPECTED_PARAMETER)
-    body = _read_exact(stream, length, f'{name} at offset {base}: item length {length}')
-    return header + body, base, stream, wrapped
-
-
-def _decode_uid(raw: bytes, name: str, offset: int, field: str = 'UID') -> UID:
-    """Decode a UID field; it must not be empty and must be ASCII.
-
-    A trailing NUL or space is padding some peers add to odd-length UIDs (PS3.5 6.2, VR UI),
-    so it is dropped.
-    """
-    uid = _UID_CACHE.get(raw)
-    if uid is not None:
-        return uid
-    try:
-        text = raw.decode('ascii')
-    except UnicodeDecodeError:
-        raise _fault(name, offset, f'{field} {raw!r} is not ASCII') from None
-    text = text.rstrip('\x00 ')
-    if not text:
-        raise _fault(name, offset, f'{field} is empty')
-    # Validation of the UID grammar belongs to negotiation (an unknown UID is refused there,
-    # not aborted here); pydicom would only warn, so it is told not to.
-    uid = UID(text, validation_mode=_IGNORE)
-    if len(_UID_CACHE) < _UID_CACHE_MAX:
-        _UID_CACHE[raw] = uid
-    return uid
-
-
-def _encode_uid(uid: str, name: str, field: str = 'UID') -> bytes:
-    """Encode a UID field: non-empty, printable ASCII without spaces (PS3.5 9.1)."""
-    try:
-        raw = uid.encode('ascii')
-    except (UnicodeEncodeError, AttributeError):
-        raise PDUProcessingError(f'{name}: {field} {uid!r} is not an ASCII string') from None
-    if not raw:
-        raise PDUProcessingError(f'{name}: {field} is empty')
-    if raw.translate(None, _UID_CHARS):
-        raise PDUProcessingError(f'{name}: {field} {uid!r} holds spaces or control characters')
-    return raw
-
-
-# Bytes allowed in an encoded UID: printable ASCII except the space (0x21-0x7E).
-_UID_CHARS = bytes(range(0x21, 0x7F))
-
-
-def _as_uid(value: str | bytes) -> UID:
-    """Wrap ``value`` in a pydicom UID (a no-op for a UID), so that constructed and decoded
-    objects hold the same type."""
-    if type(value) is UID:
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        value = bytes(value).decode('ascii', 'replace')
-    return UID(value)
-
-
-def _pack(fmt: Struct, name: str, *values: Any) -> bytes:
-    """``fmt.pack(*values)`` that reports an out-of-range field as PDUProcessingError."""
-    try:
-        return fmt.pack(*values)
-    except struct.error as exc:
-        raise PDUProcessingError(f'{name}: cannot encode {values!r}: {exc}') from None
+#: The original module's name for :func:`pynetdicom2.wirecodec.read_exact`, kept.
+_read_exact = wirecodec.read_exact
 
 
 def _as_bytes(value: str | BytesLike) -> bytes:
@@ -224,21 +86,7 @@ def _str_if_utf8(value: bytes) -> str | bytes:
         return value
 
 
-class _ValueEquality:
-    """Equality by type and attributes, so that a decoded object equals the one encoded.
-
-    The objects are mutable, so (like lists) they are not hashable.
-    """
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        return self.__dict__ == other.__dict__
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-class _SubItem(_ValueEquality):
+class _SubItem(ValueEquality):
     """Shared behaviour of the sub-items: repr, total_length and stream decoding."""
 
     item_type: ClassVar[int]
@@ -264,9 +112,9 @@ class _SubItem(_ValueEquality):
     def decode(cls: Any, stream: Stream | BytesLike) -> Any:
         """Decode one sub-item from a binary stream (or from a bytes-like object holding
         exactly one sub-item), leaving the stream just after it."""
-        raw, base, stream, wrapped = _read_item(stream, cls._name, cls.item_type)
+        raw, base, stream, wrapped = read_item(stream, cls._name, cls.item_type)
         item = cls._from_buffer(raw, 0, len(raw), base)
-        _check_consumed(stream, cls._name, wrapped)
+        check_consumed(stream, cls._name, wrapped)
         return item
 
     def __repr__(self) -> str:
@@ -303,14 +151,14 @@ class MaximumLengthSubItem(_SubItem):
     def encode(self) -> bytes:
         if self.item_length != 4:
             raise PDUProcessingError(f'{self._name}: item length must be 4, not {self.item_length}')
-        return _pack(self.item_format, self._name, 0x51, self.reserved, 4,
-                     self.maximum_length_received)
+        return pack(self.item_format, self._name, 0x51, self.reserved, 4,
+                    self.maximum_length_received)
 
     @classmethod
     def _from_buffer(cls, buf: bytes, start: int, end: int, base: int) -> MaximumLengthSubItem:
         # PS3.8 D.1: item length is fixed at 4
         if end - start != 8:
-            raise _fault(cls._name, base + start, f'item length {end - start - 4}, expected 4')
+            raise fault(cls._name, base + start, f'item length {end - start - 4}, expected 4')
         _, reserved, _, maximum = cls.item_format.unpack_from(buf, start)
         return cls(maximum, reserved)
 
@@ -327,7 +175,7 @@ class ImplementationClassUIDSubItem(_SubItem):
     _repr_fields = ('implementation_class_uid', 'reserved')
 
     def __init__(self, implementation_class_uid: str, reserved: int = 0):
-        self.implementation_class_uid = _as_uid(implementation_class_uid)
+        self.implementation_class_uid = as_uid(implementation_class_uid)
         self.reserved = reserved
 
     @property
@@ -335,14 +183,14 @@ class ImplementationClassUIDSubItem(_SubItem):
         return len(self.implementation_class_uid)
 
     def encode(self) -> bytes:
-        raw = _encode_uid(self.implementation_class_uid, self._name)
-        return _pack(_ITEM_HEADER, self._name, 0x52, self.reserved, len(raw)) + raw
+        raw = encode_uid(self.implementation_class_uid, self._name)
+        return pack(ITEM_HEADER, self._name, 0x52, self.reserved, len(raw)) + raw
 
     @classmethod
     def _from_buffer(
         cls, buf: bytes, start: int, end: int, base: int
     ) -> ImplementationClassUIDSubItem:
-        uid = _decode_uid(buf[start + 4:end], cls._name, base + start, 'implementation class UID')
+        uid = decode_uid(buf[start + 4:end], cls._name, base + start, 'implementation class UID')
         return cls(uid, buf[start + 1])
 
 
@@ -376,15 +224,15 @@ class AsynchronousOperationsWindowSubItem(_SubItem):
     def encode(self) -> bytes:
         if self.item_length != 4:
             raise PDUProcessingError(f'{self._name}: item length must be 4, not {self.item_length}')
-        return _pack(self.item_format, self._name, 0x53, self.reserved, 4,
-                     self.max_num_ops_invoked, self.max_num_ops_performed)
+        return pack(self.item_format, self._name, 0x53, self.reserved, 4,
+                    self.max_num_ops_invoked, self.max_num_ops_performed)
 
     @classmethod
     def _from_buffer(
         cls, buf: bytes, start: int, end: int, base: int
     ) -> AsynchronousOperationsWindowSubItem:
         if end - start != 8:
-            raise _fault(cls._name, base + start, f'item length {end - start - 4}, expected 4')
+            raise fault(cls._name, base + start, f'item length {end - start - 4}, expected 4')
         _, reserved, _, invoked, performed = cls.item_format.unpack_from(buf, start)
         return cls(invoked, performed, reserved)
 
@@ -405,7 +253,7 @@ class ScpScuRoleSelectionSubItem(_SubItem):
     _repr_fields = ('sop_class_uid', 'scu_role', 'scp_role', 'reserved')
 
     def __init__(self, sop_class_uid: str, scu_role: int, scp_role: int, reserved: int = 0):
-        self.sop_class_uid = _as_uid(sop_class_uid)
+        self.sop_class_uid = as_uid(sop_class_uid)
         self.scu_role = scu_role
         self.scp_role = scp_role
         self.reserved = reserved
@@ -415,11 +263,11 @@ class ScpScuRoleSelectionSubItem(_SubItem):
         return len(self.sop_class_uid) + 4
 
     def encode(self) -> bytes:
-        uid = _encode_uid(self.sop_class_uid, self._name, 'SOP class UID')
+        uid = encode_uid(self.sop_class_uid, self._name, 'SOP class UID')
         return b''.join((
-            _pack(self.header, self._name, 0x54, self.reserved, len(uid) + 4, len(uid)),
+            pack(self.header, self._name, 0x54, self.reserved, len(uid) + 4, len(uid)),
             uid,
-            _pack(_ROLES, self._name, self.scu_role, self.scp_role),
+            pack(_ROLES, self._name, self.scu_role, self.scp_role),
         ))
 
     @classmethod
@@ -428,14 +276,14 @@ class ScpScuRoleSelectionSubItem(_SubItem):
     ) -> ScpScuRoleSelectionSubItem:
         length = end - start - 4
         if length < 2:
-            raise _fault(cls._name, base + start,
-                         f'item length {length} leaves no UID length field')
+            raise fault(cls._name, base + start,
+                        f'item length {length} leaves no UID length field')
         uid_length = _UINT16.unpack_from(buf, start + 4)[0]
         # PS3.7 D.3.3.4: UID length (2) + UID + SCU role (1) + SCP role (1)
         if length != uid_length + 4:
-            raise _fault(cls._name, base + start,
-                         f'item length {length} does not match UID length {uid_length} + 4')
-        uid = _decode_uid(buf[start + 6:end - 2], cls._name, base + start, 'SOP class UID')
+            raise fault(cls._name, base + start,
+                        f'item length {length} does not match UID length {uid_length} + 4')
+        uid = decode_uid(buf[start + 6:end - 2], cls._name, base + start, 'SOP class UID')
         return cls(uid, buf[end - 2], buf[end - 1], buf[start + 1])
 
 
@@ -472,14 +320,14 @@ class ImplementationVersionNameSubItem(_SubItem):
         if not 1 <= len(raw) <= 16:
             raise PDUProcessingError(
                 f'{self._name}: the name must be 1 to 16 characters, not {len(raw)}')
-        return _pack(_ITEM_HEADER, self._name, 0x55, self.reserved, len(raw)) + raw
+        return pack(ITEM_HEADER, self._name, 0x55, self.reserved, len(raw)) + raw
 
     @classmethod
     def _from_buffer(
         cls, buf: bytes, start: int, end: int, base: int
     ) -> ImplementationVersionNameSubItem:
         if end - start == 4:
-            raise _fault(cls._name, base + start, 'implementation version name is empty')
+            raise fault(cls._name, base + start, 'implementation version name is empty')
         # Latin-1 never fails and keeps every byte; the name is informative only, so a peer's
         # over-long or odd name is no reason to abort.
         return cls(buf[start + 4:end].decode('latin-1'), buf[start + 1])
@@ -502,7 +350,7 @@ class SOPClassExtendedNegotiationSubItem(_SubItem):
     _repr_fields = ('sop_class_uid', 'app_info', 'reserved')
 
     def __init__(self, sop_class_uid: str, app_info: bytes, reserved: int = 0):
-        self.sop_class_uid = _as_uid(sop_class_uid)
+        self.sop_class_uid = as_uid(sop_class_uid)
         self.app_info = bytes(app_info)
         self.reserved = reserved
 
@@ -511,9 +359,9 @@ class SOPClassExtendedNegotiationSubItem(_SubItem):
         return 2 + len(self.sop_class_uid) + len(self.app_info)
 
     def encode(self) -> bytes:
-        uid = _encode_uid(self.sop_class_uid, self._name, 'SOP class UID')
-        fixed = _pack(self.header, self._name, 0x56, self.reserved,
-                      2 + len(uid) + len(self.app_info), len(uid))
+        uid = encode_uid(self.sop_class_uid, self._name, 'SOP class UID')
+        fixed = pack(self.header, self._name, 0x56, self.reserved,
+                     2 + len(uid) + len(self.app_info), len(uid))
         return b''.join((fixed, uid, self.app_info))
 
     @classmethod
@@ -522,14 +370,14 @@ class SOPClassExtendedNegotiationSubItem(_SubItem):
     ) -> SOPClassExtendedNegotiationSubItem:
         length = end - start - 4
         if length < 2:
-            raise _fault(cls._name, base + start,
-                         f'item length {length} leaves no UID length field')
+            raise fault(cls._name, base + start,
+                        f'item length {length} leaves no UID length field')
         uid_length = _UINT16.unpack_from(buf, start + 4)[0]
         if length < uid_length + 2:
-            raise _fault(cls._name, base + start,
-                         f'UID length {uid_length} overruns the item length {length}')
+            raise fault(cls._name, base + start,
+                        f'UID length {uid_length} overruns the item length {length}')
         uid_end = start + 6 + uid_length
-        uid = _decode_uid(buf[start + 6:uid_end], cls._name, base + start, 'SOP class UID')
+        uid = decode_uid(buf[start + 6:uid_end], cls._name, base + start, 'SOP class UID')
         return cls(uid, buf[uid_end:end], buf[start + 1])
 
 
@@ -594,10 +442,10 @@ user_identity_type=2, positive_response_req=0, reserved=0)
         if not primary:
             raise PDUProcessingError(f'{self._name}: the primary field is empty')
         return b''.join((
-            _pack(self.header, self._name, 0x58, self.reserved, 6 + len(primary) + len(secondary),
-                  self.user_identity_type, self.positive_response_req, len(primary)),
+            pack(self.header, self._name, 0x58, self.reserved, 6 + len(primary) + len(secondary),
+                 self.user_identity_type, self.positive_response_req, len(primary)),
             primary,
-            _pack(_UINT16, self._name, len(secondary)),
+            pack(_UINT16, self._name, len(secondary)),
             secondary,
         ))
 
@@ -608,20 +456,20 @@ user_identity_type=2, positive_response_req=0, reserved=0)
         offset = base + start
         length = end - start - 4
         if length < 6:
-            raise _fault(cls._name, offset, f'item length {length} is shorter than the 6 bytes '
-                         'of identity type, response flag and the two field lengths')
+            raise fault(cls._name, offset, f'item length {length} is shorter than the 6 bytes '
+                        'of identity type, response flag and the two field lengths')
         _, reserved, _, id_type, response, primary_length = cls.header.unpack_from(buf, start)
         # PS3.7 D.3.3.7.1: the primary field always holds the identity
         if primary_length == 0:
-            raise _fault(cls._name, offset, 'primary field is empty')
+            raise fault(cls._name, offset, 'primary field is empty')
         primary_end = start + 8 + primary_length
         if primary_end + 2 > end:
-            raise _fault(cls._name, offset,
-                         f'primary field length {primary_length} overruns the item length {length}')
+            raise fault(cls._name, offset,
+                        f'primary field length {primary_length} overruns the item length {length}')
         secondary_length = _UINT16.unpack_from(buf, primary_end)[0]
         if primary_end + 2 + secondary_length != end:
-            raise _fault(cls._name, offset, f'item length {length} does not match primary field '
-                         f'length {primary_length} + secondary field length {secondary_length} + 6')
+            raise fault(cls._name, offset, f'item length {length} does not match primary field '
+                        f'length {primary_length} + secondary field length {secondary_length} + 6')
         item = cls(buf[start + 8:primary_end], buf[primary_end + 2:end], id_type, response,
                    reserved)
         return item
@@ -672,8 +520,8 @@ class UserIdentityNegotiationSubItemAc(_SubItem):
 
     def encode(self) -> bytes:
         response = self._server_response
-        return _pack(self.header, self._name, 0x59, self.reserved, 2 + len(response),
-                     len(response)) + response
+        return pack(self.header, self._name, 0x59, self.reserved, 2 + len(response),
+                    len(response)) + response
 
     @classmethod
     def _from_buffer(
@@ -681,12 +529,12 @@ class UserIdentityNegotiationSubItemAc(_SubItem):
     ) -> UserIdentityNegotiationSubItemAc:
         length = end - start - 4
         if length < 2:
-            raise _fault(cls._name, base + start,
-                         f'item length {length} leaves no server response length field')
+            raise fault(cls._name, base + start,
+                        f'item length {length} leaves no server response length field')
         response_length = _UINT16.unpack_from(buf, start + 4)[0]
         if response_length + 2 != length:
-            raise _fault(cls._name, base + start, f'item length {length} does not match server '
-                         f'response length {response_length} + 2')
+            raise fault(cls._name, base + start, f'item length {length} does not match server '
+                        f'response length {response_length} + 2')
         return cls(buf[start + 6:end], buf[start + 1])
 
     def __repr__(self) -> str:
@@ -719,8 +567,8 @@ class GenericUserDataSubItem(_SubItem):
         return len(self.user_data)
 
     def encode(self) -> bytes:
-        header = _pack(_ITEM_HEADER, self._name, self.item_type, self.reserved,
-                       len(self.user_data))
+        header = pack(ITEM_HEADER, self._name, self.item_type, self.reserved,
+                      len(self.user_data))
         return header + self.user_data
 
     @classmethod
@@ -730,28 +578,47 @@ class GenericUserDataSubItem(_SubItem):
     @classmethod
     def decode(cls, stream: Stream | BytesLike) -> GenericUserDataSubItem:
         """Decode one sub-item of any type from a binary stream (or bytes-like object)."""
-        raw, base, stream, wrapped = _read_item(stream, cls._name, None)
+        raw, base, stream, wrapped = read_item(stream, cls._name, None)
         item = cls._from_buffer(raw, 0, len(raw), base)
-        _check_consumed(stream, cls._name, wrapped)
+        check_consumed(stream, cls._name, wrapped)
         return item
 
 
-def _sub_item_name(item_type: int) -> str:
-    """Name of a sub-item type for error messages, e.g. 'Maximum Length Sub-item (0x51)'."""
-    return _SUB_ITEM_NAMES.get(item_type) or f'User Data Sub-item (0x{item_type:02X})'
+#: The user-information sub-items this library understands (PS3.8 D.1, PS3.7 D.3.3); any
+#: other type decodes as :class:`GenericUserDataSubItem`.
+SUB_ITEM_TYPES: dict[int, type] = {
+    0x52: ImplementationClassUIDSubItem,
+    0x51: MaximumLengthSubItem,
+    0x55: ImplementationVersionNameSubItem,
+    0x53: AsynchronousOperationsWindowSubItem,
+    0x54: ScpScuRoleSelectionSubItem,
+    0x56: SOPClassExtendedNegotiationSubItem,
+    0x58: UserIdentityNegotiationSubItem,
+    0x59: UserIdentityNegotiationSubItemAc,
+}
 
+UserItem = Union[
+    MaximumLengthSubItem,
+    ImplementationClassUIDSubItem,
+    AsynchronousOperationsWindowSubItem,
+    ScpScuRoleSelectionSubItem,
+    ImplementationVersionNameSubItem,
+    SOPClassExtendedNegotiationSubItem,
+    UserIdentityNegotiationSubItem,
+    UserIdentityNegotiationSubItemAc,
+    GenericUserDataSubItem,
+]
 
 _SUB_ITEM_NAMES: dict[int, str] = {
-    cls.item_type: cls._name
-    for cls in (
-        MaximumLengthSubItem,
-        ImplementationClassUIDSubItem,
-        AsynchronousOperationsWindowSubItem,
-        ScpScuRoleSelectionSubItem,
-        ImplementationVersionNameSubItem,
-        SOPClassExtendedNegotiationSubItem,
-        UserIdentityNegotiationSubItem,
-        UserIdentityNegotiationSubItemAc,
-    )
+    item_type: cls._name for item_type, cls in SUB_ITEM_TYPES.items()
 }
 _SUB_ITEM_NAMES[0x57] = 'SOP Class Common Extended Negotiation Sub-item (0x57)'
+
+
+def sub_item_name(item_type: int) -> str:
+    """Name of a sub-item type for error messages.
+
+    >>> sub_item_name(0x51), sub_item_name(0x7F)
+    ('Maximum Length Sub-item (0x51)', 'User Data Sub-item (0x7F)')
+    """
+    return _SUB_ITEM_NAMES.get(item_type) or f'User Data Sub-item (0x{item_type:02X})'

@@ -17,8 +17,8 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
 from pydicom.multival import MultiValue
 
+from pynetdicom2 import commandset, pdu
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import pdu
 from pynetdicom2.exceptions import DIMSEProcessingError
 
 # Malformed command sets make pydicom warn (unknown tags, odd values); that is expected here.
@@ -258,12 +258,12 @@ def test_fast_element_encoder_matches_pydicom(spec) -> None:
     buffer.is_implicit_VR = True
     buffer.is_little_endian = True
     write_data_element(buffer, elem)
-    assert dm._encode_element(elem) == buffer.getvalue()
+    assert commandset.encode_element(elem) == buffer.getvalue()
 
 
 # --- the fast command-set decoder agrees with pydicom's ----------------------------------------
 
-_FAST_ELEMENTS = sorted(dm._COMMAND_VRS.items())
+_FAST_ELEMENTS = sorted(commandset.COMMAND_VRS.items())
 
 
 def _padded(text: str, pad: bytes) -> bytes:
@@ -334,21 +334,21 @@ def _same(fast: object, slow: object) -> bool:
 def test_fast_decoder_agrees_with_pydicom(spec) -> None:
     raw, canonical = spec
     try:
-        fast = dm._decode_fields(raw)
+        fast = commandset.decode_fields(raw)
     except DIMSEProcessingError:
         with pytest.raises(DIMSEProcessingError):
-            dm._decode_command_set(raw)
+            commandset.decode_command_set(raw)
         return
     if canonical:
         assert fast is not None  # the fast path takes whatever a careful encoder writes
     if fast is None:
         return
-    command_set = dm._decode_command_set(raw)  # raises if pydicom disagrees on validity
+    command_set = commandset.decode_command_set(raw)  # raises if pydicom disagrees on validity
     assert sorted(fast) == sorted(int(tag) for tag in command_set.keys())
     for element, value in fast.items():
         assert _same(value, command_set[element].value), (hex(element), value)
     # The Dataset the fast path builds on demand is pydicom's, element for element.
-    assert dm._fields_to_dataset(fast) == command_set
+    assert commandset.fields_to_dataset(fast) == command_set
 
 
 @settings(max_examples=_examples(0.3))

@@ -728,14 +728,14 @@ def test_a_subclass_overriding_write_sees_every_pdu() -> None:
 
 
 def test_the_framer_grows_its_ring_for_a_stream_and_cuts_every_pdu() -> None:
-    from pynetdicom2 import dulprovider
+    from pynetdicom2 import framing
 
     sizes = [10, 16_396, 70_000, 6, 300_000, 16_396, 1] * 12
     pdus = [bytes([4, 0]) + struct.pack('>I', size) + os.urandom(size) for size in sizes]
     stream = memoryview(b''.join(pdus))
     out: collections.deque[Any] = collections.deque()
-    framer = dulprovider._Framer(1 << 20, 1 << 20, out)
-    assert len(framer._ring) == dulprovider._RING_SIZE
+    framer = framing.Framer(1 << 20, 1 << 20, out)
+    assert len(framer._ring) == framing.RING_SIZE
     while stream:
         target = framer.target()  # as a socket with plenty to give: fill what is offered
         count = min(len(target), len(stream))
@@ -743,7 +743,7 @@ def test_the_framer_grows_its_ring_for_a_stream_and_cuts_every_pdu() -> None:
         stream = stream[count:]
         framer.advance(count)
     assert [bytes(item) for item in out] == pdus
-    assert len(framer._ring) == dulprovider._RING_MAX
+    assert len(framer._ring) == framing.RING_MAX
 
 
 def test_start_is_idempotent_and_receive_starts_the_thread() -> None:
@@ -867,7 +867,7 @@ def test_association_over_tls(tls_contexts: tuple[Any, Any]) -> None:
 
 
 def test_the_framer_never_writes_over_p_data_views_until_released() -> None:
-    from pynetdicom2 import dulprovider
+    from pynetdicom2 import framing
 
     # P-DATA-TFs come out as views of the ring; other PDUs as copies of their own.
     sizes = [16_396, 6, 40_000, 16_396, 10] * 40
@@ -876,7 +876,7 @@ def test_the_framer_never_writes_over_p_data_views_until_released() -> None:
             for kind, size in zip(kinds, sizes)]
     stream = memoryview(b''.join(pdus))
     out: collections.deque[Any] = collections.deque()
-    framer = dulprovider._Framer(1 << 20, 1 << 20, out)
+    framer = framing.Framer(1 << 20, 1 << 20, out)
     held: list[Any] = []
     rings = set()
     reads = 0
