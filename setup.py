@@ -33,7 +33,7 @@ setup(
         ],
     },
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5'],
         'docs': ['sphinx>=7'],
         'lint': ['ruff>=0.4'],
     },

@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from pydicom import config as pydicom_config
 from pydicom.datadict import DicomDictionary, dictionary_VR
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
@@ -147,7 +147,7 @@ def vr_of(tag: int) -> str:
 
 def fields_to_dataset(fields: dict[int, Any]) -> Dataset:
     """The pydicom Dataset of a fields dict (values are already converted)."""
-    elements = {}
+    elements: dict[BaseTag, DataElement | RawDataElement] = {}
     for tag in sorted(fields):
         base = _BASE_TAGS.get(tag)
         if base is None:
@@ -204,10 +204,10 @@ def decode_fields(raw: bytes) -> dict[int, Any] | None:
                 return None
             value: Any = _US_VALUE.unpack_from(raw, offset)[0]
         elif vr == 'UI':
-            text = raw[offset:stop].rstrip(b'\0 ')
-            if len(text) > _MAX_UID or not _UID_BYTES.fullmatch(text):
+            uid = raw[offset:stop].rstrip(b'\0 ')
+            if len(uid) > _MAX_UID or not _UID_BYTES.fullmatch(uid):
                 return None
-            value = UID(text.decode('ascii'), _IGNORE)
+            value = UID(uid.decode('ascii'), _IGNORE)
         elif vr == 'UL':
             if length != 4:
                 return None
@@ -279,11 +279,15 @@ def decode_command_set(raw: bytes) -> Dataset:
     :class:`DIMSEProcessingError` at the reassembler instead of later in a service.
     """
     try:
-        command_set = read_dataset(DicomBytesIO(raw), True, True)
+        fp = DicomBytesIO(raw)
+        # pydicom annotates read_dataset's fp as BinaryIO, yet reads its own DicomBytesIO too.
+        command_set = read_dataset(fp, True, True)  # type: ignore[arg-type]
         # pydicom stops quietly at a truncated element; the elements must cover every byte.
         covered = 0
         for tag in command_set.keys():
-            elem = command_set.get_item(tag)
+            # pydicom's overload says DataElement: an element read and not yet converted
+            # (all of them, here) is a RawDataElement, which has the length.
+            elem: RawDataElement = command_set.get_item(tag)  # type: ignore[assignment]
             length = elem.length
             if length == 0xFFFFFFFF:
                 raise ValueError(f'element {tag} has an undefined length')

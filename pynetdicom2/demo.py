@@ -57,12 +57,12 @@ def sample_datasets() -> list[tuple[str, Any]]:
     pydicom ships :data:`SAMPLE_FILES` with its wheel; when they are missing (a trimmed
     install), two generated studies of two instances each are used instead.
     """
+    found: list[tuple[str, Any]] = []
     try:
         from pydicom.data import get_testdata_file
     except ImportError:  # pragma: no cover - pydicom always has it
-        get_testdata_file = None
-    found: list[tuple[str, Any]] = []
-    if get_testdata_file is not None:
+        pass
+    else:
         for name in SAMPLE_FILES:
             try:
                 path = get_testdata_file(name, download=False)

@@ -48,7 +48,7 @@ Usage::
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, overload
 
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import DataElement
@@ -146,7 +146,7 @@ def dimse_property(tag: int | tuple[int, int]) -> property:
     def getter(self: DIMSEMessage) -> Any:
         fields = self._fields
         if fields is None:
-            return value_or_none(self._command_set.get(element_tag))  # type: ignore[union-attr]
+            return value_or_none(self.command_set.get(element_tag))
         value = fields.get(key)
         if value is None or isinstance(value, int):
             return value
@@ -218,7 +218,15 @@ class _CommandSetAttribute:
     properties of a message are its command elements and ``data_set``.
     """
 
-    def __get__(self, msg: DIMSEMessage | None, owner: type | None = None) -> Any:
+    @overload
+    def __get__(self, msg: None, owner: type | None = None) -> _CommandSetAttribute: ...
+
+    @overload
+    def __get__(self, msg: DIMSEMessage, owner: type | None = None) -> Dataset: ...
+
+    def __get__(
+        self, msg: DIMSEMessage | None, owner: type | None = None
+    ) -> Dataset | _CommandSetAttribute:
         if msg is None:
             return self
         command_set = msg._command_set
@@ -294,7 +302,7 @@ class DIMSEMessage:
         """The value of a command element (None when absent or empty), in either form."""
         fields = self._fields
         if fields is None:
-            return value_or_none(self._command_set.get(tag))  # type: ignore[union-attr]
+            return value_or_none(self.command_set.get(tag))
         value = fields.get(tag)
         if value is None or isinstance(value, int):
             return value
@@ -306,7 +314,7 @@ class DIMSEMessage:
         if fields is not None:
             fields[tag] = value
         else:
-            _set_element(self._command_set, Tag(tag), vr_of(tag), value)  # type: ignore[arg-type]
+            _set_element(self.command_set, Tag(tag), vr_of(tag), value)
 
     @property
     def data_set(self) -> DataSet | None:
@@ -446,14 +454,12 @@ class DIMSEResponseMessage(DIMSEMessage):
 class PriorityMixin:
     """Adds Priority (0000,0700): PRIORITY_LOW, PRIORITY_MEDIUM or PRIORITY_HIGH."""
 
-    command_set: Dataset
     priority = dimse_property((0x0000, 0x0700))
 
 
 class SubOpsCountMixin:
     """Adds the C-GET/C-MOVE sub-operation counters (0000,1020) to (0000,1023)."""
 
-    command_set: Dataset
     num_of_remaining_sub_ops = dimse_property((0x0000, 0x1020))
     num_of_completed_sub_ops = dimse_property((0x0000, 0x1021))
     num_of_failed_sub_ops = dimse_property((0x0000, 0x1022))

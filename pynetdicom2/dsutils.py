@@ -32,7 +32,9 @@ def _buffer(is_implicit_vr: bool, is_little_endian: bool) -> DicomBytesIO:
 
 def decode(rawstr: bytes, is_implicit_vr: bool, is_little_endian: bool) -> Dataset:
     """Decode an encoded data set (no preamble, no file meta) into a :class:`Dataset`."""
-    return read_dataset(DicomBytesIO(rawstr), is_implicit_vr, is_little_endian)
+    fp = DicomBytesIO(rawstr)
+    # pydicom annotates read_dataset's fp as BinaryIO, yet reads its own DicomBytesIO too.
+    return read_dataset(fp, is_implicit_vr, is_little_endian)  # type: ignore[arg-type]
 
 
 def encode(ds: Dataset, is_implicit_vr: bool, is_little_endian: bool) -> bytes:

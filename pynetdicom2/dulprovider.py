@@ -68,6 +68,7 @@ from pynetdicom2.fsm import (
     Timer,
 )
 from pynetdicom2.transport import TransportThread
+from pynetdicom2.wirecodec import BytesLike
 
 __all__ = [
     'DULServiceProvider',
@@ -499,8 +500,7 @@ class DULServiceProvider(TransportThread):
         incoming = self._incoming
         while incoming and not self._in_action:
             item = incoming.popleft()
-            kind = type(item)
-            if kind is memoryview or kind is bytearray:  # what the framer makes of PDUs
+            if type(item) is memoryview or type(item) is bytearray:  # the framer's PDUs
                 if not self._closed:
                     self._peer_pdu(item)
                 continue
@@ -523,7 +523,8 @@ class DULServiceProvider(TransportThread):
             # keeps): its views are done with.
             self._framer.release()
 
-    def _peer_pdu(self, raw: bytes | bytearray) -> None:
+    def _peer_pdu(self, raw: BytesLike) -> None:
+        decoded: pdu.PDU
         try:
             if raw[0] == 0x04:  # P-DATA-TF, the hot path: no need to dispatch on the type
                 decoded = _decode_pdata(raw)

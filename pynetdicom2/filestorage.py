@@ -501,7 +501,7 @@ class TemplateNaming(FileNaming):
     @staticmethod
     def _value(keyword: str, dataset: Dataset, command_set: Dataset | None) -> str:
         tag = datadict.tag_for_keyword(keyword)
-        value = dataset.get(keyword) if tag is not None else None
+        value: Any = dataset.get(keyword) if tag is not None else None
         if (value is None or value == '') and keyword in _FROM_COMMAND_SET and command_set:
             element = command_set.get(_FROM_COMMAND_SET[keyword])
             value = None if element is None else element.value

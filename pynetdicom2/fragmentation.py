@@ -181,7 +181,7 @@ def _read_full(fp: BinaryIO, size: int) -> bytes:
 
 
 
-class PDataStream(collections.abc.Generator):  # type: ignore[type-arg]
+class PDataStream(collections.abc.Generator['pdu.PDataTfPDU', None, None]):
     """The generator ``DIMSEMessage.encode`` returns.
 
     It behaves like the plain generator it wraps, and also closes the data-set file when it
@@ -231,7 +231,7 @@ def p_data_pdus(
     p_data = pdu.PDataTfPDU
     headers = _CONTROL_HEADERS
     try:
-        last_command = None
+        last_command: pdu.PresentationDataValueItem | None = None
         last_command_length = 0
         for chunk, bit in fragment(
             command, max_pdu_length, COMMAND_FRAGMENT, COMMAND_LAST_FRAGMENT
@@ -241,18 +241,17 @@ def p_data_pdus(
                 last_command, last_command_length = item, len(chunk)
             else:
                 yield p_data([item])
+        # fragment() always ends with the last fragment
+        assert last_command is not None
         if data_set is None:
             yield p_data([last_command])
             return
         if fp is not None:
             pieces = fragment_file(fp, max_pdu_length, DATA_FRAGMENT, DATA_LAST_FRAGMENT)
+        elif isinstance(data_set, (bytes, bytearray, memoryview)):
+            pieces = fragment(data_set, max_pdu_length, DATA_FRAGMENT, DATA_LAST_FRAGMENT)
         else:
-            pieces = fragment(
-                data_set,  # type: ignore[arg-type]
-                max_pdu_length,
-                DATA_FRAGMENT,
-                DATA_LAST_FRAGMENT,
-            )
+            raise TypeError(f'data_set is a file ({type(data_set).__name__}): pass it as fp too')
         chunk, bit = next(pieces)
         first_data = pdv(pc_id, b''.join((headers[bit], chunk)))
         # Both PDV items, each with its 6-byte header, must fit in the peer's limit.

@@ -464,7 +464,7 @@ def _class_name(uid: UID) -> str:
 
 
 def presentation_context_items(
-    contexts: Iterable[tuple[int, Sequence[str] | str, str]],
+    contexts: Iterable[tuple[int, str, Sequence[str] | str]],
 ) -> list[pdu.PresentationContextItemRQ]:
     """One A-ASSOCIATE-RQ presentation context item per ``(id, sop_class, ts or [ts...])``.
 
@@ -612,16 +612,16 @@ def read_acceptance(
         )
     proposed_roles = {UID(item.sop_class_uid): item for item in roles}
     granted: dict[UID, tuple[int, int]] = {}
-    for item in user_items:
-        if isinstance(item, ScpScuRoleSelectionSubItem):
-            uid = UID(item.sop_class_uid)
+    for sub_item in user_items:
+        if isinstance(sub_item, ScpScuRoleSelectionSubItem):
+            uid = UID(sub_item.sop_class_uid)
             offer = proposed_roles.get(uid)
             if offer is None or uid in granted:
                 continue  # PS3.7 D.3.3.4: a reply to nothing we asked is meaningless
             # The acceptor may only grant what we offered.
             granted[uid] = (
-                int(bool(item.scu_role and offer.scu_role)),
-                int(bool(item.scp_role and offer.scp_role)),
+                int(bool(sub_item.scu_role and offer.scu_role)),
+                int(bool(sub_item.scp_role and offer.scp_role)),
             )
 
     accepted: dict[int, PContextDef] = {}

@@ -42,7 +42,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from struct import Struct
-from typing import Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
 from pynetdicom2 import userdataitems, wirecodec
 from pynetdicom2.exceptions import PDUProcessingError
@@ -185,22 +185,32 @@ def _as_buffer(data: BytesLike) -> bytes | bytearray | memoryview:
     return view
 
 
+_P = TypeVar('_P', bound='_PDU')
+_A = TypeVar('_A', bound='AAssociatePDUBase')
+_R = TypeVar('_R', bound='AReleasePDUBase')
+
+
 class _PDU(ValueEquality):
     """Shared behaviour of the PDUs: header checks, total_length()."""
 
     pdu_type: ClassVar[int]
     _name: ClassVar[str]
-    # A base class decodes any of these types into the matching subclass.
-    _subtypes: ClassVar[dict[int, type]] = {}
+    # A base class decodes any of these types into the matching subclass (each a subclass of
+    # the class it is set on).
+    _subtypes: ClassVar[dict[int, type[Any]]] = {}
 
-    pdu_length: Any
+    if TYPE_CHECKING:
+        # A property in the variable-length PDUs, a class attribute in the fixed-length ones;
+        # for the type checker only.
+        @property
+        def pdu_length(self) -> int: ...
 
     def total_length(self) -> int:
         """Length of the encoded PDU, its 6-byte header included."""
         return 6 + self.pdu_length
 
     @classmethod
-    def _check_header(cls, data: Any) -> tuple[type, int, int]:
+    def _check_header(cls: type[_P], data: BytesLike) -> tuple[type[_P], int, int]:
         """Check the type and length fields of a whole PDU.
 
         Returns ``(class, reserved, pdu_length)``; the declared length must match the bytes
@@ -272,7 +282,7 @@ class AAssociatePDUBase(_PDU):
         return b''.join(parts)
 
     @classmethod
-    def decode(cls, raw_bytes: BytesLike) -> Any:
+    def decode(cls: type[_A], raw_bytes: BytesLike) -> _A:
         """Decode a whole A-ASSOCIATE-RQ/-AC PDU, header included.
 
         Called on :class:`AAssociatePDUBase` it returns whichever of the two ``raw_bytes``
@@ -304,7 +314,7 @@ class AAssociatePDUBase(_PDU):
             # PS3.8 9.3.3: in the AC these fields echo the RQ and are not tested
             called_title = _decode_ae_title_untested(called)
             calling_title = _decode_ae_title_untested(calling)
-        items = []
+        items: list[VariableItems] = []
         pos, end = 74, len(buf)
         while pos < end:
             if end - pos < 4:
@@ -392,7 +402,7 @@ class AAssociateRjPDU(_PDU):
         self.reserved2 = reserved2
 
     @classmethod
-    def total_length(cls) -> int:  # type: ignore[override]
+    def total_length(cls) -> int:
         """Always 10."""
         return 10
 
@@ -514,7 +524,7 @@ class PDataTfPDU(_PDU):
     def _decode_pdvs(cls, view: memoryview) -> PDataTfPDU:
         """Decode any number of PDVs, checking every length (PS3.8 9.3.5)."""
         _, reserved, _ = cls._check_header(view)
-        items = []
+        items: list[PresentationDataValueItem] = []
         append = items.append
         unpack_from = _UINT32.unpack_from
         item_cls = PresentationDataValueItem
@@ -554,7 +564,7 @@ class AReleasePDUBase(_PDU):
         self.reserved2 = reserved2
 
     @classmethod
-    def total_length(cls) -> int:  # type: ignore[override]
+    def total_length(cls) -> int:
         """Always 10."""
         return 10
 
@@ -562,7 +572,7 @@ class AReleasePDUBase(_PDU):
         return pack(self.format, self._name, self.pdu_type, self.reserved1, 4, self.reserved2)
 
     @classmethod
-    def decode(cls, raw_bytes: BytesLike) -> Any:
+    def decode(cls: type[_R], raw_bytes: BytesLike) -> _R:
         """Decode a whole A-RELEASE-RQ/-RP PDU, header included."""
         data = _as_buffer(raw_bytes)
         target, _, _ = cls._check_header(data)
@@ -627,7 +637,7 @@ class AAbortPDU(_PDU):
         self.reserved3 = reserved3
 
     @classmethod
-    def total_length(cls) -> int:  # type: ignore[override]
+    def total_length(cls) -> int:
         """Always 10."""
         return 10
 
@@ -650,7 +660,7 @@ class AAbortPDU(_PDU):
 
 
 #: PDU type byte -> PDU class (PS3.8 9.3.1).
-PDU_TYPES: dict[int, type] = {
+PDU_TYPES: dict[int, type[PDU]] = {
     0x01: AAssociateRqPDU,
     0x02: AAssociateAcPDU,
     0x03: AAssociateRjPDU,

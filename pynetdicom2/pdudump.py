@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from pydicom.uid import UID
 
@@ -70,7 +69,7 @@ _IDENTITY_TYPES = {
 }
 
 
-def log_pdu(provider: str, direction: str, pdu_obj: Any,
+def log_pdu(provider: str, direction: str, pdu_obj: pdu.PDU,
             raw: bytes | bytearray | memoryview | None = None) -> None:
     """Log one PDU at DEBUG on the ``pynetdicom2.pdu`` logger.
 
@@ -97,7 +96,7 @@ def log_undecodable(provider: str, raw: bytes | bytearray | memoryview) -> None:
     logger.debug('\n'.join(lines))
 
 
-def describe(pdu_obj: Any) -> list[str]:
+def describe(pdu_obj: pdu.PDU) -> list[str]:
     """The fields of a decoded PDU as readable lines, UIDs named, secrets left out."""
     if isinstance(pdu_obj, pdu.AAssociatePDUBase):
         return _describe_associate(pdu_obj)
@@ -139,7 +138,7 @@ def hexdump(data: bytes | bytearray | memoryview, limit: int = HEXDUMP_LIMIT,
     return lines
 
 
-def _encoded_head(pdu_obj: Any) -> bytes:
+def _encoded_head(pdu_obj: pdu.PDU) -> bytes:
     if not isinstance(pdu_obj, pdu.PDataTfPDU):
         return pdu_obj.encode()
     # Only the first bytes are shown: join parts until there are enough, not the whole PDU.
@@ -178,7 +177,7 @@ def _describe_associate(rq: pdu.AAssociatePDUBase) -> list[str]:
     return lines
 
 
-def _describe_user_items(items: Iterable[Any]) -> list[str]:
+def _describe_user_items(items: Iterable[pdu.UserItem]) -> list[str]:
     lines = []
     for item in items:
         if isinstance(item, userdataitems.MaximumLengthSubItem):
@@ -219,7 +218,7 @@ def _describe_pdv(item: pdu.PresentationDataValueItem) -> str:
             f'{len(value) - 1} bytes')
 
 
-def _carries_identity(pdu_obj: Any) -> bool:
+def _carries_identity(pdu_obj: pdu.PDU) -> bool:
     if not isinstance(pdu_obj, pdu.AAssociateRqPDU):
         return False
     return any(isinstance(sub, userdataitems.UserIdentityNegotiationSubItem)

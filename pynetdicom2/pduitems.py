@@ -26,7 +26,7 @@ Usage::
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any, BinaryIO, ClassVar, Union
+from typing import BinaryIO, ClassVar, TypeVar, Union
 
 from pydicom import config as _pydicom_config
 from pydicom.uid import UID
@@ -70,6 +70,9 @@ __all__ = [
 
 _UINT32 = Struct('>I')
 _IGNORE = _pydicom_config.IGNORE
+
+_I = TypeVar('_I', bound='_Item')
+_S = TypeVar('_S', bound='_SyntaxSubItem')
 
 
 def _sub_item_bounds(
@@ -123,11 +126,11 @@ class _Item(ValueEquality):
         raise NotImplementedError
 
     @classmethod
-    def _from_buffer(cls, buf: bytes, start: int, end: int, base: int) -> Any:
+    def _from_buffer(cls: type[_I], buf: bytes, start: int, end: int, base: int) -> _I:
         raise NotImplementedError  # pragma: no cover - every subclass overrides it
 
     @classmethod
-    def decode(cls, stream: BinaryIO | BytesLike) -> Any:
+    def decode(cls: type[_I], stream: BinaryIO | BytesLike) -> _I:
         """Decode one item from a binary stream (or from a bytes-like object holding exactly
         one item), leaving the stream just after it."""
         raw, base, stream, wrapped = read_item(stream, cls._name, cls.item_type)
@@ -196,7 +199,7 @@ class _SyntaxSubItem(_Item):
         return raw
 
     @classmethod
-    def _from_buffer(cls, buf: bytes, start: int, end: int, base: int) -> Any:
+    def _from_buffer(cls: type[_S], buf: bytes, start: int, end: int, base: int) -> _S:
         return cls(decode_uid(buf[start + 4:end], cls._name, base + start, 'syntax name'),
                    buf[start + 1])
 
@@ -538,7 +541,7 @@ def _nbytes(value: BytesLike) -> int:
 
 
 #: Item type -> class of the variable items of an A-ASSOCIATE-RQ/-AC (PS3.8 9.3.2, 9.3.3).
-VARIABLE_ITEM_TYPES: dict[int, type[_Item]] = {
+VARIABLE_ITEM_TYPES: dict[int, type[VariableItems]] = {
     0x10: ApplicationContextItem,
     0x20: PresentationContextItemRQ,
     0x21: PresentationContextItemAC,

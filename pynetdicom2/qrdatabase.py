@@ -31,7 +31,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +110,11 @@ def _attributes(ds: Dataset) -> dict[str, Any]:
             continue
         attrs[f'{int(element.tag):08X}'] = _stored_value(element.VR, value)
     return attrs
+
+
+def _value_of(attrs: dict[str, Any]) -> Callable[[int], Any]:
+    """``value_of`` for :func:`pynetdicom2.qrmatch.answer`: a tag's value in ``attrs``."""
+    return lambda tag: attrs.get(f'{tag:08X}')
 
 
 def _sql_match(vr: str, wanted: str, stored: Any) -> bool:
@@ -266,9 +271,8 @@ class QRDatabase:
         with self._lock:
             rows = self._conn.execute(sql, args).fetchall()
         for attrs_json, unique_value in rows:
-            attrs = json.loads(attrs_json)
-            yield answer(identifier, level, unique_value,
-                         lambda tag, attrs=attrs: attrs.get(f'{tag:08X}'), attrs.get('00080005'))
+            attrs: dict[str, Any] = json.loads(attrs_json)
+            yield answer(identifier, level, unique_value, _value_of(attrs), attrs.get('00080005'))
 
     def paths(self, identifier: Dataset, root: str = 'PATIENT', *,
               level_required: bool = True) -> list[str]:

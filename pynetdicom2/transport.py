@@ -360,6 +360,8 @@ class TransportThread(threading.Thread):
         self._framer_eof = True
         self._incoming.append(EndOfStream(error))
         sock = self.dul_socket
+        if sock is None:
+            return
         try:
             # Stop watching a socket that stays readable (at EOF) forever.
             self._selector.unregister(sock)

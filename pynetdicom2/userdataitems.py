@@ -29,7 +29,7 @@ Usage::
 from __future__ import annotations
 
 from struct import Struct
-from typing import Any, ClassVar, TypeVar, Union
+from typing import TYPE_CHECKING, ClassVar, TypeVar, Union
 
 from pynetdicom2 import wirecodec
 from pynetdicom2.exceptions import PDUProcessingError
@@ -62,7 +62,7 @@ __all__ = [
     'sub_item_name',
 ]
 
-_T = TypeVar('_T')
+_T = TypeVar('_T', bound='_SubItem')
 
 _UINT16 = Struct('>H')
 _ROLES = Struct('>B B')  # PS3.7 D.3.3.4: SCU role, SCP role
@@ -89,12 +89,16 @@ def _str_if_utf8(value: bytes) -> str | bytes:
 class _SubItem(ValueEquality):
     """Shared behaviour of the sub-items: repr, total_length and stream decoding."""
 
-    item_type: ClassVar[int]
+    # A class attribute of every sub-item but GenericUserDataSubItem, which sets it per instance.
+    item_type: int
     _name: ClassVar[str]
     _repr_fields: ClassVar[tuple[str, ...]] = ()
 
-    # A property in most subclasses, a plain attribute in the fixed-length ones.
-    item_length: Any
+    if TYPE_CHECKING:
+        # A property in most subclasses, a plain attribute in the fixed-length ones (declared
+        # there); for the type checker only, so that those can set it.
+        @property
+        def item_length(self) -> int: ...
 
     @property
     def total_length(self) -> int:
@@ -109,7 +113,7 @@ class _SubItem(ValueEquality):
         raise NotImplementedError  # pragma: no cover - every subclass overrides it
 
     @classmethod
-    def decode(cls: Any, stream: Stream | BytesLike) -> Any:
+    def decode(cls: type[_T], stream: Stream | BytesLike) -> _T:
         """Decode one sub-item from a binary stream (or from a bytes-like object holding
         exactly one sub-item), leaving the stream just after it."""
         raw, base, stream, wrapped = read_item(stream, cls._name, cls.item_type)
@@ -132,16 +136,17 @@ class MaximumLengthSubItem(_SubItem):
     '5100000400004000'
     """
 
-    item_type: ClassVar[int] = 0x51
+    item_type = 0x51
     item_format: ClassVar[Struct] = Struct('>B B H I')
     _name: ClassVar[str] = 'Maximum Length Sub-item (0x51)'
     _repr_fields = ('maximum_length_received', 'reserved', 'item_length')
+    item_length: int
 
     def __init__(self, maximum_length_received: int, reserved: int = 0, item_length: int = 4):
         self.maximum_length_received = maximum_length_received
         self.reserved = reserved
         # An attribute (not a property) for compatibility; PS3.8 D.1 fixes it at 4.
-        self.item_length = item_length  # type: ignore[misc]
+        self.item_length = item_length
 
     @property
     def total_length(self) -> int:
@@ -170,7 +175,7 @@ class ImplementationClassUIDSubItem(_SubItem):
     b'R\\x00\\x00\\x051.2.3'
     """
 
-    item_type: ClassVar[int] = 0x52
+    item_type = 0x52
     _name: ClassVar[str] = 'Implementation Class UID Sub-item (0x52)'
     _repr_fields = ('implementation_class_uid', 'reserved')
 
@@ -203,10 +208,11 @@ class AsynchronousOperationsWindowSubItem(_SubItem):
     '5300000400050001'
     """
 
-    item_type: ClassVar[int] = 0x53
+    item_type = 0x53
     item_format: ClassVar[Struct] = Struct('>B B H H H')
     _name: ClassVar[str] = 'Asynchronous Operations Window Sub-item (0x53)'
     _repr_fields = ('max_num_ops_invoked', 'max_num_ops_performed', 'reserved', 'item_length')
+    item_length: int
 
     def __init__(
         self,
@@ -219,7 +225,7 @@ class AsynchronousOperationsWindowSubItem(_SubItem):
         self.max_num_ops_performed = max_num_ops_performed
         self.reserved = reserved
         # An attribute for compatibility; PS3.7 D.3.3.3 fixes it at 4.
-        self.item_length = item_length  # type: ignore[misc]
+        self.item_length = item_length
 
     def encode(self) -> bytes:
         if self.item_length != 4:
@@ -246,7 +252,7 @@ class ScpScuRoleSelectionSubItem(_SubItem):
     b'T\\x00\\x00\\x07\\x00\\x031.2\\x00\\x01'
     """
 
-    item_type: ClassVar[int] = 0x54
+    item_type = 0x54
     header: ClassVar[Struct] = Struct('>B B H H')  # type, reserved, length, UID length
     item_format: ClassVar[Struct] = header
     _name: ClassVar[str] = 'SCP/SCU Role Selection Sub-item (0x54)'
@@ -296,7 +302,7 @@ class ImplementationVersionNameSubItem(_SubItem):
     b'PYNETDICOM2_100'
     """
 
-    item_type: ClassVar[int] = 0x55
+    item_type = 0x55
     _name: ClassVar[str] = 'Implementation Version Name Sub-item (0x55)'
     _repr_fields = ('implementation_version_name', 'reserved')
 
@@ -343,7 +349,7 @@ class SOPClassExtendedNegotiationSubItem(_SubItem):
     b'V\\x00\\x00\\x06\\x00\\x031.2\\x01'
     """
 
-    item_type: ClassVar[int] = 0x56
+    item_type = 0x56
     header: ClassVar[Struct] = Struct('>B B H H')  # type, reserved, length, UID length
     item_format: ClassVar[Struct] = header
     _name: ClassVar[str] = 'SOP Class Extended Negotiation Sub-item (0x56)'
@@ -397,7 +403,7 @@ user_identity_type=2, positive_response_req=0, reserved=0)
     b'X\\x00\\x00\\x11\\x02\\x00\\x00\\x05admin\\x00\\x06secret'
     """
 
-    item_type: ClassVar[int] = 0x58
+    item_type = 0x58
     header: ClassVar[Struct] = Struct('>B B H B B H')
     _name: ClassVar[str] = 'User Identity Sub-item (0x58)'
 
@@ -497,7 +503,7 @@ class UserIdentityNegotiationSubItemAc(_SubItem):
     b'Y\\x00\\x00\\x02\\x00\\x00'
     """
 
-    item_type: ClassVar[int] = 0x59
+    item_type = 0x59
     header: ClassVar[Struct] = Struct('>B B H H')
     _name: ClassVar[str] = 'User Identity Sub-item (0x59)'
 
@@ -558,7 +564,7 @@ class GenericUserDataSubItem(_SubItem):
     _repr_fields = ('item_type', 'user_data', 'reserved')
 
     def __init__(self, item_type: int, user_data: bytes, reserved: int = 0):
-        self.item_type = item_type  # type: ignore[misc]
+        self.item_type = item_type
         self.user_data = bytes(user_data)
         self.reserved = reserved
 
@@ -586,7 +592,7 @@ class GenericUserDataSubItem(_SubItem):
 
 #: The user-information sub-items this library understands (PS3.8 D.1, PS3.7 D.3.3); any
 #: other type decodes as :class:`GenericUserDataSubItem`.
-SUB_ITEM_TYPES: dict[int, type] = {
+SUB_ITEM_TYPES: dict[int, type[UserItem]] = {
     0x52: ImplementationClassUIDSubItem,
     0x51: MaximumLengthSubItem,
     0x55: ImplementationVersionNameSubItem,

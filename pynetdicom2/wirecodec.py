@@ -265,4 +265,4 @@ class ValueEquality:
             return NotImplemented
         return self.__dict__ == other.__dict__
 
-    __hash__ = None  # type: ignore[assignment]
+    # No __hash__: a class that defines __eq__ alone gets ``__hash__ = None`` from Python.
