@@ -20,6 +20,14 @@ association set-up and release; ``dcm_timeout`` (15) waiting for a DIMSE respons
 ``network_timeout`` (60) an idle incoming association, then aborted; ``connect_timeout``
 (15) the TCP connection.
 
+TLS (PS3.15 B.1) is a parameter of every AE, keyword-only: ``ssl_context``, an
+:class:`ssl.SSLContext` for the AE's own role (a client context for :class:`ClientAE`, a
+server context for :class:`AE`, which wraps every accepted connection and completes the
+handshake on the association's thread within ``artim_timeout``), and, for an AE that serves
+and also requests (C-MOVE sub-operations, storage commitment results), ``client_ssl_context``
+for its requests. :func:`pynetdicom2.ssl_ae.server_context` and
+:func:`pynetdicom2.ssl_ae.client_context` build them; :mod:`pynetdicom2.tls` is the transport.
+
 Usage::
 
     from pynetdicom2 import applicationentity as ae, sopclass as sc, uids
@@ -39,9 +47,7 @@ import contextlib
 import logging
 import os
 import platform
-import selectors
-import socket
-import socketserver
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -50,18 +56,15 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import pdu, statuses, uids
-from pynetdicom2.asceprovider import (
-    AETParams,
-    Association,
-    AssociationAcceptor,
-    AssociationRequester,
-    PContextDefList,
-    RemoteAEConfig,
-)
+from pynetdicom2 import pdu, statuses, tls, uids
+from pynetdicom2.aeserver import JOIN_TIMEOUT, AssociationServer, RequestHandler
+from pynetdicom2.asceprovider_acceptor import AssociationAcceptor
+from pynetdicom2.asceprovider_association import Association
+from pynetdicom2.asceprovider_requester import AssociationRequester
+from pynetdicom2.asceprovider_types import AETParams, PContextDefList, RemoteAEConfig
 from pynetdicom2.exceptions import (
     AssociationAbortedError,
     AssociationReleasedError,
@@ -79,6 +82,7 @@ from pynetdicom2.filestorage import (
     write_meta,
 )
 from pynetdicom2.fsm import PContextDef
+from pynetdicom2.services.nservices import UNRECOGNIZED_OPERATION, NReply
 
 __all__ = [
     'AE',
@@ -94,8 +98,6 @@ __all__ = [
 
 logger = logging.getLogger('pynetdicom2.applicationentity')
 
-#: Bound, in seconds, for joining one association's thread in :meth:`AE.quit`.
-_JOIN_TIMEOUT = 10.0
 _AFFECTED_SOP_INSTANCE_UID = 0x00001000
 
 
@@ -119,7 +121,8 @@ class AEBase:
 
     ``supported_ts`` are the transfer syntaxes, in the order we propose them and, as an
     acceptor, prefer them (default: explicit little, implicit little, explicit big endian);
-    ``max_pdu_length`` is the maximum length we announce (0: unlimited).
+    ``max_pdu_length`` is the maximum length we announce (0: unlimited). ``ssl_context`` and
+    ``client_ssl_context`` (keyword-only): TLS, see :mod:`pynetdicom2.applicationentity`.
     """
 
     default_ts: Sequence[str] = [
@@ -132,8 +135,15 @@ class AEBase:
         max_pdu_length: int,
         ae_title: str,
         port: int | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        client_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.ae_title = _check_ae_title(ae_title)
+        #: TLS for the AE's own role (None: plain TCP); see the module's documentation.
+        self.ssl_context = ssl_context
+        #: TLS for the associations this AE requests, when it differs from ``ssl_context``.
+        self.client_ssl_context = client_ssl_context
         self.local_ae = AETParams(platform.node(), self.ae_title, port)
         self.supported_ts: tuple[str, ...] = tuple(
             dict.fromkeys(self.default_ts if supported_ts is None else supported_ts)
@@ -181,7 +191,7 @@ class AEBase:
         self.update_context_def_list(classes, bool(getattr(service, 'store_in_file', False)))
         with self.lock:
             for uid in classes:
-                registry[uids.UID(uid)] = service
+                registry[UID(uid)] = service
 
     def add_scu(self, service: Any, sop_classes: Iterable[str] | None = None) -> AEBase:
         """Register an SCU service for its ``sop_classes`` (or these); returns self.
@@ -206,7 +216,7 @@ class AEBase:
 
         With ``store_in_file``, data sets of all these classes go to :meth:`get_file` files.
         """
-        classes = [uids.UID(uid) for uid in dict.fromkeys(sop_classes)]
+        classes = [UID(uid) for uid in dict.fromkeys(sop_classes)]
         with self.lock:
             known = {ctx.sop_class for ctx in self.context_def_list.values()}
             new = [uid for uid in classes if uid not in known]
@@ -223,9 +233,9 @@ class AEBase:
         These IDs only order the AE's registry: each association renumbers what it proposes
         from 1, so an AE may register more than 128 SOP classes.
         """
-        syntaxes = tuple(uids.UID(ts) for ts in self.supported_ts)
+        syntaxes = tuple(UID(ts) for ts in self.supported_ts)
         return {
-            start + 2 * offset: PContextDefList(start + 2 * offset, uids.UID(uid), syntaxes)
+            start + 2 * offset: PContextDefList(start + 2 * offset, UID(uid), syntaxes)
             for offset, uid in enumerate(sop_classes)
         }
 
@@ -239,7 +249,10 @@ class AEBase:
     def _create_association(
         self, remote_ae: RemoteAEConfig | Mapping[str, Any]
     ) -> AssociationRequester:
-        return AssociationRequester(self, self.max_pdu_length, remote_ae)
+        # Also called with a ProposalView as self (services.base): it reads the AE's fields.
+        return AssociationRequester(
+            self, self.max_pdu_length, remote_ae, ssl_context=tls.requesting_context(self)
+        )
 
     @contextlib.contextmanager
     def request_association(
@@ -399,9 +412,51 @@ class AEBase:
         """Receive a storage commitment result."""
         raise EventHandlingError(f'{self.ae_title} does not accept storage commitment results')
 
+    # DIMSE-N (PS3.7 10.1). An NServiceSCP registered with add_scp (add_scp(NServiceSCP(
+    # [classes]))) asks these; each returns (status, data set or None) or a bare status, and
+    # the data set is sent only with a success or warning status. Not overridden: 0211H,
+    # unrecognised operation. EventHandlingError: 0110H, or the failure status it carries.
+
+    def on_n_get(
+        self, context: PContextDef, sop_instance_uid: UID, attribute_identifier_list: list[Any]
+    ) -> NReply:
+        """Answer an N-GET: the attributes asked for (all when the list of tags is empty)."""
+        return UNRECOGNIZED_OPERATION, None
+
+    def on_n_set(
+        self, context: PContextDef, sop_instance_uid: UID, modification_list: Dataset
+    ) -> NReply:
+        """Answer an N-SET: apply the modification list; return the changed attributes."""
+        return UNRECOGNIZED_OPERATION, None
+
+    def on_n_action(
+        self, context: PContextDef, sop_instance_uid: UID, action_type_id: int,
+        action_information: Dataset | None,
+    ) -> NReply:
+        """Answer an N-ACTION: perform action ``action_type_id``; return its reply, if any."""
+        return UNRECOGNIZED_OPERATION, None
+
+    def on_n_create(
+        self, context: PContextDef, sop_instance_uid: UID, attribute_list: Dataset | None
+    ) -> NReply:
+        """Answer an N-CREATE: create the instance (its UID given by the requester or, PS3.7
+        10.1.5.1.3, assigned here and returned to it)."""
+        return UNRECOGNIZED_OPERATION, None
+
+    def on_n_delete(self, context: PContextDef, sop_instance_uid: UID) -> NReply:
+        """Answer an N-DELETE: delete the instance."""
+        return UNRECOGNIZED_OPERATION, None
+
+    def on_n_event_report(
+        self, context: PContextDef, sop_instance_uid: UID, event_type_id: int,
+        event_information: Dataset | None,
+    ) -> NReply:
+        """Take an N-EVENT-REPORT (the SCU role performs it, PS3.7 10.1.1): note the event."""
+        return UNRECOGNIZED_OPERATION, None
+
 
 class ClientAE(AEBase):
-    """An AE that only requests associations (SCU).
+    """An AE that only requests associations (SCU); over TLS with ``ssl_context``.
 
     >>> import tempfile
     >>> from pynetdicom2 import sopclass as sc
@@ -415,174 +470,20 @@ class ClientAE(AEBase):
     """
 
     def __init__(
-        self, ae_title: str, supported_ts: Iterable[str] | None = None, max_pdu_length: int = 65536
+        self,
+        ae_title: str,
+        supported_ts: Iterable[str] | None = None,
+        max_pdu_length: int = 65536,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(supported_ts, max_pdu_length, ae_title)
+        super().__init__(supported_ts, max_pdu_length, ae_title, ssl_context=ssl_context)
 
 
 # --- the server ---------------------------------------------------------------------------------
 
-
-class RequestHandler(socketserver.StreamRequestHandler):
-    """Runs one incoming association on its connection's thread.
-
-    The :class:`~pynetdicom2.asceprovider.AssociationAcceptor` is built before the base
-    class runs :meth:`handle`, so the server can abort it at any time.
-    """
-
-    def __init__(
-        self,
-        request: Any,
-        client_address: Any,
-        server: Any,
-        local_ae: AEBase,
-        max_pdu_length: int,
-    ) -> None:
-        self.asce = AssociationAcceptor(request, client_address, local_ae, max_pdu_length)
-        super().__init__(request, client_address, server)
-
-    def setup(self) -> None:
-        # The association's DUL thread owns the socket; no file objects over it here.
-        self.server.track(self.asce)
-
-    def handle(self) -> None:
-        self.asce.handle()
-
-    def finish(self) -> None:
-        self.server.untrack(self.asce)
-
-
-class _ThreadingTCPServer(socketserver.ThreadingTCPServer):
-    """A TCP server with one named thread per association, tracked, and no polling.
-
-    ``serve_forever`` blocks in a selector over the listening socket and a wake-up
-    socketpair, so :meth:`shutdown` returns at once. :meth:`close_associations` aborts the
-    associations still running and joins their threads.
-    """
-
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def __init__(
-        self,
-        server_address: tuple[str, int],
-        local_ae: AEBase,
-        max_pdu_length: int,
-        bind_and_activate: bool = True,
-    ) -> None:
-        self.local_ae = local_ae
-        self.max_pdu_length = max_pdu_length
-        self._lock = threading.Lock()
-        self._association_threads: set[threading.Thread] = set()
-        self._associations: set[AssociationAcceptor] = set()
-        self._closing = False
-        self._running = threading.Event()
-        self._stopped = threading.Event()
-        self._stopped.set()
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._shutdown_requested = False
-        super().__init__(server_address, RequestHandler, bind_and_activate)
-
-    # -- accepting -------------------------------------------------------------------------
-
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Accept connections until :meth:`shutdown` (``poll_interval`` is not used).
-
-        Once shut down, the server stays down (:meth:`AE.quit` closes it next).
-        """
-        self._stopped.clear()
-        self._running.set()
-        try:
-            with selectors.DefaultSelector() as selector:
-                selector.register(self, selectors.EVENT_READ)
-                selector.register(self._wake_r, selectors.EVENT_READ)
-                while not self._shutdown_requested:
-                    for key, _ in selector.select():
-                        if key.fileobj is self._wake_r:
-                            with contextlib.suppress(OSError):
-                                self._wake_r.recv(64)
-                        elif not self._shutdown_requested:
-                            self._handle_request_noblock()
-        finally:
-            self._running.clear()
-            self._stopped.set()
-
-    def shutdown(self) -> None:
-        """Stop :meth:`serve_forever` and wait for it to return (at once if not running)."""
-        self._shutdown_requested = True
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b'\0')
-        if self._running.is_set():
-            self._stopped.wait()
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock, address
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        host, port = client_address[:2]
-        thread = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name=f'pynetdicom2-association-{host}:{port}',
-            daemon=True,
-        )
-        with self._lock:
-            if self._closing:
-                self.shutdown_request(request)
-                return
-            self._association_threads.add(thread)
-        thread.start()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._lock:
-                self._association_threads.discard(threading.current_thread())
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        RequestHandler(request, client_address, self, self.local_ae, self.max_pdu_length)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.exception('serving the association from %s failed', client_address)
-
-    # -- tracking --------------------------------------------------------------------------
-
-    def track(self, asce: AssociationAcceptor) -> None:
-        with self._lock:
-            self._associations.add(asce)
-            closing = self._closing
-        if closing:
-            asce.kill()
-
-    def untrack(self, asce: AssociationAcceptor) -> None:
-        with self._lock:
-            self._associations.discard(asce)
-
-    def association_count(self) -> int:
-        """How many associations are being served now (each counted from its connection)."""
-        with self._lock:
-            return len(self._associations)
-
-    def close_associations(self, timeout: float = _JOIN_TIMEOUT) -> None:
-        """Abort the associations still running and join their threads (each with a bound)."""
-        with self._lock:
-            self._closing = True
-            associations = list(self._associations)
-            threads = list(self._association_threads)
-        for asce in associations:
-            asce.kill()
-        for thread in threads:
-            thread.join(timeout)
-            if thread.is_alive():
-                logger.warning('%s did not end within %s s', thread.name, timeout)
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._wake_r.close()
-        self._wake_w.close()
+#: The original's name of the server class (:mod:`pynetdicom2.aeserver` holds it now).
+_ThreadingTCPServer = AssociationServer
 
 
 class AE(AEBase):
@@ -590,7 +491,9 @@ class AE(AEBase):
 
     The port is bound in the constructor unless ``bind_and_activate`` is False (``with ae:``
     binds it then); port 0 picks a free port, found afterwards in ``ae.local_ae.port``.
-    ``host`` (an extension) is the interface to listen on; '' means all.
+    ``host`` (an extension) is the interface to listen on; '' means all. ``ssl_context`` (a
+    server context) makes it accept over TLS; ``client_ssl_context`` (a client context) is
+    what its own requests use, else ``ssl_context``.
 
     >>> from pynetdicom2 import sopclass as sc
     >>> from pynetdicom2.commands import verify
@@ -610,8 +513,13 @@ class AE(AEBase):
         bind_and_activate: bool = True,
         *,
         host: str = '',
+        ssl_context: ssl.SSLContext | None = None,
+        client_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(supported_ts, max_pdu_length, ae_title, port)
+        super().__init__(
+            supported_ts, max_pdu_length, ae_title, port,
+            ssl_context=ssl_context, client_ssl_context=client_ssl_context,
+        )
         self.host = host
         self.server = self._create_server(port, bind_and_activate, max_pdu_length)
         self.activated = bind_and_activate
@@ -622,8 +530,11 @@ class AE(AEBase):
 
     def _create_server(
         self, port: int, bind_and_activate: bool, max_pdu_length: int
-    ) -> _ThreadingTCPServer:
-        return _ThreadingTCPServer((self.host, port), self, max_pdu_length, bind_and_activate)
+    ) -> AssociationServer:
+        return AssociationServer(
+            (self.host, port), self, max_pdu_length, bind_and_activate,
+            ssl_context=self.ssl_context,
+        )
 
     def _bound(self) -> None:
         port = self.server.server_address[1]
@@ -699,7 +610,7 @@ class AE(AEBase):
         """
         self.server.shutdown()
         if self._serve_thread is not None:
-            self._serve_thread.join(_JOIN_TIMEOUT)
+            self._serve_thread.join(JOIN_TIMEOUT)
             self._serve_thread = None
         self.server.close_associations()
         self.server.server_close()
@@ -818,8 +729,10 @@ class ClientStorageAE(FolderStorageMixin, ClientAE):
         ae_title: str,
         supported_ts: Iterable[str] | None = None,
         max_pdu_length: int = 65536,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(ae_title, supported_ts, max_pdu_length)
+        super().__init__(ae_title, supported_ts, max_pdu_length, ssl_context=ssl_context)
         self.storage_dir = _storage_dir(storage_dir)
         # Data sets of C-GET sub-operations go straight to files, whatever was registered.
         self.store_in_file.update(uids.STORAGE_SOP_CLASSES)
@@ -855,6 +768,11 @@ class StorageAE(FolderStorageMixin, AE):
         bind_and_activate: bool = True,
         *,
         host: str = '',
+        ssl_context: ssl.SSLContext | None = None,
+        client_ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.storage_dir = _storage_dir(storage_dir)
-        super().__init__(ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host)
+        super().__init__(
+            ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host,
+            ssl_context=ssl_context, client_ssl_context=client_ssl_context,
+        )

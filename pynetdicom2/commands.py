@@ -81,7 +81,8 @@ def verify(local_aet: str, remote_ae: RemoteAEConfig | Mapping[str, Any]) -> sta
     True
     """
     with _association(local_aet, remote_ae, sopclass.verification_scu) as assoc:
-        return assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        status: statuses.Status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+    return status
 
 
 def store(
@@ -128,7 +129,8 @@ def store(
     with _association(
         local_aet, remote_ae, sopclass.storage_scu, syntaxes, [sop_class]
     ) as assoc:
-        return assoc.get_scu(sop_class)(ds, 1)
+        status: statuses.Status = assoc.get_scu(sop_class)(ds, 1)
+    return status
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,13 @@ def query(level: str = 'STUDY', **keys: Any) -> Dataset:
 
 
 # --- records ------------------------------------------------------------------------------------
+
+
+def _value_in(stored: Dataset) -> Callable[[int], Any]:
+    """How the matcher reads an attribute of a stored header: its value, None when absent."""
+    def value(tag: int) -> Any:
+        return stored[tag].value if tag in stored else None
+    return value
 
 
 @dataclass(frozen=True)
@@ -388,9 +395,8 @@ class LoopbackSCP(StorageAE):
             if key in seen:
                 continue
             seen.add(key)
-            answer = qrmatch.answer(ds, level, key, lambda tag, stored=stored: (
-                stored[tag].value if tag in stored else None
-            ), stored.get('SpecificCharacterSet'))
+            answer = qrmatch.answer(ds, level, key, _value_in(stored),
+                                    stored.get('SpecificCharacterSet'))
             yield answer, statuses.C_FIND_PENDING
 
     def on_receive_get(self, context: PContextDef, ds: Dataset) -> Any:
@@ -455,7 +461,8 @@ class LoopbackClient(ClientStorageAE):
     def echo(self) -> statuses.Status:
         """C-ECHO; the status."""
         with self.associate() as assoc:
-            return assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+            status: statuses.Status = assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1)
+        return status
 
     def store(self, *items: Dataset | str | os.PathLike[str]) -> list[statuses.Status]:
         """C-STORE data sets or Part-10 paths; their statuses, in order.

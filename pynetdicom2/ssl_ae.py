@@ -1,6 +1,10 @@
 """DICOM over TLS (PS3.15 B.1, the Basic TLS Secure Transport Connection Profile).
 
-The association machinery is the same as over plain TCP; only the transport differs:
+TLS is a parameter of every AE (``ssl_context=``, and ``client_ssl_context=`` for the
+requests of an AE that also serves; see :mod:`pynetdicom2.applicationentity`); the transport
+is :mod:`pynetdicom2.tls`. This module builds the contexts (:func:`server_context`,
+:func:`client_context`) and keeps the original's classes, each a thin subclass that passes
+its ``context`` on as that parameter:
 
 * :class:`SSLDULProvider` connects, then wraps the socket with an :class:`ssl.SSLContext`;
 * :class:`SSLAssociationRequester` and :class:`SSLClientAE` request associations over it;
@@ -15,7 +19,8 @@ Who may connect is decided by the contexts: a server context whose ``verify_mode
 against its CA file, and a connection without a valid certificate fails in the handshake,
 before any DICOM PDU is read.
 
-Usage::
+Usage (the same with ``AE(..., ssl_context=server_ctx)`` and
+``ClientAE(..., ssl_context=client_ctx)``)::
 
     import ssl
     from pynetdicom2 import ssl_ae, sopclass as sc, uids
@@ -35,20 +40,16 @@ against the server certificate), so connect by the name the certificate carries.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import socket
-import socketserver
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from . import applicationentity, pdu
-from .asceprovider import AEBaseProto, AssociationRequester, RemoteAEConfig
-from .dulprovider import DULServiceProvider
-from .exceptions import AssociationAbortedError, AssociationError, NetDICOMError
-from .fsm import GetFileCB
+from pynetdicom2 import tls
+from pynetdicom2.applicationentity import AE, ClientAE
+from pynetdicom2.asceprovider_requester import AssociationRequester
+from pynetdicom2.asceprovider_types import AEBaseProto, RemoteAEConfig
+from pynetdicom2.exceptions import NetDICOMError
 
 __all__ = [
     'SSLApplicationEntity',
@@ -59,7 +60,9 @@ __all__ = [
     'server_context',
 ]
 
-logger = logging.getLogger('pynetdicom2.ssl')
+#: TLS failures are reported here (the same logger as :data:`pynetdicom2.tls.logger`).
+logger = tls.logger
+
 
 def server_context(
     certfile: str | os.PathLike[str],
@@ -127,60 +130,25 @@ def client_context(
 # --- requesting -------------------------------------------------------------------------------
 
 
-class SSLDULProvider(DULServiceProvider):
+class SSLDULProvider(tls.TLSDULProvider):
     """A DUL service provider whose transport is TLS over TCP (requestor side).
 
-    ``context`` is the :class:`ssl.SSLContext` that wraps the connection; the other arguments
-    are those of :class:`~pynetdicom2.dulprovider.DULServiceProvider`: ``connect_timeout``
-    (default :data:`~pynetdicom2.dulprovider.SOCKET_TIMEOUT`) bounds the TCP connection and
-    then the TLS handshake.
+    The original's name for :class:`pynetdicom2.tls.TLSDULProvider`: ``context`` wraps the
+    connection; the other arguments are those of
+    :class:`~pynetdicom2.dulprovider.DULServiceProvider` (``connect_timeout`` bounds the TCP
+    connection and then the TLS handshake).
 
     Usage (``ctx`` from :func:`client_context`)::
 
         dul = SSLDULProvider(ctx, set(), None, called_address=('pacs', 2762))
     """
 
-    def __init__(
-        self,
-        context: ssl.SSLContext,
-        store_in_file: Any,
-        get_file_cb: GetFileCB | None,
-        dul_socket: socket.socket | None = None,
-        max_pdu_length: int = 65536,
-        *args: Any,
-        **kwargs: Any,
-    ) -> None:
-        self.context = context
-        super().__init__(store_in_file, get_file_cb, dul_socket, max_pdu_length, *args, **kwargs)
-
-    def create_socket(self) -> socket.socket:
-        """Connect to the called address and complete the TLS handshake (client side).
-
-        Raises :class:`NetDICOMError` when no address is set; an :class:`OSError` (including
-        :class:`ssl.SSLError`) closes the raw socket and is re-raised.
-        """
-        raw = super().create_socket()  # connect_timeout and TCP_NODELAY, as without TLS
-        try:
-            if getattr(self.context, 'check_hostname', False) is True:
-                host = self.called_presentation_address[0]  # type: ignore[index]
-                return self.context.wrap_socket(raw, server_hostname=host)
-            return self.context.wrap_socket(raw)
-        except OSError:
-            raw.close()
-            raise
-
-    def _end_of_stream(self, error: BaseException | None) -> None:
-        # With TLS 1.3 the server checks our certificate after our side of the handshake has
-        # finished: its refusal arrives as an SSLError (or a reset) on the first read. Kept as
-        # the transport error, the requester reports it ("cannot connect ...: certificate
-        # required") rather than a bare A-P-ABORT.
-        if isinstance(error, OSError) and self.transport_error is None:
-            self.transport_error = error
-        super()._end_of_stream(error)
-
 
 class SSLAssociationRequester(AssociationRequester):
     """An association requester over TLS: ``context`` wraps its connection.
+
+    ``AssociationRequester(local_ae, max_pdu_length, remote_ae, ssl_context=context)``
+    under the original's signature.
 
     Usage (normally created by :meth:`SSLClientAE.request_association`)::
 
@@ -196,68 +164,56 @@ class SSLAssociationRequester(AssociationRequester):
         max_pdu_length: int,
         remote_ae: RemoteAEConfig | Mapping[str, Any],
     ) -> None:
-        self.context = context
-        super().__init__(local_ae, max_pdu_length, remote_ae)
+        super().__init__(local_ae, max_pdu_length, remote_ae, ssl_context=context)
 
-    def _create_dul(
-        self, local_ae: AEBaseProto, dul_socket: socket.socket | None, max_pdu_length: int
-    ) -> DULServiceProvider:
-        return SSLDULProvider(
-            self.context,
-            frozenset(local_ae.store_in_file),
-            self._get_file,
-            dul_socket,
-            max_pdu_length,
-            local_ae.artim_timeout,
-            **self._dul_options(),
-        )
-
-    def request(self) -> pdu.AAssociateAcPDU:
-        """Request the association over TLS (see ``AssociationRequester.request``).
-
-        A connection that ends before the answer without saying why (the server closed it
-        after checking our certificate under TLS 1.3) is reported as such.
-        """
-        try:
-            return super().request()
-        except AssociationAbortedError as exc:
-            if exc.__cause__ is not None or exc.source != 2 or exc.reason_diag != 0:
-                raise
-            remote = self.remote_ae
-            raise AssociationAbortedError(
-                exc.source,
-                exc.reason_diag,
-                f'the TLS connection to {remote.address}:{remote.port} ended before the '
-                'A-ASSOCIATE-AC: the server may have refused our client certificate (none '
-                'presented, or one it does not trust)',
-            ) from exc
+    @property
+    def context(self) -> ssl.SSLContext:
+        """The TLS context (``ssl_context``)."""
+        return self.ssl_context  # type: ignore[return-value]
 
 
 class _SSLRequesting:
-    """Mixin: associations requested by this AE run over TLS with its requesting context:
-    ``self.client_context`` when set, else ``self.context``."""
+    """Mixin: the original's names for the contexts, and requests made by the original's
+    requester class (:class:`SSLAssociationRequester`)."""
 
-    context: ssl.SSLContext
-    client_context: ssl.SSLContext | None = None
+    ssl_context: ssl.SSLContext | None
+    client_ssl_context: ssl.SSLContext | None
     max_pdu_length: int
+
+    @property
+    def context(self) -> ssl.SSLContext | None:
+        """The TLS context of the AE's own role (``ssl_context``)."""
+        return self.ssl_context
+
+    @context.setter
+    def context(self, value: ssl.SSLContext | None) -> None:
+        self.ssl_context = value
+
+    @property
+    def client_context(self) -> ssl.SSLContext | None:
+        """The TLS context of the AE's requests, if it differs (``client_ssl_context``)."""
+        return self.client_ssl_context
+
+    @client_context.setter
+    def client_context(self, value: ssl.SSLContext | None) -> None:
+        self.client_ssl_context = value
 
     def _create_association(
         self, remote_ae: RemoteAEConfig | Mapping[str, Any]
     ) -> AssociationRequester:
-        context = self.client_context or self.context
-        if getattr(context, 'protocol', None) == ssl.PROTOCOL_TLS_SERVER:
-            raise AssociationError(
-                f'AE {getattr(self, "ae_title", "")!r} has only a server TLS context and cannot '
-                'request associations (C-MOVE sub-operations, storage commitment results): '
-                'pass client_context=ssl_ae.client_context(...) to SSLApplicationEntity'
-            )
+        context = tls.requesting_context(self)
+        if context is None:
+            raise NetDICOMError(f'{getattr(self, "ae_title", "")!r} has no TLS context')
         return SSLAssociationRequester(
             context, self, self.max_pdu_length, remote_ae  # type: ignore[arg-type]
         )
 
 
-class SSLClientAE(_SSLRequesting, applicationentity.ClientAE):
+class SSLClientAE(_SSLRequesting, ClientAE):
     """A client AE (SCU only) whose associations run over TLS.
+
+    ``ClientAE(ae_title, supported_ts, max_pdu_length, ssl_context=context)`` under the
+    original's signature.
 
     Example::
 
@@ -274,88 +230,23 @@ class SSLClientAE(_SSLRequesting, applicationentity.ClientAE):
         supported_ts: Iterable[str] | None = None,
         max_pdu_length: int = 65536,
     ) -> None:
-        self.context = context
-        super().__init__(ae_title, supported_ts, max_pdu_length)
+        super().__init__(ae_title, supported_ts, max_pdu_length, ssl_context=context)
 
 
 # --- accepting ----------------------------------------------------------------------------------
 
 
-class _SSLCPServer(socketserver.TCPServer):
-    """A TCP server whose accepted sockets are wrapped with ``context`` (``server_side=True``).
-
-    The handshake is not done in :meth:`get_request` (that would let one slow client stall
-    the accept loop); the wrapped socket completes it on first use, or explicitly in
-    :class:`_SSLThreadingTCPServer`.
-    """
-
-    def __init__(self, context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        self.context = context
-        super().__init__(*args, **kwargs)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = super().get_request()
-        try:
-            wrapped = self.context.wrap_socket(
-                sock, server_side=True, do_handshake_on_connect=False
-            )
-        except OSError:
-            sock.close()
-            raise
-        return wrapped, address
-
-
-class _SSLThreadingTCPServer(_SSLCPServer, applicationentity._ThreadingTCPServer):
-    """The AE's threading server over TLS: handshake on the association's thread, bounded.
-
-    A failed handshake (no or an untrusted client certificate, not TLS at all, a timeout) is
-    logged and closes the connection. :meth:`close_associations` also interrupts handshakes
-    in progress.
-    """
-
-    allow_reuse_address = True
-    daemon_threads = True
-
-    def __init__(self, context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
-        self._handshaking: set[socket.socket] = set()
-        super().__init__(context, *args, **kwargs)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        with self._lock:
-            if self._closing:
-                return
-            self._handshaking.add(request)
-        try:
-            request.settimeout(self.local_ae.artim_timeout)
-            request.do_handshake()
-        except (OSError, ValueError) as exc:
-            logger.warning('TLS handshake with %s failed: %s', client_address, exc)
-            return
-        finally:
-            with self._lock:
-                self._handshaking.discard(request)
-        super().finish_request(request, client_address)
-
-    def close_associations(self, timeout: float = applicationentity._JOIN_TIMEOUT) -> None:
-        with self._lock:
-            self._closing = True
-            pending = list(self._handshaking)
-        for sock in pending:  # wakes a thread blocked in do_handshake()
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        super().close_associations(timeout)
-
-
-class SSLApplicationEntity(_SSLRequesting, applicationentity.AE):
+class SSLApplicationEntity(_SSLRequesting, AE):
     """An AE that accepts (and requests) associations over TLS.
 
-    ``context`` is a server context (:func:`server_context`, ``ssl.PROTOCOL_TLS_SERVER``).
-    With ``context.verify_mode = ssl.CERT_REQUIRED`` only clients with a certificate signed by
-    a CA the context trusts get as far as the A-ASSOCIATE-RQ. The associations this AE
-    requests itself (C-MOVE sub-operations, storage commitment results) run over TLS with
-    ``client_context`` (:func:`client_context`); without one, a request raises
-    :class:`~pynetdicom2.exceptions.AssociationError` saying so, unless ``context`` can also
-    act as a client.
+    ``AE(ae_title, port, ..., ssl_context=context, client_ssl_context=client_context)`` under
+    the original's signature. ``context`` is a server context (:func:`server_context`,
+    ``ssl.PROTOCOL_TLS_SERVER``). With ``context.verify_mode = ssl.CERT_REQUIRED`` only
+    clients with a certificate signed by a CA the context trusts get as far as the
+    A-ASSOCIATE-RQ. The associations this AE requests itself (C-MOVE sub-operations, storage
+    commitment results) run over TLS with ``client_context`` (:func:`client_context`);
+    without one, a request raises :class:`~pynetdicom2.exceptions.AssociationError` saying
+    so, unless ``context`` can also act as a client.
 
     Example::
 
@@ -376,16 +267,7 @@ class SSLApplicationEntity(_SSLRequesting, applicationentity.AE):
         host: str = '',
         client_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.context = context
-        self.client_context = client_context
         super().__init__(
-            ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host
+            ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host,
+            ssl_context=context, client_ssl_context=client_context,
         )
-
-    def _create_server(
-        self, port: int, bind_and_activate: bool, max_pdu_length: int
-    ) -> applicationentity._ThreadingTCPServer:
-        return _SSLThreadingTCPServer(
-            self.context, (self.host, port), self, max_pdu_length, bind_and_activate
-        )
-

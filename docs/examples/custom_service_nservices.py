@@ -1,7 +1,9 @@
 """DIMSE-N services without writing messages: NServiceSCP, NServiceSCU and MPPS.
 
-* ``Thermometer``: an :class:`NServiceSCP` for a made-up SOP class; ``on_n_get`` returns
-  ``(status, data set)``, ``on_n_action`` raises EventHandlingError for a failure status.
+* A made-up thermometer SOP class, the way every service is extended: the AE overrides the
+  hooks (``on_n_get`` returns ``(status, data set)``, ``on_n_action`` raises
+  EventHandlingError for a failure status) and registers ``NServiceSCP([THERMOMETER])``
+  with ``add_scp``, as it would override ``on_receive_store`` and register ``storage_scp``.
 * Modality Performed Procedure Step (PS3.4 F.7): the ready-made SCP keeps the steps, the
   SCU sends N-CREATE (IN PROGRESS) then N-SET (COMPLETED).
 
@@ -22,10 +24,10 @@ MPPS = sc.MODALITY_PERFORMED_PROCEDURE_STEP_SOP_CLASS
 
 
 # [scps]
-class Thermometer(sc.NServiceSCP):
-    sop_classes = [THERMOMETER]
+class Department(ae.AE):
+    """The AE answers the thermometer's N-GET and N-ACTION through its hooks."""
 
-    def on_n_get(self, asce, ctx, sop_instance_uid, attribute_identifiers):
+    def on_n_get(self, context, sop_instance_uid, attribute_identifier_list):
         if sop_instance_uid != PROBE:
             return 0x0112, None  # No such SOP instance; a failure carries no data set
         reading = Dataset()
@@ -33,9 +35,9 @@ class Thermometer(sc.NServiceSCP):
         reading.NumericValue = '21.5'
         return statuses.SUCCESS, reading
 
-    def on_n_action(self, asce, ctx, sop_instance_uid, action_type_id, action_information):
+    def on_n_action(self, context, sop_instance_uid, action_type_id, action_information):
         # EventHandlingError here is answered 0110H (processing failure); the association
-        # goes on. Operations not overridden (N-SET, N-DELETE ...) answer 0211H.
+        # goes on. Hooks not overridden (on_n_set, on_n_delete ...) answer 0211H.
         raise EventHandlingError('calibration is not possible remotely')
 
 
@@ -51,7 +53,8 @@ class StepLog(sc.ModalityPerformedProcedureStep):
 
 
 # [run]
-scp = ae.AE('DEPARTMENT', 0, host='127.0.0.1').add_scp(Thermometer()).add_scp(StepLog())
+scp = Department('DEPARTMENT', 0, host='127.0.0.1')
+scp.add_scp(sc.NServiceSCP([THERMOMETER])).add_scp(StepLog())
 with scp:
     remote = {'aet': 'DEPARTMENT', 'address': '127.0.0.1', 'port': scp.local_ae.port}
     client = ae.ClientAE('MODALITY')

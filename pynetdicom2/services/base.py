@@ -19,7 +19,7 @@ were split into modules (docs/howto/logging.rst).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from pydicom.uid import UID
@@ -161,7 +161,7 @@ class MessageDispatcherSCP(MessageDispatcher):
 #: Serves a request the peer sends on the association while it works on ours, before its
 #: response: given ``(message, context ID)``, it returns True when it took the message and
 #: False to let it be read as the response.
-RequestHandler = Callable[[dm.DIMSEMessage, int], bool]
+PeerRequestHandler = Callable[[dm.DIMSEMessage, int], bool]
 
 
 def check_response(
@@ -173,14 +173,14 @@ def check_response(
     pc_id: int,
 ) -> _Response:
     """``msg`` as the response to ``msg_id`` on ``ctx``; raises :class:`DIMSEProcessingError`
-    (the association is in disorder) when it is anything else, dropping its data set."""
+    (the association is in disorder) when it is anything else. The caller, which received
+    ``msg``, discards its data set (:func:`receive_response` does)."""
     if (
         isinstance(msg, response_class)
         and pc_id == ctx.id
         and msg.message_id_being_responded_to == msg_id
     ):
         return msg
-    asce.discard_received_file(msg.data_set)
     raise DIMSEProcessingError(
         f'expected {response_class.__name__} to message {msg_id} on context {ctx.id}, got '
         f'{type(msg).__name__} to message {getattr(msg, "message_id_being_responded_to", None)}'
@@ -193,7 +193,7 @@ def receive_response(
     ctx: PContextDef,
     response_class: type[_Response],
     msg_id: int,
-    on_request: RequestHandler | None = None,
+    on_request: PeerRequestHandler | None = None,
 ) -> _Response:
     """Wait (``dcm_timeout``) for the next response to request ``msg_id`` on ``ctx``.
 
@@ -201,12 +201,14 @@ def receive_response(
     is pending for one with several. Messages ``on_request`` takes come first: the
     C-STORE sub-operations of a C-GET (PS3.4 C.4.3.2), an N-EVENT-REPORT the performer of an
     N-ACTION sends before it answers (PS3.4 J.3.3). Anything else is checked by
-    :func:`check_response`.
+    :func:`check_response`. The file of a data set received here is discarded once handled
+    unless kept (:meth:`~pynetdicom2.receivedfiles.ReceivedFiles.handling`).
     """
     while True:
         msg, pc_id = asce.receive()
-        if on_request is None or not on_request(msg, pc_id):
-            return check_response(asce, ctx, response_class, msg_id, msg, pc_id)
+        with asce.received_files.handling(msg.data_set):
+            if on_request is None or not on_request(msg, pc_id):
+                return check_response(asce, ctx, response_class, msg_id, msg, pc_id)
 
 
 def response_status(rsp: dm.DIMSEResponseMessage) -> statuses.Status:
@@ -265,12 +267,12 @@ class ProposalView:
     """
 
     def __init__(
-        self, ae: Any, contexts: dict[int, Any], services: dict[UID, Any]
+        self, ae: Any, contexts: dict[int, Any], services: Mapping[str, Any]
     ) -> None:
         self._ae = ae
         self._contexts = contexts
-        self.supported_scu = services
-        self.supported_scp: dict[UID, Any] = {}
+        self.supported_scu: Mapping[str, Any] = services
+        self.supported_scp: Mapping[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ae, name)

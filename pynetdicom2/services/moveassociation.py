@@ -84,7 +84,7 @@ class MoveDestination:
             )
             for index, uid in enumerate(classes)
         }
-        services = {uid: self._services.get(uid, storage_scu) for uid in classes}
+        services: dict[str, Any] = {uid: self._services.get(uid, storage_scu) for uid in classes}
         view = ProposalView(self._ae, contexts, services)
         try:
             # The AE's own factory (a TLS AE makes TLS associations), seeing only the view.

@@ -64,6 +64,7 @@ def decode_data_set(data: Any, ts: UID) -> Dataset:
 
     Raises :class:`DIMSEProcessingError` when it cannot be read.
     """
+    ds: Dataset
     try:
         if hasattr(data, 'read'):
             from pydicom import dcmread
@@ -281,7 +282,8 @@ def n_event_report_scu(
 
 def _serve_event_report(asce: Association, msg: dm.DIMSEMessage, pc_id: int) -> bool:
     """Answer ``msg`` if it is an N-EVENT-REPORT-RQ, through the SCP the AE registered for
-    its SOP class (0122H without one); False for any other message."""
+    its SOP class (0122H without one); False for any other message. The caller, which
+    received ``msg``, discards its data set."""
     if not isinstance(msg, dm.NEventReportRQMessage):
         return False
     context = asce.accepted_contexts.get(pc_id)
@@ -289,13 +291,10 @@ def _serve_event_report(asce: Association, msg: dm.DIMSEMessage, pc_id: int) -> 
     if context is not None:
         with asce.ae.lock:
             service = asce.ae.supported_scp.get(msg.sop_class_uid or context.sop_class)
-    try:
-        if service is None or context is None:
-            asce.respond_unsupported(pc_id, msg)
-        else:
-            service(asce, context, msg)
-    finally:
-        asce.discard_received_file(msg.data_set)
+    if service is None or context is None:
+        asce.respond_unsupported(pc_id, msg)
+    else:
+        service(asce, context, msg)
     return True
 
 
@@ -316,11 +315,11 @@ def wait_for_event_report(assoc: Association, timeout: float | None = None) -> N
         sc.wait_for_event_report(assoc, timeout=60)    # on_commitment_response was called
     """
     msg, pc_id = assoc.receive(timeout)
-    if not _serve_event_report(assoc, msg, pc_id):
-        assoc.discard_received_file(msg.data_set)
-        raise DIMSEProcessingError(
-            f'expected an N-EVENT-REPORT-RQ, got {type(msg).__name__} on context {pc_id}'
-        )
+    with assoc.received_files.handling(msg.data_set):
+        if not _serve_event_report(assoc, msg, pc_id):
+            raise DIMSEProcessingError(
+                f'expected an N-EVENT-REPORT-RQ, got {type(msg).__name__} on context {pc_id}'
+            )
 
 
 class NServiceSCU:
@@ -385,11 +384,16 @@ UNRECOGNIZED_OPERATION = statuses.Status(0x0211)
 class NServiceSCP(MessageDispatcherSCP):
     """An SCP for DIMSE-N SOP classes: decodes each request, asks a method, sends the response.
 
-    Subclass it and override the ``on_n_*`` methods the SOP class defines; each returns
-    ``(status, data set or None)``, or just a status. The data set (the N-GET attribute list,
-    an N-ACTION or N-EVENT-REPORT reply, the N-CREATE or N-SET attribute list) is sent only
-    with a success or warning status. An operation not overridden answers 0211H (unrecognised
-    operation); a request that is not a DIMSE-N one answers 0122H. Raising
+    Register one for its SOP classes, ``ae.add_scp(NServiceSCP([MY_CLASS]))``, and override
+    the AE's hooks (``on_n_get``, ``on_n_set``, ``on_n_action``, ``on_n_create``,
+    ``on_n_delete``, ``on_n_event_report``; :class:`~pynetdicom2.applicationentity.AEBase`),
+    as for ``on_receive_store``: each ``on_n_*`` method here calls the AE's hook of the same
+    name (without ``asce``). A subclass may override the methods themselves instead. Each
+    returns ``(status, data set or None)``, or just a status. The data set (the N-GET
+    attribute list, an N-ACTION or N-EVENT-REPORT reply, the N-CREATE or N-SET attribute
+    list) is sent only with a success or warning status. An operation neither hook nor method
+    answers gets 0211H (unrecognised operation); a request that is not a DIMSE-N one answers
+    0122H. Raising
     :class:`~pynetdicom2.exceptions.EventHandlingError` answers 0110H (processing failure),
     as does a data set that cannot be decoded. Methods run on association threads, several
     at once: guard shared state. Register an instance: ``ae.add_scp(MySCP())``.
@@ -417,46 +421,64 @@ class NServiceSCP(MessageDispatcherSCP):
         if sop_classes is not None:
             self.sop_classes = [UID(uid) for uid in sop_classes]  # type: ignore[misc]
 
-    # -- what subclasses override ------------------------------------------------------------
+    # -- what subclasses override; by default, the AE's hooks ---------------------------------
 
     def on_n_get(
         self, asce: Association, ctx: PContextDef, sop_instance_uid: UID,
         attribute_identifiers: list[BaseTag],
     ) -> NReply:
-        """N-GET: the attributes asked for (all when the list is empty)."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-GET: the attributes asked for (all when the list is empty).
+
+        Default: ``asce.ae.on_n_get(ctx, sop_instance_uid, attribute_identifiers)``.
+        """
+        return asce.ae.on_n_get(ctx, sop_instance_uid, attribute_identifiers)
 
     def on_n_set(
         self, asce: Association, ctx: PContextDef, sop_instance_uid: UID,
         modification_list: Dataset,
     ) -> NReply:
-        """N-SET: apply the modification list."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-SET: apply the modification list.
+
+        Default: ``asce.ae.on_n_set(ctx, sop_instance_uid, modification_list)``.
+        """
+        return asce.ae.on_n_set(ctx, sop_instance_uid, modification_list)
 
     def on_n_action(
         self, asce: Association, ctx: PContextDef, sop_instance_uid: UID, action_type_id: int,
         action_information: Dataset | None,
     ) -> NReply:
-        """N-ACTION: perform the action."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-ACTION: perform the action.
+
+        Default: ``asce.ae.on_n_action(ctx, sop_instance_uid, action_type_id,
+        action_information)``.
+        """
+        return asce.ae.on_n_action(ctx, sop_instance_uid, action_type_id, action_information)
 
     def on_n_create(
         self, asce: Association, ctx: PContextDef, sop_instance_uid: UID,
         attribute_list: Dataset | None,
     ) -> NReply:
-        """N-CREATE: create the instance (its UID was given, or assigned by us)."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-CREATE: create the instance (its UID was given, or assigned by us).
+
+        Default: ``asce.ae.on_n_create(ctx, sop_instance_uid, attribute_list)``.
+        """
+        return asce.ae.on_n_create(ctx, sop_instance_uid, attribute_list)
 
     def on_n_delete(self, asce: Association, ctx: PContextDef, sop_instance_uid: UID) -> NReply:
-        """N-DELETE: delete the instance."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-DELETE: delete the instance. Default: ``asce.ae.on_n_delete(ctx, sop_instance_uid)``.
+        """
+        return asce.ae.on_n_delete(ctx, sop_instance_uid)
 
     def on_n_event_report(
         self, asce: Association, ctx: PContextDef, sop_instance_uid: UID, event_type_id: int,
         event_information: Dataset | None,
     ) -> NReply:
-        """N-EVENT-REPORT: take note of the event."""
-        return UNRECOGNIZED_OPERATION, None
+        """N-EVENT-REPORT: take note of the event.
+
+        Default: ``asce.ae.on_n_event_report(ctx, sop_instance_uid, event_type_id,
+        event_information)``.
+        """
+        return asce.ae.on_n_event_report(ctx, sop_instance_uid, event_type_id, event_information)
 
     # -- the dispatcher's methods ----------------------------------------------------------
 

@@ -24,7 +24,7 @@ from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.identifiers import decode_identifier, encode_identifier
 from pynetdicom2.services.base import (
-    RequestHandler,
+    PeerRequestHandler,
     as_status,
     logger,
     receive_response,
@@ -84,7 +84,7 @@ def cancel_request(
     ctx: PContextDef,
     response_class: type[_Response],
     msg_id: int,
-    on_request: RequestHandler | None = None,
+    on_request: PeerRequestHandler | None = None,
 ) -> _Response | None:
     """Cancel request ``msg_id`` and read its responses up to the final one, which is returned.
 

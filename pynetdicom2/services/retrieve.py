@@ -206,7 +206,8 @@ def _get_sub_operation(
 ) -> tuple[PContextDef, Any] | None:
     """Answer a C-STORE sub-operation of our C-GET; return ``(context, data)``, None if refused.
 
-    PS3.4 C.4.3.2: the stores arrive on storage contexts where we took the SCP role.
+    PS3.4 C.4.3.2: the stores arrive on storage contexts where we took the SCP role. The
+    caller, which received ``msg``, discards its data set unless this kept it.
     """
     ctx = asce.accepted_contexts.get(pc_id)
     if ctx is None or pc_id not in getattr(asce, 'sop_classes_as_scp', {}):
@@ -214,25 +215,20 @@ def _get_sub_operation(
             'C-GET: refusing the C-STORE of %s (%s) on context %d, where we did not take the '
             'SCP role', msg.affected_sop_instance_uid, _class_name(msg.sop_class_uid), pc_id,
         )
-        asce.discard_received_file(msg.data_set)
         asce.respond_unsupported(pc_id, msg)
         return None
     data = msg.data_set
     received: Any = data
-    try:
-        if isinstance(data, _RawData) and data:
-            try:
-                received = decode_identifier(data, ctx.supported_ts)
-                status = as_status(asce.ae.on_receive_store(ctx, received), dm.CStoreRSPMessage)
-            except EventHandlingError as exc:
-                logger.warning('on_receive_store refused %s: %s',
-                               msg.affected_sop_instance_uid, exc)
-                status = refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND,
-                                         dm.CStoreRSPMessage)
-        else:
-            status = store_received(asce, ctx, msg)
-    finally:
-        asce.discard_received_file(data)
+    if isinstance(data, _RawData) and data:
+        try:
+            received = decode_identifier(data, ctx.supported_ts)
+            status = as_status(asce.ae.on_receive_store(ctx, received), dm.CStoreRSPMessage)
+        except EventHandlingError as exc:
+            logger.warning('on_receive_store refused %s: %s', msg.affected_sop_instance_uid, exc)
+            status = refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND,
+                                     dm.CStoreRSPMessage)
+    else:
+        status = store_received(asce, ctx, msg)
     rsp = response_for(dm.CStoreRSPMessage, ctx, msg)
     rsp.affected_sop_instance_uid = msg.affected_sop_instance_uid
     rsp.status = int(status)
@@ -258,12 +254,17 @@ def _get_exchange(
         # yielded as it arrives, before the next message is read.
         while True:
             msg, pc_id = asce.receive()
-            if isinstance(msg, dm.CStoreRQMessage):
-                received = _get_sub_operation(asce, msg, pc_id)
+            # What a sub-operation did not keep is discarded before anything is yielded.
+            with asce.received_files.handling(msg.data_set):
+                if isinstance(msg, dm.CStoreRQMessage):
+                    received = _get_sub_operation(asce, msg, pc_id)
+                    rsp = None
+                else:
+                    rsp = check_response(asce, ctx, dm.CGetRSPMessage, msg_id, msg, pc_id)
+            if rsp is None:
                 if received is not None:
                     yield received
                 continue
-            rsp = check_response(asce, ctx, dm.CGetRSPMessage, msg_id, msg, pc_id)
             if not response_status(rsp).is_pending:
                 finished = True
                 outcome.finish(rsp, ctx.supported_ts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import TYPE_CHECKING, BinaryIO, Union
+from typing import TYPE_CHECKING, BinaryIO, Union, cast
 
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
@@ -178,8 +178,17 @@ def store_received(
 ) -> statuses.Status:
     """Hand a received data set to ``on_receive_store``; keep its file on Success/Warning.
 
-    Returns the status to answer (the caller sends the response and discards the file).
+    Returns the status to answer. The file is settled before the caller answers: kept
+    (``received_files.keep``) or, otherwise, discarded, so that the peer reading the response
+    finds the data set where it will stay, or nowhere.
     """
+    with asce.received_files.handling(msg.data_set):
+        return _store_status(asce, ctx, msg)
+
+
+def _store_status(
+    asce: Association, ctx: PContextDef, msg: dm.CStoreRQMessage
+) -> statuses.Status:
     data = msg.data_set
     if msg.storage_error is not None:
         # A full disk is a status (PS3.4 B.2.3: A700H, out of resources), not an abort.
@@ -196,13 +205,14 @@ def store_received(
         logger.warning('C-STORE-RQ for %s carries no data set', instance)
         return statuses.C_STORE_CANNOT_UNDERSTAND
     try:
-        status = as_status(asce.ae.on_receive_store(ctx, data), dm.CStoreRSPMessage)
+        received = cast(Union[BinaryIO, bytes], data)  # a file, or bytes in memory
+        status = as_status(asce.ae.on_receive_store(ctx, received), dm.CStoreRSPMessage)
     except EventHandlingError as exc:
         logger.warning('on_receive_store refused %s: %s', instance, exc)
         return refusal_status(exc, statuses.C_STORE_CANNOT_UNDERSTAND, dm.CStoreRSPMessage)
     if status.is_success or status.is_warning:
         try:
-            asce.keep_received_file(data, msg.command_set)
+            asce.received_files.keep(data, msg.command_set)
         except OSError as exc:
             logger.error('could not put %s in place: %s', instance, exc)
             return statuses.C_STORE_OUT_OF_RESOURCES
@@ -223,10 +233,7 @@ def storage_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
     if not isinstance(msg, dm.CStoreRQMessage):
         asce.respond_unsupported(ctx.id, msg)
         return
-    try:
-        status = store_received(asce, ctx, msg)
-    finally:
-        asce.discard_received_file(msg.data_set)
+    status = store_received(asce, ctx, msg)  # the file is kept or discarded by now
     rsp = response_for(dm.CStoreRSPMessage, ctx, msg)
     rsp.affected_sop_instance_uid = msg.affected_sop_instance_uid
     rsp.status = int(status)

@@ -1,0 +1,351 @@
+"""The server side of one association: negotiation, access control, then serving requests.
+
+:class:`AssociationAcceptor` is created by the AE's request handler for each accepted
+connection (:mod:`pynetdicom2.applicationentity`) and run by its :meth:`~AssociationAcceptor.\
+handle` on that connection's thread: it answers the A-ASSOCIATE-RQ (PS3.8 9.3.3, 9.3.4;
+negotiation rules in :mod:`pynetdicom2.negotiation`), then hands each request to the SCP
+service the AE registered, until the association is released or aborted. An idle
+association (no request within the AE's ``network_timeout``) is aborted. Re-exported by
+:mod:`pynetdicom2.asceprovider`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from typing import Any, Callable
+
+from pydicom.uid import UID
+
+from pynetdicom2 import dimsemessages as dm
+from pynetdicom2 import negotiation, pdu
+from pynetdicom2.asceprovider_association import GRACE, Association
+from pynetdicom2.asceprovider_types import AEBaseProto
+from pynetdicom2.exceptions import (
+    AssociationAbortedError,
+    AssociationError,
+    AssociationRejectedError,
+    AssociationReleasedError,
+    DCMTimeoutError,
+    DIMSEProcessingError,
+    NetDICOMError,
+)
+from pynetdicom2.fsm import PContextDef, States
+
+__all__ = ['AssociationAcceptor']
+
+logger = logging.getLogger('pynetdicom2.asceprovider')
+
+
+class AssociationAcceptor(Association):
+    """The server side of one association: negotiates, then serves requests until it ends.
+
+    Created by the AE's request handler for each connection (``request`` is the accepted
+    socket) and run by :meth:`handle` on that connection's thread. ``remote_ae`` is the
+    calling AE title, ``local_ae`` the called one; ``sop_classes_as_scp`` maps each context on
+    which we are SCP to ``(pc_id, sop_class, transfer_syntax)``.
+
+    What the request handler does, in outline::
+
+        asce = AssociationAcceptor(sock, ('10.0.0.7', 50123), storage_ae, 65536)
+        asce.handle()              # returns when the association has ended
+    """
+
+    def __init__(
+        self,
+        request: socket.socket,
+        client_address: Any,
+        local_ae: AEBaseProto,
+        max_pdu_length: int,
+    ) -> None:
+        self.client_address = client_address
+        self.is_killed = False
+        self.sop_classes_as_scp: dict[int, tuple[int, UID, UID]] = {}
+        #: Accepted SOP class -> (pc_id, transfer syntax) where the requester granted us the
+        #: SCU role (PS3.7 D.3.3.4), e.g. storage contexts for C-GET sub-operations.
+        self.sop_classes_as_scu: dict[UID, tuple[int, UID]] = {}
+        self.remote_ae = ''
+        self.local_ae = ''
+        #: The requester's user identity sub-item (0x58), or None.
+        self.user_identity: Any = None
+        #: Server response of the 0x59 reply when a positive response is requested (PS3.7
+        #: D.3.3.7.2); ``on_association_request`` may set it (a Kerberos ticket, SAML
+        #: response or JWT). Ignored for identity types 1 and 2, which answer empty.
+        self.identity_response = b''
+        super().__init__(local_ae, request, max_pdu_length)
+
+    def _dul_options(self) -> dict[str, Any]:
+        host, port = (self.client_address or ('peer', 0))[:2]
+        return {'name': f'pynetdicom2-dul-{host}:{port}'}
+
+    def kill(self) -> None:
+        """Set the stop flag and stop the DUL provider (callable from any thread)."""
+        self.is_killed = True
+        super().kill()
+
+    def abort(self, reason: int = 0) -> None:
+        """Abort with an A-ABORT, service-user source (whose reason is not significant: 0)."""
+        super().abort(0)
+
+    def reject(self, result: int, source: int, diag: int) -> None:
+        """Send an A-ASSOCIATE-RJ (PS3.8 9.3.4) and let the peer close the transport."""
+        try:
+            self.dul.send(pdu.AAssociateRjPDU(result, source, diag))
+        except NetDICOMError as exc:
+            logger.info('cannot send the A-ASSOCIATE-RJ: %s', exc)
+        self._finish()
+
+    def _refuse(self, result: int, source: int, reason: int, explanation: str) -> None:
+        """Log, send the A-ASSOCIATE-RJ and raise :class:`AssociationRejectedError`."""
+        logger.warning(
+            'rejecting the association from %s (%s): %s',
+            self.remote_ae, self.client_address, explanation,
+        )
+        self.reject(result, source, reason)
+        raise AssociationRejectedError(result, source, reason, explanation)
+
+    def accept(self, assoc_req: pdu.AAssociateRqPDU) -> None:
+        """Answer the request: reject it, or accept the contexts the AE supports.
+
+        Raises :class:`AssociationRejectedError` (an :class:`AssociationError`) after sending
+        the A-ASSOCIATE-RJ when the request is not acceptable (application context, missing
+        user information, AE titles; see :func:`negotiation.check_request`).
+        """
+        ae = self.ae
+        required = ae.ae_title if ae.require_called_aet else None
+        rejection = negotiation.check_request(assoc_req, required)
+        if rejection is not None:
+            self._refuse(*rejection)
+        with ae.lock:
+            # PS3.7 10.1.1: the SCU of a class performs its N-EVENT-REPORTs, so an SCP service
+            # that takes them (StorageCommitment() receiving results) can play the SCU role
+            # the report's sender asks of us (PS3.4 J.3.3.1.3).
+            report_receivers = {
+                uid for uid, service in ae.supported_scp.items()
+                if callable(getattr(service, 'n_event_report', None))
+            }
+            capabilities = negotiation.AcceptorCapabilities(
+                scp_classes=frozenset(ae.supported_scp),
+                scu_classes=frozenset(ae.supported_scu) | report_receivers,
+                transfer_syntaxes=tuple(ae.supported_ts),
+                max_pdu_length=self.max_pdu_length,
+                identity_response=self.identity_response,
+            )
+        negotiated = negotiation.negotiate_as_acceptor(assoc_req, capabilities)
+        self.peer_max_pdu_length = negotiated.peer_max_pdu_length
+        self.accepted_contexts = negotiated.accepted_contexts
+        self.sop_classes_as_scp = {
+            pc_id: (pc_id, ctx.sop_class, ctx.supported_ts)
+            for pc_id, ctx in negotiated.accepted_contexts.items()
+            if pc_id in negotiated.scp_context_ids
+        }
+        self.sop_classes_as_scu = {
+            ctx.sop_class: (pc_id, ctx.supported_ts)
+            for pc_id, ctx in negotiated.accepted_contexts.items()
+            if pc_id in negotiated.scu_context_ids
+        }
+        # The reassembler must know the contexts before the peer can use them.
+        self.dul.accepted_contexts = negotiated.accepted_contexts
+        try:
+            self.dul.send(
+                pdu.AAssociateAcPDU(
+                    assoc_req.called_ae_title, assoc_req.calling_ae_title, negotiated.ac_items
+                )
+            )
+        except NetDICOMError as exc:
+            if self.dul.state not in (States.STA_1, States.STA_13):
+                raise
+            # The requester sent something invalid behind its request, or went away: the
+            # provider aborted before we could answer.
+            raise AssociationAbortedError(
+                2, 0, f'the association ended before the A-ASSOCIATE-AC was sent: {exc}'
+            ) from exc
+        self.association_established = True
+        logger.info(
+            'association from %s (%s) accepted: %d of %d contexts',
+            self.remote_ae, self.client_address, len(negotiated.accepted_contexts),
+            len(negotiated.ac_items) - 2,
+        )
+
+    def handle(self) -> None:
+        """Run the association to its end: set-up, then serve requests; never raises.
+
+        A release is answered; an abort goes to ``ae.on_abort``; an idle association (no
+        request within ``ae.network_timeout``) is aborted and reported to
+        ``ae.on_dcm_timeout``; anything else is logged. The DUL thread is always stopped and
+        joined, and files of unfinished data sets are removed.
+        """
+        self._owner = threading.current_thread()
+        try:
+            self._establish()
+            self._loop()
+        except AssociationReleasedError:
+            self.answer_release()
+        except AssociationAbortedError as exc:
+            logger.info('association with %s aborted: %s', self.remote_ae, exc)
+            self._call_hook(self.ae.on_abort, self, exc)
+        except AssociationError as exc:
+            logger.info('association from %s ended: %s', self.client_address, exc)
+        except DCMTimeoutError as exc:
+            logger.warning('association with %s idle or stalled, aborting: %s', self.remote_ae, exc)
+            self.abort()
+            self._call_hook(self.ae.on_dcm_timeout, self, exc)
+        except DIMSEProcessingError as exc:
+            # The peer broke the DIMSE protocol (PS3.7): its fault, not ours; abort.
+            logger.warning('association with %s: invalid DIMSE traffic, aborting: %s',
+                           self.remote_ae, exc)
+            self.abort()
+        except Exception as exc:
+            if self.is_killed:  # stopped from outside, e.g. by AE.quit()
+                logger.info('association with %s stopped: %s', self.remote_ae, exc)
+            else:
+                logger.exception('association with %s failed; aborting it', self.remote_ae)
+        finally:
+            self.kill()
+
+    @staticmethod
+    def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            logger.exception('the %s hook failed', getattr(hook, '__name__', hook))
+
+    def _establish(self) -> None:
+        self.dul.start()  # ARTIM runs from the connection on (PS3.8 AE-5)
+        try:
+            rq = self.dul.receive(self.ae.artim_timeout + GRACE)
+        except NetDICOMError as exc:
+            raise AssociationError(f'no A-ASSOCIATE-RQ: {exc}') from None
+        if not isinstance(rq, pdu.AAssociateRqPDU):
+            raise self._handle_errors(rq)
+        self.remote_ae = rq.calling_ae_title
+        self.local_ae = rq.called_ae_title
+        self.user_identity = next(
+            (
+                item
+                for variable in rq.variable_items
+                if isinstance(variable, pdu.UserInformationItem)
+                for item in variable.user_data
+                if item.item_type == 0x58
+            ),
+            None,
+        )
+        self._check_access()
+        try:
+            self.ae.on_association_request(self, rq)
+        except AssociationRejectedError as exc:
+            logger.info('on_association_request rejected %s: %s', self.remote_ae, exc)
+            self.reject(exc.result, exc.source, exc.diagnostic)
+            raise
+        self.accept(rq)
+
+    def _check_access(self) -> None:
+        """The AE's access policy: association limit, calling AE allow-list, user identity.
+
+        Rejects (A-ASSOCIATE-RJ) and raises :class:`AssociationRejectedError` when the request
+        may not go on: 2/3/2 beyond ``ae.maximum_associations``, 1/1/3 for a calling AE title
+        not in ``ae.allowed_calling_aets``, 1/1/1 when ``ae.on_user_identity`` says no (its
+        bytes or str answer becomes the 0x59 server response). Identity fields are never
+        logged.
+        """
+        ae = self.ae
+        rejection: tuple[int, int, int, str] | None = None
+        limit = getattr(ae, 'maximum_associations', None)
+        count = getattr(getattr(ae, 'server', None), 'association_count', None)
+        allowed = getattr(ae, 'allowed_calling_aets', None)
+        if limit is not None and count is not None and count() > limit:
+            rejection = (2, 3, 2, f'more than maximum_associations ({limit}) at once')
+        elif allowed is not None and self.remote_ae.strip() not in {
+            title.strip() for title in allowed
+        }:
+            rejection = (1, 1, 3, f'calling AE title {self.remote_ae!r} is not allowed')
+        else:
+            verify = getattr(ae, 'on_user_identity', None)
+            if verify is not None:
+                try:
+                    verdict = verify(self, self.user_identity)
+                except Exception:
+                    logger.exception('the on_user_identity hook failed; rejecting')
+                    verdict = False
+                if verdict is None or verdict is False:
+                    kind = getattr(self.user_identity, 'user_identity_type', None)
+                    rejection = (1, 1, 1, f'user identity (type {kind}) not accepted')
+                elif isinstance(verdict, (bytes, str)):
+                    self.identity_response = (
+                        verdict.encode() if isinstance(verdict, str) else verdict
+                    )
+        if rejection is not None:
+            self._refuse(*rejection)
+
+    def _loop(self) -> None:
+        progress: tuple[Any, ...] | None = None
+        while not self.is_killed:
+            try:
+                msg, pc_id = self.receive(self.ae.network_timeout)
+            except DCMTimeoutError:
+                # A data set still streaming into its file is not idleness: wait on while it
+                # grows. Anything else quiet for network_timeout is, and either service user may
+                # abort an association it no longer wants (PS3.8 7.3, A-ABORT).
+                marker = self._reception_progress()
+                if marker is not None and marker != progress:
+                    progress = marker
+                    continue
+                raise
+            progress = None
+            self._dispatch(msg, pc_id)
+
+    def _reception_progress(self) -> tuple[Any, ...] | None:
+        decoder = self.dul.state_machine.dimse_decoder
+        if not decoder.receiving:
+            return None
+        positions = self.received_files.positions()
+        return (id(decoder.msg), decoder.command_set_received, *positions)
+
+    def _dispatch(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
+        # The one place a request's data set is discarded unless the service kept it.
+        with self.received_files.handling(msg.data_set):
+            if isinstance(msg, dm.CCancelRQMessage):
+                self._handle_cancel(msg, pc_id)
+                return
+            if not isinstance(msg, dm.DIMSERequestMessage):
+                raise DIMSEProcessingError(
+                    f'{type(msg).__name__} on context {pc_id}: expected a request, since no '
+                    'request of ours is outstanding'
+                )
+            requested = msg.sop_class_uid
+            if requested is not None and not isinstance(requested, str):
+                # e.g. a backslash in the UID: a multi-valued element, never a valid UID
+                raise DIMSEProcessingError(
+                    f'{type(msg).__name__} on context {pc_id}: SOP class UID {requested!r} '
+                    'is not a single UID'
+                )
+            service = None
+            context = self.accepted_contexts.get(pc_id)
+            if context is not None and (
+                pc_id in self.sop_classes_as_scp or self._performs_as_scu(msg, context)
+            ):
+                with self.ae.lock:
+                    service = self.ae.supported_scp.get(requested or context.sop_class)
+            if service is None or context is None:
+                self.respond_unsupported(pc_id, msg)
+                return
+            service(self, context, msg)
+
+    def _performs_as_scu(self, msg: dm.DIMSEMessage, context: PContextDef) -> bool:
+        """True for a request the SCU role performs: an N-EVENT-REPORT on a context where we
+        are SCU (PS3.7 10.1.1: the SCP invokes it, the SCU performs it), e.g. a storage
+        commitment result on the association the SCP opened with the SCP role (PS3.4
+        J.3.3.1.3)."""
+        if not isinstance(msg, dm.NEventReportRQMessage):
+            return False
+        accepted = self.sop_classes_as_scu.get(context.sop_class)
+        return accepted is not None and accepted[0] == context.id
+
+    def _handle_cancel(self, msg: dm.CCancelRQMessage, pc_id: int) -> None:
+        # PS3.7 9.3.2.3: a C-CANCEL-RQ refers to a pending C-FIND/C-GET/C-MOVE; none runs
+        # between two requests, so there is nothing to cancel here.
+        logger.info(
+            'C-CANCEL-RQ for message %s on context %d: no operation is pending',
+            msg.message_id_being_responded_to, pc_id,
+        )
