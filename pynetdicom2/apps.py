@@ -38,6 +38,7 @@ from pynetdicom2.filestorage import TemplateNaming
 from pynetdicom2.toolsupport import (
     StoreRun,
     add_network,
+    add_server_options,
     build_identifier,
     collect_files,
     configure,
@@ -219,14 +220,7 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         storescp(['-aet', 'STORESCP', '-od', 'incoming', '11112'])
     """
     parser = dcmtk_parser('pynetdicom2-storescp', 'DICOM storage (C-STORE) SCP')
-    parser.add_argument('port', type=int, nargs='?', default=104,
-                        help='tcp/ip port number to listen on (default: 104)')
-    add_network(parser, 'STORESCP', called=False)
-    parser.add_argument('--bind', default='', metavar='address',
-                        help='interface to listen on (default: all)')
-    parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
-                        help='accept associations only from this calling AE title '
-                             '(repeatable; default: any)')
+    add_server_options(parser, 'STORESCP')
     output = parser.add_argument_group('output options')
     output.add_argument('-od', '--output-directory', default='.', metavar='[d]irectory',
                         help='write received objects to existing directory d (default: .)')

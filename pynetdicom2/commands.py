@@ -46,7 +46,9 @@ __all__ = [
     'CMoveResponse',
     'find',
     'get',
+    'get_on',
     'move',
+    'move_on',
     'storage',
     'store',
     'verify',
@@ -205,6 +207,42 @@ def _refused(operation: str, remote_ae: Any, status: statuses.Status | None) -> 
     return NetDICOMError(f'{operation} to {aet} ended with {status}')
 
 
+def move_on(
+    assoc: AssociationRequester, request: Dataset, dest_ae: str,
+    root: str = uids.STUDY_ROOT_MOVE_SOP_CLASS,
+) -> CMoveResponse:
+    """C-MOVE on an established association (message ID 1); the final counts.
+
+    A final status other than Success or Warning raises :class:`NetDICOMError`.
+    """
+    final: Any = None
+    status: statuses.Status | None = None
+    for response in assoc.get_scu(root)(request, dest_ae, 1):
+        status, final = response  # the last one is the final response
+    if final is None or status is None or not (status.is_success or status.is_warning):
+        raise _refused('C-MOVE', assoc.remote_ae, status)
+    return CMoveResponse(*_counts(final))
+
+
+def get_on(
+    assoc: AssociationRequester, request: Dataset, root: str = uids.STUDY_ROOT_GET_SOP_CLASS
+) -> CGetResponse:
+    """C-GET on an established association (message ID 1); the final counts.
+
+    Each instance is answered and kept as the requesting AE's ``on_receive_store`` says; a
+    final status other than Success or Warning raises :class:`NetDICOMError`.
+    """
+    operation = assoc.get_scu(root)(request, 1)
+    for _ in operation:
+        pass
+    status = operation.status
+    if operation.response is None or status is None or not (
+        status.is_success or status.is_warning
+    ):
+        raise _refused('C-GET', assoc.remote_ae, status)
+    return CGetResponse(*_counts(operation.response))
+
+
 def find(
     local_aet: str,
     remote_ae: RemoteAEConfig | Mapping[str, Any],
@@ -265,13 +303,7 @@ def move(
     3
     """
     with _association(local_aet, remote_ae, sopclass.qr_move_scu, sop_classes=[root]) as assoc:
-        final: Any = None
-        status: statuses.Status | None = None
-        for response in assoc.get_scu(root)(request, dest_ae, 1):
-            status, final = response
-    if final is None or status is None or not (status.is_success or status.is_warning):
-        raise _refused('C-MOVE', remote_ae, status)
-    return CMoveResponse(*_counts(final))
+        return move_on(assoc, request, dest_ae, root)
 
 
 #: What :func:`get` proposes to receive by default: the storage classes of
@@ -318,12 +350,4 @@ def get(
         COMMON_STORAGE_SOP_CLASSES if sop_classes is None else list(sop_classes),
     )
     with client.request_association(remote_ae) as assoc:
-        operation = assoc.get_scu(root)(request, 1)
-        for _ in operation:
-            pass
-    status = operation.status
-    if operation.response is None or status is None or not (
-        status.is_success or status.is_warning
-    ):
-        raise _refused('C-GET', remote_ae, status)
-    return CGetResponse(*_counts(operation.response))
+        return get_on(assoc, request, root)

@@ -508,24 +508,11 @@ class LoopbackClient(ClientStorageAE):
     def move(self, request: Dataset, destination: str,
              root: str = uids.STUDY_ROOT_MOVE_SOP_CLASS) -> commands.CMoveResponse:
         """C-MOVE to ``destination``; the final counts (as :func:`pynetdicom2.move`)."""
-        status = final = None
         with self.associate() as assoc:
-            for response in assoc.get_scu(root)(request, destination, 1):
-                status, final = response
-        if final is None or status is None or not (status.is_success or status.is_warning):
-            raise NetDICOMError(f'C-MOVE ended with {status}')
-        return commands.CMoveResponse(*commands._counts(final))
+            return commands.move_on(assoc, request, destination, root)
 
     def get(self, request: Dataset,
             root: str = uids.STUDY_ROOT_GET_SOP_CLASS) -> commands.CGetResponse:
         """C-GET into ``storage_dir``; the final counts (as :func:`pynetdicom2.get`)."""
         with self.associate() as assoc:
-            operation = assoc.get_scu(root)(request, 1)
-            for _ in operation:
-                pass
-        status = operation.status
-        if operation.response is None or status is None or not (
-            status.is_success or status.is_warning
-        ):
-            raise NetDICOMError(f'C-GET ended with {status}')
-        return commands.CGetResponse(*commands._counts(operation.response))
+            return commands.get_on(assoc, request, root)

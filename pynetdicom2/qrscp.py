@@ -40,7 +40,7 @@ from pynetdicom2.filestorage import SOPInstanceUIDNaming
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.qrdatabase import QRDatabase, QueryError
 from pynetdicom2.toolsupport import (
-    add_network,
+    add_server_options,
     configure,
     dcmtk_parser,
     existing_directory,
@@ -262,14 +262,7 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     parser = dcmtk_parser('pynetdicom2-qrscp',
                      'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '
                      'folder,\nindexed in SQLite; Patient Root and Study Root models')
-    parser.add_argument('port', type=int, nargs='?', default=104,
-                        help='tcp/ip port number to listen on (default: 104)')
-    add_network(parser, 'QRSCP', called=False)
-    parser.add_argument('--bind', default='', metavar='address',
-                        help='interface to listen on (default: all)')
-    parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
-                        help='accept associations only from this calling AE title '
-                             '(repeatable; default: any)')
+    add_server_options(parser, 'QRSCP')
     parser.add_argument('--max-associations', type=int, default=None, metavar='[n]umber',
                         help='reject associations beyond n at once (default: no limit)')
     storage = parser.add_argument_group('storage and index options')

@@ -52,7 +52,7 @@ from pynetdicom2.filestorage import read_meta
 from pynetdicom2.negotiation import MAX_CONTEXTS
 
 __all__ = [
-    'FLOAT_VR', 'INT_VR', 'StoreRun', 'ToolError', 'add_network',
+    'FLOAT_VR', 'INT_VR', 'StoreRun', 'ToolError', 'add_network', 'add_server_options',
     'build_identifier', 'collect_files', 'configure', 'convert_tag', 'convert_value',
     'dcmtk_parser', 'existing_directory', 'listen_errors', 'move_receiver', 'parse_attrs',
     'print_error',
@@ -315,6 +315,19 @@ def dcmtk_parser(prog: str, description: str) -> argparse.ArgumentParser:
     general.add_argument('-d', '--debug', action='store_true',
                          help='debug mode, print debug information (and tracebacks)')
     return parser
+
+
+def add_server_options(parser: argparse.ArgumentParser, aet: str) -> None:
+    """What every server tool takes: the port (default 104), the network options with our AE
+    title ``aet``, ``--bind`` (the interface) and ``--accept`` (calling AE titles allowed)."""
+    parser.add_argument('port', type=int, nargs='?', default=104,
+                        help='tcp/ip port number to listen on (default: 104)')
+    add_network(parser, aet, called=False)
+    parser.add_argument('--bind', default='', metavar='address',
+                        help='interface to listen on (default: all)')
+    parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
+                        help='accept associations only from this calling AE title '
+                             '(repeatable; default: any)')
 
 
 def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) -> None:
