@@ -154,10 +154,11 @@ class AssociationAcceptor(Association):
                 )
             )
         except NetDICOMError as exc:
-            if self.dul.state not in (States.STA_1, States.STA_13):
+            if self.dul.state not in (States.STA_1, States.STA_13) and not self.dul.ended:
                 raise
-            # The requester sent something invalid behind its request, or went away: the
-            # provider aborted before we could answer.
+            # The requester sent something invalid behind its request, or went away (the
+            # transport may close before the machine leaves Sta3): the provider aborted or
+            # ended before we could answer.
             raise AssociationAbortedError(
                 2, 0, f'the association ended before the A-ASSOCIATE-AC was sent: {exc}'
             ) from exc

@@ -127,7 +127,7 @@ class Association:
         try:
             self.dul.send(dimse_msg.encode(pc_id, self.peer_max_pdu_length))
         except NetDICOMError as exc:
-            if self.dul.state not in (States.STA_1, States.STA_13):
+            if self.dul.state not in (States.STA_1, States.STA_13) and not self.dul.ended:
                 raise
             self.association_established = False
             raise AssociationAbortedError(

@@ -196,6 +196,12 @@ class DULServiceProvider(TransportThread):
         return self.state_machine.current_state
 
     @property
+    def ended(self) -> bool:
+        """True once the transport is closed or the provider has finished: nothing more can be
+        sent, whatever state the machine shows while it handles the last event."""
+        return self._finished or self._closed
+
+    @property
     def accepted_contexts(self) -> dict[int, PContextDef]:
         """Accepted presentation contexts by ID; set by the association after negotiation."""
         return self.state_machine.accepted_contexts

@@ -23,6 +23,7 @@ from aetools import (
     raw_associate,
     read_message,
     remote,
+    rq_pdu,
     serving,
 )
 from ulpeer import A_RELEASE_RP, A_RELEASE_RQ, TIMEOUT, Listener, ScriptedPeer, a_abort
@@ -629,3 +630,22 @@ def test_an_unusable_identity_fails_before_connecting(tmp_path):
             with client.request_association(bad):
                 pass
         assert scp.associations == []
+
+
+def test_a_requester_gone_before_the_answer_ends_the_association_quietly(caplog):
+    """The peer closes its connection while on_association_request runs: the A-ASSOCIATE-AC
+    cannot be sent, which is an A-P-ABORT (PS3.8 Table 9-10, Evt17), not an error."""
+    gone = threading.Event()
+
+    class Slow(ae.AE):
+        def on_association_request(self, asce, rq):
+            assert gone.wait(TIMEOUT)
+            asce.dul.join(TIMEOUT)  # the provider saw the close and ended
+
+    server = Slow('SCP', 0, host='127.0.0.1').add_scp(sc.verification_scp)
+    with serving(server):
+        peer = connect(server.local_ae.port)
+        peer.send(rq_pdu([(1, uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])]))
+        peer.close()
+        gone.set()
+    assert not [r for r in caplog.records if r.levelname in ('ERROR', 'CRITICAL')], caplog.text
