@@ -220,10 +220,7 @@ class TransportThread(threading.Thread):
         sock = self.dul_socket
         if sock is None:
             return
-        try:
-            self._selector.unregister(sock)
-        except (KeyError, ValueError, OSError):
-            pass
+        self._stop_watching(sock)
         try:
             sock.close()
         except OSError:  # pragma: no cover - close() of a valid socket
@@ -360,10 +357,12 @@ class TransportThread(threading.Thread):
         self._framer_eof = True
         self._incoming.append(EndOfStream(error))
         sock = self.dul_socket
-        if sock is None:
-            return
+        if sock is not None:
+            self._stop_watching(sock)  # at EOF it would stay readable forever
+
+    def _stop_watching(self, sock: socket.socket) -> None:
+        """Take ``sock`` out of the selector (a socket already out, or closed, is fine)."""
         try:
-            # Stop watching a socket that stays readable (at EOF) forever.
             self._selector.unregister(sock)
         except (KeyError, ValueError, OSError):
             pass
