@@ -91,6 +91,7 @@ __all__ = [
     'ClientAE',
     'ClientStorageAE',
     'FolderStorageMixin',
+    'check_async_window',
     'RequestHandler',
     'StorageAE',
     'write_meta',
@@ -99,6 +100,37 @@ __all__ = [
 logger = logging.getLogger('pynetdicom2.applicationentity')
 
 _AFFECTED_SOP_INSTANCE_UID = 0x00001000
+
+
+def check_async_window(window: tuple[int, int] | None) -> tuple[int, int] | None:
+    """An AE's ``async_window``: None, or ``(invoked, performed)``, each 0 (unlimited) to 65535.
+
+    PS3.7 D.3.3.3: a requester proposes how many operations it may invoke and perform at
+    once; the acceptor answers with numbers no greater. A ``ClientAE(..., async_window=(16,
+    16))`` keeps up to the agreed number of requests outstanding (``assoc.store_many``, or
+    threads sharing the association); an ``AE(..., async_window=(16, 16))`` performs up to
+    that many of a requester's operations at once, each on a thread of the association.
+
+    >>> check_async_window((16, 16)), check_async_window(None)
+    ((16, 16), None)
+    >>> check_async_window((1, 70000))
+    Traceback (most recent call last):
+    ...
+    pynetdicom2.exceptions.NetDICOMError: async_window (1, 70000): expected (invoked, ...
+    """
+    if window is None:
+        return None
+    try:
+        invoked, performed = window
+        valid = all(isinstance(n, int) and 0 <= n <= 0xFFFF for n in (invoked, performed))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise NetDICOMError(
+            f'async_window {window!r}: expected (invoked, performed), each 0 (unlimited) to '
+            '65535 (PS3.7 D.3.3.3)'
+        )
+    return (invoked, performed)
 
 
 def _check_ae_title(ae_title: str) -> str:
@@ -123,6 +155,8 @@ class AEBase:
     acceptor, prefer them (default: explicit little, implicit little, explicit big endian);
     ``max_pdu_length`` is the maximum length we announce (0: unlimited). ``ssl_context`` and
     ``client_ssl_context`` (keyword-only): TLS, see :mod:`pynetdicom2.applicationentity`.
+    ``async_window`` (keyword-only): the Asynchronous Operations Window, see
+    :func:`check_async_window`.
     """
 
     default_ts: Sequence[str] = [
@@ -138,8 +172,13 @@ class AEBase:
         *,
         ssl_context: ssl.SSLContext | None = None,
         client_ssl_context: ssl.SSLContext | None = None,
+        async_window: tuple[int, int] | None = None,
     ) -> None:
         self.ae_title = _check_ae_title(ae_title)
+        #: ``(invoked, performed)``: operations this AE may have outstanding and performs at
+        #: once (PS3.7 D.3.3.3, 0: unlimited). Proposed in its requests; as an acceptor, the
+        #: ceiling of its reply. None: no window proposed, one operation at a time.
+        self.async_window = check_async_window(async_window)
         #: TLS for the AE's own role (None: plain TCP); see the module's documentation.
         self.ssl_context = ssl_context
         #: TLS for the associations this AE requests, when it differs from ``ssl_context``.
@@ -476,8 +515,12 @@ class ClientAE(AEBase):
         max_pdu_length: int = 65536,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        async_window: tuple[int, int] | None = None,
     ) -> None:
-        super().__init__(supported_ts, max_pdu_length, ae_title, ssl_context=ssl_context)
+        super().__init__(
+            supported_ts, max_pdu_length, ae_title, ssl_context=ssl_context,
+            async_window=async_window,
+        )
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -515,10 +558,12 @@ class AE(AEBase):
         host: str = '',
         ssl_context: ssl.SSLContext | None = None,
         client_ssl_context: ssl.SSLContext | None = None,
+        async_window: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(
             supported_ts, max_pdu_length, ae_title, port,
             ssl_context=ssl_context, client_ssl_context=client_ssl_context,
+            async_window=async_window,
         )
         self.host = host
         self.server = self._create_server(port, bind_and_activate, max_pdu_length)
@@ -731,8 +776,10 @@ class ClientStorageAE(FolderStorageMixin, ClientAE):
         max_pdu_length: int = 65536,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        async_window: tuple[int, int] | None = None,
     ) -> None:
-        super().__init__(ae_title, supported_ts, max_pdu_length, ssl_context=ssl_context)
+        super().__init__(ae_title, supported_ts, max_pdu_length, ssl_context=ssl_context,
+                         async_window=async_window)
         self.storage_dir = _storage_dir(storage_dir)
         # Data sets of C-GET sub-operations go straight to files, whatever was registered.
         self.store_in_file.update(uids.STORAGE_SOP_CLASSES)
@@ -770,9 +817,11 @@ class StorageAE(FolderStorageMixin, AE):
         host: str = '',
         ssl_context: ssl.SSLContext | None = None,
         client_ssl_context: ssl.SSLContext | None = None,
+        async_window: tuple[int, int] | None = None,
     ) -> None:
         self.storage_dir = _storage_dir(storage_dir)
         super().__init__(
             ae_title, port, supported_ts, max_pdu_length, bind_and_activate, host=host,
             ssl_context=ssl_context, client_ssl_context=client_ssl_context,
+            async_window=async_window,
         )

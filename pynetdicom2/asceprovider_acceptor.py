@@ -7,6 +7,13 @@ negotiation rules in :mod:`pynetdicom2.negotiation`), then hands each request to
 service the AE registered, until the association is released or aborted. An idle
 association (no request within the AE's ``network_timeout``) is aborted. Re-exported by
 :mod:`pynetdicom2.asceprovider`.
+
+With an Asynchronous Operations Window agreed (PS3.7 D.3.3.3: the AE's ``async_window``
+allows more than one, and the requester proposed more), up to that many requests are
+performed at once, each on one of the association's
+:class:`~pynetdicom2.operations.Performers` threads (at most :data:`MAX_PERFORMERS`); their
+responses go out as each finishes, so in any order. Otherwise requests are performed one
+after the other on the association's own thread.
 """
 
 from __future__ import annotations
@@ -32,10 +39,15 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.fsm import PContextDef, States
+from pynetdicom2.operations import CANCELLABLE, Performers
 
-__all__ = ['AssociationAcceptor']
+__all__ = ['MAX_PERFORMERS', 'AssociationAcceptor']
 
 logger = logging.getLogger('pynetdicom2.asceprovider')
+
+#: Threads that perform one association's requests at once, however large (or unlimited) the
+#: window agreed: further requests wait for one of them.
+MAX_PERFORMERS = 32
 
 
 class AssociationAcceptor(Association):
@@ -73,6 +85,8 @@ class AssociationAcceptor(Association):
         #: D.3.3.7.2); ``on_association_request`` may set it (a Kerberos ticket, SAML
         #: response or JWT). Ignored for identity types 1 and 2, which answer empty.
         self.identity_response = b''
+        # Threads performing requests at once, when a window above one was agreed.
+        self._performers: Performers | None = None
         super().__init__(local_ae, request, max_pdu_length)
 
     def _dul_options(self) -> dict[str, Any]:
@@ -131,6 +145,7 @@ class AssociationAcceptor(Association):
                 transfer_syntaxes=tuple(ae.supported_ts),
                 max_pdu_length=self.max_pdu_length,
                 identity_response=self.identity_response,
+                max_operations=getattr(ae, 'async_window', None) or (1, 1),
             )
         negotiated = negotiation.negotiate_as_acceptor(assoc_req, capabilities)
         self.peer_max_pdu_length = negotiated.peer_max_pdu_length
@@ -147,6 +162,14 @@ class AssociationAcceptor(Association):
         }
         # The reassembler must know the contexts before the peer can use them.
         self.dul.accepted_contexts = negotiated.accepted_contexts
+        # The requester invokes up to the first number, which we perform; we invoke (C-GET
+        # sub-operations) up to the second.
+        performed, invoked = negotiated.async_window
+        self._set_async_window(negotiated.async_window, invoked)
+        if performed != 1:
+            host, port = (self.client_address or ('peer', 0))[:2]
+            limit = MAX_PERFORMERS if performed == 0 else min(performed, MAX_PERFORMERS)
+            self._performers = Performers(limit, f'pynetdicom2-op-{host}:{port}')
         try:
             self.dul.send(
                 pdu.AAssociateAcPDU(
@@ -182,6 +205,9 @@ class AssociationAcceptor(Association):
             self._establish()
             self._loop()
         except AssociationReleasedError:
+            if self._performers is not None:
+                # PS3.8 Sta8: responses to what is still performed may go out before the RP.
+                self._performers.close()
             self.answer_release()
         except AssociationAbortedError as exc:
             logger.info('association with %s aborted: %s', self.remote_ae, exc)
@@ -203,7 +229,17 @@ class AssociationAcceptor(Association):
             else:
                 logger.exception('association with %s failed; aborting it', self.remote_ae)
         finally:
+            self._stop_performers()
             self.kill()
+
+    def _stop_performers(self) -> None:
+        """Requests still being performed end (an ended association fails their sends);
+        their threads are joined before the association's files are cleared."""
+        performers = self._performers
+        if performers is not None:
+            if performers.busy and not self._router.ended:
+                self.dul.kill()
+            performers.close()
 
     @staticmethod
     def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
@@ -292,9 +328,39 @@ class AssociationAcceptor(Association):
                 if marker is not None and marker != progress:
                     progress = marker
                     continue
+                if self._performers is not None and self._performers.busy:
+                    continue  # a long C-MOVE is being performed: not idle
                 raise
             progress = None
+            if self._performers is not None and isinstance(msg, dm.DIMSERequestMessage):
+                self._performers.submit(self._perform, msg, pc_id)
+            else:
+                self._dispatch(msg, pc_id)
+
+    def _perform(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
+        """A request on a performer thread: as :meth:`_dispatch`, and a failure that would end
+        :meth:`handle` aborts the association instead (the loop then ends)."""
+        try:
             self._dispatch(msg, pc_id)
+        except (AssociationAbortedError, AssociationReleasedError) as exc:
+            logger.info('%s from %s not answered: %s', type(msg).__name__, self.remote_ae, exc)
+        except NetDICOMError as exc:
+            if self._router.ended:
+                logger.info('%s from %s not answered: %s', type(msg).__name__, self.remote_ae,
+                            exc)
+            else:
+                logger.warning('association with %s: %s, aborting', self.remote_ae, exc)
+                self._abort_from_performer()
+        except Exception:
+            logger.exception('performing %s from %s failed; aborting the association',
+                             type(msg).__name__, self.remote_ae)
+            self._abort_from_performer()
+
+    def _abort_from_performer(self) -> None:
+        try:
+            self.dul.send(pdu.AAbortPDU(0, 0))
+        except NetDICOMError:
+            pass  # already over
 
     def _reception_progress(self) -> tuple[Any, ...] | None:
         decoder = self.dul.state_machine.dimse_decoder
@@ -305,33 +371,40 @@ class AssociationAcceptor(Association):
 
     def _dispatch(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
         # The one place a request's data set is discarded unless the service kept it.
-        with self.received_files.handling(msg.data_set):
-            if isinstance(msg, dm.CCancelRQMessage):
-                self._handle_cancel(msg, pc_id)
-                return
-            if not isinstance(msg, dm.DIMSERequestMessage):
-                raise DIMSEProcessingError(
-                    f'{type(msg).__name__} on context {pc_id}: expected a request, since no '
-                    'request of ours is outstanding'
-                )
-            requested = msg.sop_class_uid
-            if requested is not None and not isinstance(requested, str):
-                # e.g. a backslash in the UID: a multi-valued element, never a valid UID
-                raise DIMSEProcessingError(
-                    f'{type(msg).__name__} on context {pc_id}: SOP class UID {requested!r} '
-                    'is not a single UID'
-                )
-            service = None
-            context = self.accepted_contexts.get(pc_id)
-            if context is not None and (
-                pc_id in self.sop_classes_as_scp or self._performs_as_scu(msg, context)
-            ):
-                with self.ae.lock:
-                    service = self.ae.supported_scp.get(requested or context.sop_class)
-            if service is None or context is None:
-                self.respond_unsupported(pc_id, msg)
-                return
-            service(self, context, msg)
+        try:
+            with self.received_files.handling(msg.data_set):
+                self._serve(msg, pc_id)
+        finally:
+            if isinstance(msg, CANCELLABLE):
+                self._router.cancel_done(msg.message_id)
+
+    def _serve(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
+        if isinstance(msg, dm.CCancelRQMessage):
+            self._handle_cancel(msg, pc_id)
+            return
+        if not isinstance(msg, dm.DIMSERequestMessage):
+            raise DIMSEProcessingError(
+                f'{type(msg).__name__} on context {pc_id}: expected a request, since no '
+                'request of ours is outstanding'
+            )
+        requested = msg.sop_class_uid
+        if requested is not None and not isinstance(requested, str):
+            # e.g. a backslash in the UID: a multi-valued element, never a valid UID
+            raise DIMSEProcessingError(
+                f'{type(msg).__name__} on context {pc_id}: SOP class UID {requested!r} '
+                'is not a single UID'
+            )
+        service = None
+        context = self.accepted_contexts.get(pc_id)
+        if context is not None and (
+            pc_id in self.sop_classes_as_scp or self._performs_as_scu(msg, context)
+        ):
+            with self.ae.lock:
+                service = self.ae.supported_scp.get(requested or context.sop_class)
+        if service is None or context is None:
+            self.respond_unsupported(pc_id, msg)
+            return
+        service(self, context, msg)
 
     def _performs_as_scu(self, msg: dm.DIMSEMessage, context: PContextDef) -> bool:
         """True for a request the SCU role performs: an N-EVENT-REPORT on a context where we

@@ -12,11 +12,14 @@ the files its DUL writes received data sets to. Re-exported by
   (0 = unlimited on either side, PS3.8 D.1).
 * Timeouts come from the AE: ``artim_timeout`` bounds set-up and release, ``dcm_timeout`` the
   wait for a DIMSE response.
+* Safe to share between threads: a request sent with :meth:`Association.invoke` has its
+  responses routed to it by Message ID (:class:`~pynetdicom2.operations.MessageRouter`), at
+  most as many outstanding at once as the negotiated Asynchronous Operations Window allows
+  (``async_window``, PS3.7 D.3.3.3); :meth:`Association.receive` reads the rest in order.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import socket
 import threading
@@ -37,6 +40,7 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.fsm import PContextDef, States
+from pynetdicom2.operations import Mailbox, MessageRouter
 from pynetdicom2.receivedfiles import ReceivedFiles
 
 __all__ = ['GRACE', 'Association']
@@ -71,10 +75,17 @@ class Association:
         # The thread that runs this association; a kill() from another thread leaves the
         # files to it (it may be in the middle of keeping one).
         self._owner: threading.Thread | None = None
-        # Messages that arrived while a service waited for another one (e.g. a request
-        # behind a C-CANCEL check of a running C-FIND): receive() hands them out first.
-        self._deferred: collections.deque[tuple[dm.DIMSEMessage, int]] = collections.deque()
+        #: The negotiated Asynchronous Operations Window, ``(invoked, performed)`` as the
+        #: A-ASSOCIATE-AC states it (PS3.7 D.3.3.3; 0: unlimited): the requester may have
+        #: ``invoked`` requests outstanding, and performs ``performed`` of the acceptor's at
+        #: once. (1, 1), one operation at a time, when the AC carries no window.
+        self.async_window: tuple[int, int] = (1, 1)
+        #: Held by a C-GET of ours while it runs: its C-STORE sub-operations carry nothing
+        #: that names their C-GET (PS3.4 C.4.3), so threads sharing the association take
+        #: turns with C-GET (every other service runs alongside).
+        self.get_lock = threading.RLock()
         self.dul = self._create_dul(local_ae, dul_socket, max_pdu_length)
+        self._router = MessageRouter(self.dul.receive, self._handle_errors)
 
     def _create_dul(
         self, local_ae: AEBaseProto, dul_socket: socket.socket | None, max_pdu_length: int
@@ -123,7 +134,14 @@ class Association:
         read piece by piece). Raises :class:`AssociationAbortedError` when the association
         no longer exists (the provider aborted it, e.g. on an invalid PDU from the peer, or
         the transport was lost) and :class:`NetDICOMError` for a message not allowed now.
+        A request sent this way is outside the window, its responses read in order by
+        :meth:`receive`; :meth:`invoke` sends one whose responses come to its caller.
         """
+        if isinstance(dimse_msg, dm.DIMSERequestMessage) and dimse_msg.message_id is not None:
+            self._router.expect_in_order(dimse_msg.message_id)
+        self._send(dimse_msg, pc_id)
+
+    def _send(self, dimse_msg: dm.DIMSEMessage, pc_id: int) -> None:
         try:
             self.dul.send(dimse_msg.encode(pc_id, self.peer_max_pdu_length))
         except NetDICOMError as exc:
@@ -134,19 +152,93 @@ class Association:
                 2, 0, f'the association ended before {type(dimse_msg).__name__} was sent: {exc}'
             ) from exc
 
-    def receive(
-        self, timeout: float | None = None, *, deferred: bool = True
-    ) -> tuple[dm.DIMSEMessage, int]:
-        """The next DIMSE message and its context ID; waits ``ae.dcm_timeout`` by default.
+    def invoke(
+        self, rq: dm.DIMSERequestMessage, pc_id: int, mailbox: Mailbox | None = None,
+        *, wait: bool = True,
+    ) -> bool:
+        """Send request ``rq`` as an operation of ours: its responses come to
+        :meth:`receive_response` for its Message ID (or to ``mailbox``, read with
+        :meth:`receive_in`), whichever thread reads them off the association.
 
-        Messages put aside with :meth:`defer` come first, unless ``deferred`` is False (a
-        service waiting for its own response). Raises :class:`DCMTimeoutError` when nothing
-        arrives in time; :class:`AssociationReleasedError`, :class:`AssociationAbortedError`
-        when the peer asked for a release or the association was aborted.
+        Waits while the window is full (as many requests outstanding as ``async_window``
+        allows; one when the peer granted no window), unless ``wait`` is False: False is then
+        returned and nothing sent. Raises :class:`DIMSEProcessingError` when the Message ID
+        is already outstanding (:meth:`new_message_id` gives a free one), and like
+        :meth:`send`.
         """
-        if deferred and self._deferred:
-            return self._deferred.popleft()
-        item = self.dul.receive(self.ae.dcm_timeout if timeout is None else timeout)
+        msg_id = rq.message_id
+        if msg_id is None:
+            raise DIMSEProcessingError(f'{type(rq).__name__} without a Message ID')
+        if self._router.begin(msg_id, mailbox, wait=wait) is None:
+            return False
+        try:
+            self._send(rq, pc_id)
+        except BaseException:
+            self._router.forget(msg_id)
+            raise
+        return True
+
+    def receive_in(self, mailbox: Mailbox, timeout: float | None = None
+                   ) -> tuple[dm.DIMSEMessage, int]:
+        """The next response to any request sent with :meth:`invoke` into ``mailbox``
+        (waits ``ae.dcm_timeout`` by default; raises like :meth:`receive`)."""
+        return self._router.wait(mailbox, self.ae.dcm_timeout if timeout is None else timeout)
+
+    def forget(self, msg_id: int) -> None:
+        """Our request ``msg_id`` no longer awaits a response (given up on): its place in the
+        window is free, and a late response goes to :meth:`receive`."""
+        self._router.forget(msg_id)
+
+    def receive_response(
+        self, msg_id: int, timeout: float | None = None, *, requests: bool = False
+    ) -> tuple[dm.DIMSEMessage, int]:
+        """The next response to our request ``msg_id`` (sent with :meth:`invoke`).
+
+        With ``requests``, a request the peer sends meanwhile comes too (the C-STORE
+        sub-operations of a C-GET). Waits ``ae.dcm_timeout`` by default and raises like
+        :meth:`receive`; after a timeout the request no longer counts as outstanding. A
+        request sent with :meth:`send` has its response read in order, by :meth:`receive`.
+        """
+        box = self._router.mailbox(msg_id)
+        if box is None:
+            return self.receive(timeout)
+        try:
+            return self._router.wait(
+                box, self.ae.dcm_timeout if timeout is None else timeout, requests=requests
+            )
+        except DCMTimeoutError:
+            self.forget(msg_id)
+            raise
+
+    def new_message_id(self) -> int:
+        """A Message ID that no request of ours outstanding on this association uses.
+
+        For threads sharing the association, each with its own requests::
+
+            store = assoc.get_scu(uids.CT_IMAGE_STORAGE)
+            status = store(path, assoc.new_message_id())
+        """
+        return self._router.new_message_id()
+
+    @property
+    def outstanding(self) -> int:
+        """How many requests of ours (sent with :meth:`invoke`) await their final response."""
+        return self._router.outstanding
+
+    def _set_async_window(self, window: tuple[int, int], invoked_by_us: int) -> None:
+        self.async_window = window
+        self._router.set_window(invoked_by_us)
+
+    def receive(self, timeout: float | None = None) -> tuple[dm.DIMSEMessage, int]:
+        """The next DIMSE message not routed to an operation, and its context ID.
+
+        The peer's requests, and responses to requests sent with :meth:`send`, come here in
+        arrival order (after messages put aside with :meth:`defer`). Waits ``ae.dcm_timeout``
+        by default. Raises :class:`DCMTimeoutError` when nothing arrives in time;
+        :class:`AssociationReleasedError`, :class:`AssociationAbortedError` when the peer
+        asked for a release or the association was aborted.
+        """
+        item = self._router.wait_unclaimed(self.ae.dcm_timeout if timeout is None else timeout)
         if isinstance(item, tuple):
             return item
         raise self._handle_errors(item)
@@ -154,8 +246,8 @@ class Association:
     def poll(self) -> tuple[dm.DIMSEMessage, int] | None:
         """A DIMSE message that has already arrived, or None: never waits.
 
-        Used between two responses of a running operation to notice a C-CANCEL-RQ (PS3.7
-        9.3.2.3); raises like :meth:`receive` when the association was released or aborted.
+        What :meth:`receive` would return next; raises like it when the association was
+        released or aborted.
 
         >>> import tempfile
         >>> from pynetdicom2 import sopclass, uids
@@ -168,16 +260,29 @@ class Association:
         None
         """
         try:
-            item = self.dul.receive(0)
+            return self.receive(0)
         except DCMTimeoutError:
             return None
-        if isinstance(item, tuple):
-            return item
-        raise self._handle_errors(item)
 
     def defer(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
         """Put a message aside for a later :meth:`receive` (it keeps its arrival order)."""
-        self._deferred.append((msg, pc_id))
+        self._router.defer((msg, pc_id))
+
+    def cancel_requested(self, msg_id: int | None) -> bool:
+        """Whether a C-CANCEL-RQ for the peer's request ``msg_id`` has arrived; never waits.
+
+        PS3.7 9.3.2.3: a running C-FIND, C-GET or C-MOVE checks between two responses. Other
+        messages that arrived meanwhile stay for :meth:`receive`.
+        """
+        box = self._router.cancel_mailbox(msg_id)
+        if box is None:
+            box = self._router.expect_cancel(msg_id)
+        try:
+            self._router.wait(box, 0)
+        except DCMTimeoutError:
+            return False
+        logger.info('C-CANCEL-RQ for message %s: cancelling it', msg_id)
+        return True
 
     def _handle_errors(self, primitive: Any) -> NetDICOMError:
         """The exception that a non-DIMSE indication means for the service user."""
@@ -230,7 +335,7 @@ class Association:
         collision = False
         try:
             while True:
-                item = self.dul.receive(self.ae.artim_timeout)
+                item = self._router.wait_unclaimed(self.ae.artim_timeout, releasing=True)
                 if isinstance(item, pdu.AReleaseRpPDU):
                     if collision and self.dul.is_acceptor:
                         # Sta12: the acceptor answers the peer's request last (AR-4).
@@ -271,9 +376,14 @@ class Association:
         self.kill()
 
     def abort(self, reason: int = 0) -> None:
-        """Abort the association (A-ABORT, service-user source, PS3.8 7.3) and end it."""
+        """Abort the association (A-ABORT, service-user source, PS3.8 7.3) and end it.
+
+        Threads waiting for responses get :class:`AssociationAbortedError`.
+        """
+        aborting = pdu.AAbortPDU(0, reason)
+        self._router.end_with(aborting)
         try:
-            self.dul.send(pdu.AAbortPDU(0, reason))
+            self.dul.send(aborting)
         except NetDICOMError:
             pass  # the association is already over
         self._finish()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
 from pydicom.uid import UID
@@ -37,6 +37,8 @@ from pynetdicom2.exceptions import (
 )
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.negotiation import APPLICATION_CONTEXT_NAME
+from pynetdicom2.services.storage import DataSetSource, store_many
+from pynetdicom2.statuses import Status
 from pynetdicom2.tls import TLSDULProvider
 
 __all__ = ['AssociationRequester']
@@ -124,7 +126,8 @@ class AssociationRequester(Association):
         items += build_pres_context_def_list(self.context_def_list)
         items.append(
             negotiation.requester_user_information(
-                self.max_pdu_length, self._roles, remote.user_data, identity
+                self.max_pdu_length, self._roles, remote.user_data, identity,
+                getattr(self.ae, 'async_window', None),
             )
         )
         return pdu.AAssociateRqPDU(remote.aet, self.ae.ae_title, items)
@@ -163,7 +166,9 @@ class AssociationRequester(Association):
                 ) from error
             if not isinstance(reply, pdu.AAssociateAcPDU):
                 raise self._explain_tls_end(self._handle_errors(reply))
-            result = negotiation.read_acceptance(self._proposal, self._roles, reply)
+            result = negotiation.read_acceptance(
+                self._proposal, self._roles, reply, getattr(self.ae, 'async_window', None)
+            )
         except BaseException:
             self.kill()
             raise
@@ -180,6 +185,9 @@ class AssociationRequester(Association):
             if pc_id in result.scp_context_ids
         }
         self.dul.accepted_contexts = result.accepted_contexts
+        # We invoke up to the first number; the second bounds what the acceptor invokes, and
+        # we perform its requests (C-GET sub-operations) one at a time, within any window.
+        self._set_async_window(result.async_window, result.async_window[0])
         self.association_established = True
         refused = {pc_id: r for pc_id, r in result.results.items() if r != 0}
         if refused:
@@ -252,6 +260,23 @@ class AssociationRequester(Association):
             raise ClassNotSupportedError(f'SOP class {sop_class} {why}')
         pc_id, ts = accepted
         return functools.partial(service, self, PContextDef(pc_id, UID(sop_class), ts))
+
+    def store_many(
+        self, sources: Iterable[DataSetSource], window: int | None = None
+    ) -> Iterator[tuple[DataSetSource, Status | Exception]]:
+        """C-STORE many files or Datasets, up to ``window`` outstanding at once, yielding
+        ``(source, status)`` as the responses come: :func:`pynetdicom2.sopclass.store_many`.
+
+        ``window`` None: as many as the association's window (``async_window``) allows,
+        one at a time with a peer that granted none.
+
+        Usage (``client`` proposed ``async_window=(16, 1)``)::
+
+            with client.request_association(pacs) as assoc:
+                for path, status in assoc.store_many(paths):
+                    print(path, status)
+        """
+        return store_many(self, sources, window)
 
     def abort(self, reason: int = 0) -> None:
         """Abort the association: A-ABORT with service-user source and ``reason``."""

@@ -51,6 +51,7 @@ __all__ = [
     'move_on',
     'storage',
     'store',
+    'store_many',
     'verify',
 ]
 
@@ -109,30 +110,76 @@ def store(
     (0x0) Success: -
     ['P1', 'P2']
     """
-    if isinstance(ds, Dataset):
-        sop_class = ds.get('SOPClassUID')
-        if not sop_class:
-            raise NetDICOMError('the data set has no SOPClassUID: cannot choose a context')
-        meta = getattr(ds, 'file_meta', None)
-        original = meta.get('TransferSyntaxUID') if meta is not None else None
-        if original:
-            syntaxes = [UID(original)]
-        else:
-            syntaxes = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
-    else:
-        with open(ds, 'rb') as fp:
-            meta = read_meta(fp)
-        sop_class = meta.sop_class_uid
-        if not sop_class or not meta.transfer_syntax:
-            raise NetDICOMError(
-                f'{os.fspath(ds)}: the file meta names no SOP class or transfer syntax'
-            )
-        syntaxes = [meta.transfer_syntax]
+    sop_class, syntaxes = _proposal_for(ds)
     with _association(
         local_aet, remote_ae, sopclass.storage_scu, syntaxes, [sop_class]
     ) as assoc:
         status: statuses.Status = assoc.get_scu(sop_class)(ds, 1)
     return status
+
+
+def _proposal_for(source: str | os.PathLike[str] | Dataset) -> tuple[str, list[str]]:
+    """The SOP class of a source and the transfer syntaxes to propose for it."""
+    if isinstance(source, Dataset):
+        sop_class = source.get('SOPClassUID')
+        if not sop_class:
+            raise NetDICOMError('the data set has no SOPClassUID: cannot choose a context')
+        meta = getattr(source, 'file_meta', None)
+        original = meta.get('TransferSyntaxUID') if meta is not None else None
+        if original:
+            return str(sop_class), [UID(original)]
+        return str(sop_class), [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+    with open(source, 'rb') as fp:
+        meta = read_meta(fp)
+    if not meta.sop_class_uid or not meta.transfer_syntax:
+        raise NetDICOMError(
+            f'{os.fspath(source)}: the file meta names no SOP class or transfer syntax'
+        )
+    return str(meta.sop_class_uid), [meta.transfer_syntax]
+
+
+def store_many(
+    local_aet: str,
+    remote_ae: RemoteAEConfig | Mapping[str, Any],
+    sources: Iterable[str | os.PathLike[str] | Dataset],
+    *,
+    window: int = 16,
+) -> Iterator[tuple[str | os.PathLike[str] | Dataset, statuses.Status | Exception]]:
+    """C-STORE many files or Datasets on one association, up to ``window`` at once.
+
+    Proposes an Asynchronous Operations Window of ``window`` (PS3.7 D.3.3.3) and keeps as
+    many requests outstanding as the peer grants (one at a time with a peer that grants
+    none, such as DCMTK's storescp), yielding ``(source, status)`` as the responses come
+    (:func:`pynetdicom2.sopclass.store_many`). A source that cannot be sent is yielded with
+    the exception that says why; the others go on. Each SOP class is proposed in the
+    transfer syntaxes of its sources (a Dataset without file meta: explicit and implicit VR
+    little endian).
+
+    >>> import os, tempfile
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_dataset
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(os.path.join(tmp, 'pacs')) as pacs:
+    ...     outcomes = list(store_many('MYSCU', pacs.remote, [make_dataset() for _ in range(5)]))
+    ...     [str(status) for _, status in outcomes][0], len(pacs.received)
+    ('(0x0) Success: -', 5)
+    """
+    sendable: list[str | os.PathLike[str] | Dataset] = []
+    classes: dict[str, None] = {}
+    syntaxes: dict[str, None] = {}
+    for source in sources:
+        try:
+            sop_class, proposed = _proposal_for(source)
+        except (NetDICOMError, OSError) as exc:
+            yield source, exc
+            continue
+        sendable.append(source)
+        classes[sop_class] = None
+        syntaxes.update(dict.fromkeys(proposed))
+    if not sendable:
+        return
+    client = ClientAE(local_aet, syntaxes, async_window=(window, 1))
+    client.add_scu(sopclass.storage_scu, list(classes))
+    with client.request_association(remote_ae) as assoc:
+        yield from assoc.store_many(sendable, window)
 
 
 @contextlib.contextmanager

@@ -216,7 +216,8 @@ class DULServiceProvider(TransportThread):
             if self._thread_started or self._finished:
                 return
             self._thread_started = True
-        super().start()
+            # Under the lock: a kill() from another thread that sees the flag can join at once.
+            super().start()
 
     def send(self, primitive: pdu.PDataTfPDU | Iterable[pdu.PDataTfPDU] | Any) -> None:
         """Hand a primitive to the provider: a PDU, or an iterator of P-DATA-TF PDUs.

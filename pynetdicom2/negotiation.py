@@ -196,7 +196,7 @@ class AcceptorCapabilities:
     transfer_syntaxes: Sequence[str]
     max_pdu_length: int
     identity_response: bytes = b''
-    #: Asynchronous operations we can invoke / perform at once (PS3.7 D.3.3.3): one of each.
+    #: Operations we can invoke / perform at once (PS3.7 D.3.3.3; 0: unlimited).
     max_operations: tuple[int, int] = (1, 1)
 
 
@@ -214,15 +214,58 @@ class AcceptorResult:
     #: The requester's maximum length: what bounds the P-DATA-TF PDUs we send (0: unlimited).
     peer_max_pdu_length: int
     user_identity: UserIdentityNegotiationSubItem | None = None
+    #: The window agreed (PS3.7 D.3.3.3): ``(invoked, performed)`` as the reply states it,
+    #: (1, 1) when the requester proposed none.
+    async_window: tuple[int, int] = (1, 1)
 
 
-def _lower_window(ours: int, theirs: int) -> int:
-    """PS3.7 D.3.3.3: the reply never exceeds the proposal; 0 means unlimited."""
-    if theirs == 0:
-        return ours
-    if ours == 0:
-        return theirs
-    return min(ours, theirs)
+def lower_window(first: int, second: int) -> int:
+    """The smaller of two window sizes where 0 means unlimited (PS3.7 D.3.3.3).
+
+    >>> lower_window(16, 4), lower_window(0, 4), lower_window(16, 0), lower_window(0, 0)
+    (4, 4, 16, 0)
+    """
+    if first == 0:
+        return second
+    if second == 0:
+        return first
+    return min(first, second)
+
+
+def answer_window(proposed: tuple[int, int], ours: tuple[int, int]) -> tuple[int, int]:
+    """The acceptor's reply to a proposed window ``(invoked, performed)`` (PS3.7 D.3.3.3).
+
+    ``ours`` is what the acceptor can invoke and perform at once. The requester may invoke
+    as many as we can perform, and performs as many as we would invoke; neither above what
+    it proposed. 0 means unlimited on either side, never "the smallest".
+
+    >>> answer_window((16, 16), (1, 1)), answer_window((0, 0), (4, 8))
+    ((1, 1), (8, 4))
+    >>> answer_window((2, 0), (0, 0))
+    (2, 0)
+    """
+    return lower_window(proposed[0], ours[1]), lower_window(proposed[1], ours[0])
+
+
+def read_window(proposed: tuple[int, int] | None, reply: AsynchronousOperationsWindowSubItem | None
+                ) -> tuple[int, int]:
+    """The window a requester may use: the acceptor's reply, never above the proposal.
+
+    No proposal, or no reply (DCMTK, pynetdicom): one operation at a time (PS3.7 D.3.3.3).
+
+    >>> read_window((16, 16), AsynchronousOperationsWindowSubItem(4, 1))
+    (4, 1)
+    >>> read_window((16, 16), None), read_window(None, AsynchronousOperationsWindowSubItem(8, 8))
+    ((1, 1), (1, 1))
+    >>> read_window((16, 16), AsynchronousOperationsWindowSubItem(0, 32))   # clipped
+    (16, 16)
+    """
+    if proposed is None or reply is None:
+        return (1, 1)
+    return (
+        lower_window(reply.max_num_ops_invoked, proposed[0]),
+        lower_window(reply.max_num_ops_performed, proposed[1]),
+    )
 
 
 def _valid_context_id(context_id: int) -> bool:
@@ -341,14 +384,13 @@ def negotiate_as_acceptor(
     window = next(
         (i for i in user_items if isinstance(i, AsynchronousOperationsWindowSubItem)), None
     )
+    agreed = (1, 1)
     if window is not None:
-        invoked, performed = capabilities.max_operations
-        replies.append(
-            AsynchronousOperationsWindowSubItem(
-                _lower_window(invoked, window.max_num_ops_invoked),
-                _lower_window(performed, window.max_num_ops_performed),
-            )
+        agreed = answer_window(
+            (window.max_num_ops_invoked, window.max_num_ops_performed),
+            capabilities.max_operations,
         )
+        replies.append(AsynchronousOperationsWindowSubItem(*agreed))
     replies += [ScpScuRoleSelectionSubItem(uid, scu, scp) for uid, (scu, scp) in roles.items()]
     replies.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
     if identity is not None and identity.positive_response_req:
@@ -367,6 +409,7 @@ def negotiate_as_acceptor(
         scu_context_ids=scu_ids,
         peer_max_pdu_length=peer_max.maximum_length_received,
         user_identity=identity,
+        async_window=agreed,
     )
 
 
@@ -520,10 +563,12 @@ def requester_user_information(
     roles: Iterable[ScpScuRoleSelectionSubItem] = (),
     user_data: Iterable[pdu.UserItem] = (),
     identity: UserIdentityNegotiationSubItem | None = None,
+    async_window: tuple[int, int] | None = None,
 ) -> pdu.UserInformationItem:
     """The requester's user information item: ours first, then the user's extra items.
 
-    Order: maximum length, implementation class UID, role selections, implementation version
+    Order: maximum length, implementation class UID, the asynchronous operations window
+    ``(invoked, performed)`` when one is proposed, role selections, implementation version
     name, ``user_data`` as given, the identity item.
 
     >>> requester_user_information(16384).user_data[0].maximum_length_received
@@ -533,6 +578,8 @@ def requester_user_information(
         MaximumLengthSubItem(max_pdu_length),
         ImplementationClassUIDSubItem(IMPLEMENTATION_UID),
     ]
+    if async_window is not None:
+        items.append(AsynchronousOperationsWindowSubItem(*async_window))
     items += list(roles)
     items.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
     items += list(user_data)
@@ -560,18 +607,22 @@ class RequesterResult:
     peer_max_pdu_length: int
     #: The result/reason of every context the acceptor answered, by ID (for the log).
     results: dict[int, int]
+    #: The window agreed (:func:`read_window`): (1, 1) without a proposal or a reply.
+    async_window: tuple[int, int] = (1, 1)
 
 
 def read_acceptance(
     proposal: Mapping[int, ProposedContext],
     roles: Iterable[ScpScuRoleSelectionSubItem],
     ac: pdu.AAssociateAcPDU,
+    async_window: tuple[int, int] | None = None,
 ) -> RequesterResult:
     """Interpret an A-ASSOCIATE-AC against what we proposed.
 
     Raises :class:`AssociationError` when the AC is not a valid answer: a wrong application
     context, no maximum length, a context ID we did not propose. An accepted context whose
-    transfer syntax we did not propose is treated as refused (and logged).
+    transfer syntax we did not propose is treated as refused (and logged). ``async_window``
+    is the window we proposed, if any (:func:`read_window`).
 
     Here the AC is the one :func:`negotiate_as_acceptor` builds for our proposal:
 
@@ -668,4 +719,9 @@ def read_acceptance(
         scp_context_ids=scp_ids,
         peer_max_pdu_length=peer_max.maximum_length_received,
         results=results,
+        async_window=read_window(
+            async_window,
+            next((i for i in user_items if isinstance(i, AsynchronousOperationsWindowSubItem)),
+                 None),
+        ),
     )

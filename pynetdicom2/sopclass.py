@@ -133,6 +133,7 @@ from pynetdicom2.services.storage import (
     DataSetSource,  # noqa: F401 - public, though never in __all__
     storage_scp,
     storage_scu,
+    store_many,
 )
 from pynetdicom2.services.verification import verification_scp, verification_scu
 from pynetdicom2.services.worklist import modality_work_list_scp, modality_work_list_scu
@@ -212,6 +213,7 @@ __all__ = [
     'storage_scp',
     'storage_scu',
     'store_in_file',
+    'store_many',
     'verification_scp',
     'verification_scu',
     'wait_for_event_report',

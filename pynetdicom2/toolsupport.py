@@ -41,7 +41,7 @@ from pydicom import datadict
 from pydicom.dataset import Dataset
 
 from pynetdicom2 import __version__, sopclass, uids
-from pynetdicom2.applicationentity import AEBase, ClientAE, StorageAE
+from pynetdicom2.applicationentity import AEBase, ClientAE, StorageAE, check_async_window
 from pynetdicom2.asceprovider import RemoteAEConfig
 from pynetdicom2.exceptions import (
     AssociationRejectedError,
@@ -50,6 +50,7 @@ from pynetdicom2.exceptions import (
 )
 from pynetdicom2.filestorage import read_meta
 from pynetdicom2.negotiation import MAX_CONTEXTS
+from pynetdicom2.statuses import Status
 
 __all__ = [
     'FLOAT_VR', 'INT_VR', 'StoreRun', 'ToolError', 'add_network', 'add_server_options',
@@ -255,24 +256,22 @@ class StoreRun:
 
     def _send_chunk(self, assoc: Any, ts: str, chunk: list[str],
                     by_class: dict[str, list[Path]]) -> Iterator[tuple[Path, bool, str]]:
-        msg_id = 0
+        accepted = []
         for sop_class in chunk:
-            try:
-                service = assoc.get_scu(sop_class)
-            except NetDICOMError:
-                for path in by_class[sop_class]:
-                    self.failed += 1
-                    yield path, False, f'peer refused {sop_class} in {ts}'
+            if sop_class in assoc.sop_classes_as_scu:
+                accepted += by_class[sop_class]
                 continue
             for path in by_class[sop_class]:
-                msg_id += 1
-                status = service(str(path), msg_id)
-                stored = status.is_success or status.is_warning
-                if stored:
-                    self.sent += 1
-                else:
-                    self.failed += 1
-                yield path, stored, str(status)
+                self.failed += 1
+                yield path, False, f'peer refused {sop_class} in {ts}'
+        # As many outstanding at once as the association's window allows (one without).
+        for path, status in assoc.store_many(accepted):
+            stored = isinstance(status, Status) and (status.is_success or status.is_warning)
+            if stored:
+                self.sent += 1
+            else:
+                self.failed += 1
+            yield path, stored, str(status)
 
     def summary(self) -> str:
         """``sent N, failed N, skipped N``."""
@@ -348,6 +347,10 @@ def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) 
                             'association that sends none for this long, default 60)')
     group.add_argument('-pdu', '--max-pdu', type=int, default=16384, metavar='[n]umber',
                        help='set max receive pdu to n bytes (default: 16384)')
+    group.add_argument('--async-window', type=int, default=None, metavar='[n]umber',
+                       help='up to n operations outstanding at once, if the peer agrees (PS3.7 '
+                            'D.3.3.3 asynchronous operations window; 0: unlimited; default: '
+                            'one at a time, no window proposed)')
 
 
 def configure(ae: AEBase, ns: argparse.Namespace) -> AEBase:
@@ -362,6 +365,8 @@ def configure(ae: AEBase, ns: argparse.Namespace) -> AEBase:
     if ns.dimse_timeout is not None:
         ae.dcm_timeout = ns.dimse_timeout
         ae.network_timeout = ns.dimse_timeout
+    if ns.async_window is not None:
+        ae.async_window = check_async_window((ns.async_window, ns.async_window))
     return ae
 
 

@@ -26,7 +26,8 @@ from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import commands, statuses, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import sopclass as sc
-from pynetdicom2.exceptions import DCMTimeoutError
+from pynetdicom2.exceptions import DCMTimeoutError, NetDICOMError
+from pynetdicom2.operations import MessageRouter
 from pynetdicom2.services import query as query_service  # aliased: query() is defined below
 from pynetdicom2.services import retrieve
 
@@ -342,29 +343,27 @@ def test_a_request_during_a_find_is_answered_after_it(raw_find):
             peer.expect(A_RELEASE_RP)
 
 
-class _FakeAssociation:
-    """What _cancel_requested uses of an association: poll() and defer()."""
+def test_cancel_check_consumes_its_cancel_and_leaves_the_rest_in_order():
+    echo, find = dm.CEchoRQMessage(), _find_request(5)
+    arrived = [(find, 1), (echo, 3), (_cancel_request(9), 1), (_cancel_request(5), 1),
+               (echo, 5)]
 
-    def __init__(self, arrived):
-        self.arrived = list(arrived)
-        self.deferred = []
+    def fetch(timeout):
+        if not arrived:
+            raise DCMTimeoutError('nothing yet')
+        return arrived.pop(0)
 
-    def poll(self):
-        return self.arrived.pop(0) if self.arrived else None
-
-    def defer(self, msg, pc_id):
-        self.deferred.append((msg, pc_id))
-
-
-def test_cancel_check_consumes_cancels_and_defers_the_rest():
-    echo = dm.CEchoRQMessage()
-    fake = _FakeAssociation([(echo, 3), (_cancel_request(9), 1), (_cancel_request(5), 1),
-                             (echo, 5)])
-    assert query_service.cancel_requested(fake, 5) is True
-    assert fake.deferred == [(echo, 3)]
-    assert fake.arrived == [(echo, 5)]  # left for later
-    assert query_service.cancel_requested(fake, 5) is False
-    assert fake.deferred == [(echo, 3), (echo, 5)]
+    router = MessageRouter(fetch, lambda primitive: NetDICOMError(str(primitive)))
+    assert router.wait_unclaimed(0) == (find, 1)   # the C-FIND: a cancel of it is expected
+    box = router.cancel_mailbox(5)
+    assert box is not None
+    assert router.wait(box, 0)[0].message_id_being_responded_to == 5
+    with pytest.raises(DCMTimeoutError):
+        router.wait(box, 0)                        # consumed: asked again, no cancel
+    # the rest, a cancel of nothing running among them, in arrival order
+    rest = [router.wait_unclaimed(0) for _ in range(3)]
+    assert [type(m).__name__ for m, _ in rest] == ['CEchoRQMessage', 'CCancelRQMessage',
+                                                   'CEchoRQMessage']
 
 
 def test_association_poll_defer_and_receive_order():
@@ -378,9 +377,6 @@ def test_association_poll_defer_and_receive_order():
             # the deferred messages stand in front of anything new, in their order ...
             assert assoc.receive(1) == (first, 1)
             assoc.defer(first, 1)
-            # ... except for a service waiting for its own response
-            with pytest.raises(DCMTimeoutError):
-                assoc.receive(0.05, deferred=False)
             assert assoc.receive(1) == (second, 1)
             assert assoc.receive(1) == (first, 1)
             assert assoc.get_scu(ECHO)(1).is_success

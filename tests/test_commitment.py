@@ -437,7 +437,7 @@ def test_wait_for_event_report_refuses_anything_else_and_a_client_ae_answers_012
             rsp.status = 0
             asce.send(rsp, ctx.id)
             self.answer = sc.n_event_report_scu(asce, ctx, INSTANCE, 1, 1, Dataset())
-            asce.send(rsp, ctx.id)  # a second, unexpected response
+            asce.send(rsp, ctx.id)  # a second response: to a request no longer outstanding
 
     chatty = Chatty()
     performer = ae.AE('ARCHIVE', 0, host='127.0.0.1').add_scp(chatty)
@@ -445,7 +445,8 @@ def test_wait_for_event_report_refuses_anything_else_and_a_client_ae_answers_012
         with _plain_requester().request_association(remote(performer)) as assoc:
             assert assoc.get_scu(COMMITMENT)(generate_uid(), instances(1), 1).is_success
             sc.wait_for_event_report(assoc, timeout=GET_TIMEOUT)  # no SCP here: 0122H
-            with pytest.raises(DIMSEProcessingError, match='expected an N-EVENT-REPORT-RQ'):
+            with pytest.raises(DIMSEProcessingError,
+                               match='NActionRSPMessage to message 1, which is not a request'):
                 sc.wait_for_event_report(assoc, timeout=GET_TIMEOUT)
     assert int(chatty.answer.status) == 0x0122
 

@@ -118,6 +118,9 @@ ALL_BEFORE = {
     'verification_scp', 'verification_scu', 'wait_for_event_report',
 }
 
+#: Names added to sopclass after the split, each with its home module.
+ADDED_SINCE = {'store_many': 'pynetdicom2.services.storage'}
+
 #: The names ``pynetdicom2`` itself has from sopclass (``pynetdicom2.qr_get_scu``).
 TOP_LEVEL = [
     'StorageCommitment', 'modality_work_list_scp', 'modality_work_list_scu', 'qr_find_scp',
@@ -143,8 +146,11 @@ def test_sopclass_keeps_each_name_as_the_same_object(name):
 def test_sopclass_public_names_and_star_import_are_unchanged():
     # (pytest's assertion rewriting adds names such as '@py_builtins': not identifiers)
     public = [n for n in dir(sopclass) if not n.startswith('_') and n.isidentifier()]
-    assert sorted(public) == BEFORE
-    assert set(sopclass.__all__) == ALL_BEFORE and len(sopclass.__all__) == len(ALL_BEFORE)
+    assert sorted(public) == sorted(BEFORE + list(ADDED_SINCE))
+    assert set(sopclass.__all__) == ALL_BEFORE | set(ADDED_SINCE)
+    assert len(sopclass.__all__) == len(ALL_BEFORE) + len(ADDED_SINCE)
+    for name, home in ADDED_SINCE.items():
+        assert getattr(sopclass, name) is getattr(importlib.import_module(home), name)
 
 
 @pytest.mark.parametrize('name', TOP_LEVEL)

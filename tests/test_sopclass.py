@@ -179,7 +179,8 @@ def test_a_response_to_another_message_is_a_protocol_error():
         thread = threading.Thread(target=acceptor, name='test-acceptor')
         thread.start()
         host, port = listener.address
-        with pytest.raises(DIMSEProcessingError, match='expected CEchoRSPMessage to message 1'):
+        with pytest.raises(DIMSEProcessingError,
+                           match='CEchoRSPMessage to message 2, which is not a request of ours'):
             with store_client().request_association({'aet': 'X', 'address': host,
                                                      'port': port}) as assoc:
                 assoc.get_scu(ECHO)(1)

@@ -3,10 +3,12 @@
 * :func:`sop_classes` and :func:`store_in_file` mark a service with what an AE reads when it
   registers it; :class:`MessageDispatcherSCU` and :class:`MessageDispatcherSCP` route a
   message to a method named after its command (PS3.7 Annex E).
-* A requester sends its request with ``asce.send(rq, ctx.id)`` and reads the answer with
+* A requester sends its request with ``asce.invoke(rq, ctx.id)`` and reads the answer with
   :func:`receive_response` (checked by :func:`check_response`, its status read by
   :func:`response_status`): one way for every service, whether one response comes (C-ECHO,
-  C-STORE, the DIMSE-N services) or several (C-FIND, C-MOVE, C-GET, PS3.7 9.1.2).
+  C-STORE, the DIMSE-N services) or several (C-FIND, C-MOVE, C-GET, PS3.7 9.1.2). The
+  responses of each request reach the thread that sent it, so several threads may share an
+  association (:mod:`pynetdicom2.operations`).
 * An acceptor builds its answer with :func:`response_for` and turns what a hook returned
   or raised into a status with :func:`as_status` and :func:`refusal_status`.
 * :class:`ProposalView` is the AE as seen by an association a service opens itself (the
@@ -198,14 +200,14 @@ def receive_response(
     """Wait (``dcm_timeout``) for the next response to request ``msg_id`` on ``ctx``.
 
     Call it once for a service with one response, and again while :func:`response_status`
-    is pending for one with several. Messages ``on_request`` takes come first: the
+    is pending for one with several. With ``on_request``, the peer's requests come too: the
     C-STORE sub-operations of a C-GET (PS3.4 C.4.3.2), an N-EVENT-REPORT the performer of an
     N-ACTION sends before it answers (PS3.4 J.3.3). Anything else is checked by
     :func:`check_response`. The file of a data set received here is discarded once handled
     unless kept (:meth:`~pynetdicom2.receivedfiles.ReceivedFiles.handling`).
     """
     while True:
-        msg, pc_id = asce.receive()
+        msg, pc_id = asce.receive_response(msg_id, requests=on_request is not None)
         with asce.received_files.handling(msg.data_set):
             if on_request is None or not on_request(msg, pc_id):
                 return check_response(asce, ctx, response_class, msg_id, msg, pc_id)

@@ -117,7 +117,7 @@ def n_exchange(
     """
     if data_set is not None:
         rq.data_set = _encode_attributes(data_set, ctx.supported_ts)
-    asce.send(rq, ctx.id)
+    asce.invoke(rq, ctx.id)
     # The performer of our request may invoke an N-EVENT-REPORT before it answers (PS3.4
     # J.3.3: a storage commitment result on the requester's association); serve it.
     rsp = receive_response(asce, ctx, response_class, rq.message_id,

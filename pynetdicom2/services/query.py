@@ -142,7 +142,7 @@ def qr_find_scu(
     1.2.3.4
     (0x0) Success: -
     """
-    asce.send(new_request(dm.CFindRQMessage, ctx, ds, msg_id), ctx.id)
+    asce.invoke(new_request(dm.CFindRQMessage, ctx, ds, msg_id), ctx.id)
     finished = False
     try:
         while not finished:
@@ -163,23 +163,10 @@ def qr_find_scu(
 def cancel_requested(asce: Association, msg_id: int | None) -> bool:
     """Whether a C-CANCEL-RQ for ``msg_id`` has arrived; never waits (PS3.7 9.3.2.3).
 
-    Other messages that arrived meanwhile are put aside for the association's loop.
+    Other messages that arrived meanwhile stay for the association's loop
+    (:meth:`~pynetdicom2.asceprovider.Association.cancel_requested`).
     """
-    while True:
-        item = asce.poll()
-        if item is None:
-            return False
-        msg, pc_id = item
-        if isinstance(msg, dm.CCancelRQMessage):
-            if msg.message_id_being_responded_to == msg_id:
-                logger.info('C-CANCEL-RQ for message %s: cancelling it', msg_id)
-                return True
-            logger.info(
-                'C-CANCEL-RQ for message %s on context %d ignored: message %s is running',
-                msg.message_id_being_responded_to, pc_id, msg_id,
-            )
-            continue
-        asce.defer(msg, pc_id)
+    return asce.cancel_requested(msg_id)
 
 
 def respond_failure(

@@ -93,7 +93,7 @@ def qr_move_scu(
     """
     rq = new_request(dm.CMoveRQMessage, ctx, ds, msg_id)
     rq.move_destination = dest_ae
-    asce.send(rq, ctx.id)
+    asce.invoke(rq, ctx.id)
     finished = False
     try:
         while not finished:
@@ -239,7 +239,16 @@ def _get_sub_operation(
 def _get_exchange(
     asce: Association, ctx: PContextDef, ds: Dataset, msg_id: int, outcome: _GetOutcome
 ) -> Iterator[tuple[PContextDef, Any]]:
-    asce.send(new_request(dm.CGetRQMessage, ctx, ds, msg_id), ctx.id)
+    # The C-STORE sub-operations name no C-GET (PS3.4 C.4.3): two at once on one association
+    # would take each other's, so a second waits for the first to end.
+    with asce.get_lock:
+        yield from _get_exchange_alone(asce, ctx, ds, msg_id, outcome)
+
+
+def _get_exchange_alone(
+    asce: Association, ctx: PContextDef, ds: Dataset, msg_id: int, outcome: _GetOutcome
+) -> Iterator[tuple[PContextDef, Any]]:
+    asce.invoke(new_request(dm.CGetRQMessage, ctx, ds, msg_id), ctx.id)
 
     def answer_store(msg: dm.DIMSEMessage, pc_id: int) -> bool:
         # Sub-operations still arriving after our C-CANCEL-RQ are answered all the same.
@@ -253,7 +262,7 @@ def _get_exchange(
         # Read here rather than with receive_response: what each sub-operation brought is
         # yielded as it arrives, before the next message is read.
         while True:
-            msg, pc_id = asce.receive()
+            msg, pc_id = asce.receive_response(msg_id, requests=True)
             # What a sub-operation did not keep is discarded before anything is yielded.
             with asce.received_files.handling(msg.data_set):
                 if isinstance(msg, dm.CStoreRQMessage):
@@ -395,36 +404,6 @@ def qr_move_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
         destination.close()
 
 
-class _CancelWatch:
-    """The association as storage_scu sees it during a C-GET: C-CANCEL-RQs of the C-GET that
-    arrive before a C-STORE-RSP are noted, requests are put aside (PS3.7 9.3.3.3)."""
-
-    def __init__(self, asce: Association, msg_id: int | None) -> None:
-        self._asce = asce
-        self._msg_id = msg_id
-        self.cancelled = False
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._asce, name)
-
-    def receive(self, timeout: float | None = None) -> tuple[dm.DIMSEMessage, int]:
-        while True:
-            msg, pc_id = self._asce.receive(timeout, deferred=False)
-            if isinstance(msg, dm.CCancelRQMessage):
-                if msg.message_id_being_responded_to == self._msg_id:
-                    self.cancelled = True
-                continue
-            if isinstance(msg, dm.DIMSERequestMessage):
-                self._asce.defer(msg, pc_id)
-                continue
-            return msg, pc_id
-
-    def cancel_requested(self) -> bool:
-        if not self.cancelled:
-            self.cancelled = cancel_requested(self._asce, self._msg_id)
-        return self.cancelled
-
-
 @sop_classes(GET_SOP_CLASSES)
 def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> None:
     """Answer a C-GET-RQ: send the matches back as C-STORE sub-operations (PS3.4 C.4.3.3).
@@ -461,10 +440,10 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
         status = refusal_status(exc, statuses.C_GET_UNABLE_TO_PROCESS, rsp_class)
         respond_failure(asce, ctx, msg, rsp_class, status, str(exc))
         return
-    watch = _CancelWatch(asce, msg.message_id)
+    get_id = msg.message_id
     roles: dict[UID, tuple[int, UID]] = getattr(asce, 'sop_classes_as_scu', {})
 
-    def store(instance: SubOperationInstance, msg_id: int) -> statuses.Status | None:
+    def store(instance: SubOperationInstance, _count: int) -> statuses.Status | None:
         accepted = roles.get(instance.sop_class)
         if accepted is None:
             logger.warning(
@@ -483,8 +462,9 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
                     break
         source = source_for(instance, ts)
         store_ctx = PContextDef(pc_id, instance.sop_class, ts)
-        return storage_scu(watch, store_ctx, source, msg_id)  # type: ignore[arg-type]
+        # Our message IDs on this association: other C-GETs may run on it at once.
+        return storage_scu(asce, store_ctx, source, asce.new_message_id())
 
     perform_sub_operations(
-        asce, ctx, msg, rsp_class, count, items, store, watch.cancel_requested
+        asce, ctx, msg, rsp_class, count, items, store, lambda: cancel_requested(asce, get_id)
     )

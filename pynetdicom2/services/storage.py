@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Union, cast
 
 from pydicom.dataset import Dataset
@@ -17,9 +18,10 @@ from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import dsutils, statuses, uids
-from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
+from pynetdicom2.exceptions import DIMSEProcessingError, EventHandlingError, NetDICOMError
 from pynetdicom2.filestorage import is_safe_uid, read_meta
 from pynetdicom2.fsm import PContextDef
+from pynetdicom2.operations import Mailbox
 from pynetdicom2.services.base import (
     as_status,
     logger,
@@ -142,6 +144,28 @@ def storage_scu(
     True True
     2
     """
+    rq = store_request(ctx, dataset, msg_id, move_originator_aet, move_originator_message_id)
+    try:
+        asce.invoke(rq, ctx.id)
+    except BaseException:
+        _close(rq)
+        raise
+    rsp = receive_response(asce, ctx, dm.CStoreRSPMessage, msg_id)
+    return statuses.Status(rsp.status, dm.CStoreRSPMessage)
+
+
+def store_request(
+    ctx: PContextDef,
+    dataset: DataSetSource,
+    msg_id: int,
+    move_originator_aet: str | None = None,
+    move_originator_message_id: int | None = None,
+) -> dm.CStoreRQMessage:
+    """The C-STORE-RQ of ``dataset`` on ``ctx`` (a file is opened, and closed once sent).
+
+    Raises :class:`~pynetdicom2.exceptions.NetDICOMError` when it cannot go on that context
+    (see :func:`storage_scu`).
+    """
     rq = dm.CStoreRQMessage()
     rq.message_id = msg_id
     rq.priority = dm.PRIORITY_MEDIUM
@@ -159,14 +183,110 @@ def storage_scu(
     if move_originator_aet is not None and move_originator_message_id is not None:
         rq.move_originator_aet = move_originator_aet
         rq.move_originator_message_id = move_originator_message_id
+    return rq
+
+
+def _close(rq: dm.CStoreRQMessage) -> None:
+    data = rq.data_set
+    if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
+        data.close()
+
+
+def sop_class_of(source: DataSetSource) -> UID:
+    """The SOP class of a Dataset, or of a Part-10 file as its file meta names it."""
+    if isinstance(source, Dataset):
+        return UID(source.get('SOPClassUID', ''))
+    with open(source, 'rb') as fp:
+        return UID(read_meta(fp).sop_class_uid or '')
+
+
+def store_many(
+    asce: Association,
+    sources: Iterable[DataSetSource],
+    window: int | None = None,
+) -> Iterator[tuple[DataSetSource, statuses.Status | Exception]]:
+    """C-STORE each source, up to ``window`` at once; yield ``(source, status)`` as answered.
+
+    Requests go out without waiting for the responses of the previous ones, as long as fewer
+    than ``window`` are outstanding (None: as many as the association's window allows; never
+    more than it, PS3.7 D.3.3.3), so over a long round trip many are in flight. Responses
+    come back in the peer's order. A source that cannot be sent (no accepted context for its
+    SOP class, a file in another transfer syntax, an unreadable file) is yielded with the
+    :class:`~pynetdicom2.exceptions.NetDICOMError` that says why, and the others go on. An
+    association error (abort, timeout) ends the generator with it. Leaving the loop early
+    waits for the responses still due, so the association stays in order.
+
+    >>> import os, tempfile
+    >>> from pynetdicom2.applicationentity import ClientAE
+    >>> from pynetdicom2.loopback import LoopbackSCP, make_dataset
+    >>> client = ClientAE('MYSCU', async_window=(8, 1))
+    >>> _ = client.add_scu(storage_scu, [uids.CT_IMAGE_STORAGE])
+    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp) as pacs:
+    ...     with client.request_association(pacs.remote) as assoc:
+    ...         outcomes = list(store_many(assoc, [make_dataset() for _ in range(20)]))
+    >>> len(outcomes), all(status.is_success for _, status in outcomes)
+    (20, True)
+    """
+    limit = asce.async_window[0] if window is None else window
+    if limit < 0:
+        raise NetDICOMError(f'window {window}: expected 0 (no limit of ours) or more')
+    mailbox = Mailbox()
+    pending: dict[int, DataSetSource] = {}
+    contexts: dict[UID, tuple[int, UID]] = getattr(asce, 'sop_classes_as_scu', {})
+
+    def collect() -> tuple[DataSetSource, statuses.Status]:
+        msg, pc_id = asce.receive_in(mailbox)
+        with asce.received_files.handling(msg.data_set):
+            msg_id = getattr(msg, 'message_id_being_responded_to', None)
+            source = pending.pop(msg_id, None)  # type: ignore[arg-type]
+            if source is None or not isinstance(msg, dm.CStoreRSPMessage):
+                raise DIMSEProcessingError(
+                    f'expected a C-STORE-RSP to one of messages {sorted(pending)}, got '
+                    f'{type(msg).__name__} to message {msg_id} on context {pc_id}'
+                )
+            return source, statuses.Status(msg.status, dm.CStoreRSPMessage)
+
+    finished = False
     try:
-        asce.send(rq, ctx.id)
-    except BaseException:
-        if not isinstance(rq.data_set, bytes):
-            rq.data_set.close()
-        raise
-    rsp = receive_response(asce, ctx, dm.CStoreRSPMessage, msg_id)
-    return statuses.Status(rsp.status, dm.CStoreRSPMessage)
+        for source in sources:
+            try:
+                sop_class = sop_class_of(source)
+                accepted = contexts.get(sop_class)
+                if accepted is None:
+                    raise NetDICOMError(f'no accepted presentation context for SOP class '
+                                        f'{sop_class or "(none)"}')
+                ctx = PContextDef(accepted[0], sop_class, accepted[1])
+                rq = store_request(ctx, source, asce.new_message_id())
+            except (NetDICOMError, OSError) as exc:
+                yield source, exc
+                continue
+            while limit and len(pending) >= limit:
+                yield collect()
+            try:
+                while not asce.invoke(rq, ctx.id, mailbox, wait=not pending):
+                    yield collect()  # other threads hold the rest of the window
+            except BaseException:
+                _close(rq)
+                raise
+            pending[rq.message_id] = source
+        while pending:
+            yield collect()
+        finished = True
+    finally:
+        if not finished:
+            _settle_pending(asce, pending, collect)
+
+
+def _settle_pending(asce: Association, pending: dict[int, DataSetSource],
+                    collect: Callable[[], object]) -> None:
+    """Read the responses still due after :func:`store_many` was left early."""
+    try:
+        while pending:
+            collect()
+    except NetDICOMError:
+        for msg_id in list(pending):
+            asce.forget(msg_id)
+        pending.clear()
 
 
 storage_scu.sop_classes = []  # type: ignore[attr-defined]

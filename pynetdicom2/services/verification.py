@@ -46,7 +46,7 @@ def verification_scu(asce: Association, ctx: PContextDef, msg_id: int) -> status
     rq = dm.CEchoRQMessage()
     rq.message_id = msg_id
     rq.sop_class_uid = ctx.sop_class
-    asce.send(rq, ctx.id)
+    asce.invoke(rq, ctx.id)
     rsp = receive_response(asce, ctx, dm.CEchoRSPMessage, msg_id)
     return statuses.Status(rsp.status, dm.CEchoRSPMessage)
 
