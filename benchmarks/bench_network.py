@@ -26,6 +26,10 @@ leaves Nagle's algorithm on otherwise). storescp runs stock (``-od DIR``).
 
 Rates: echoes/s, associations/s, files/s, MB/s (10^6 bytes of file per second). Ratios are
 ours / pynetdicom (stock and with TCP_NODELAY) and ours / DCMTK, higher is better for us.
+With ``--repeat N`` every row of a case is measured once per round, N rounds, and the best of
+each row is shown; what the SCPs received is deleted only once the case is done (deleting
+thousands of files slows the file creations that follow on some file systems, ext4 without
+a journal for one, and would penalise whichever SCP came next).
 
 Usage::
 
@@ -647,8 +651,11 @@ class Bench:
         return result['seconds'], usage, result['failures']
 
     def measure(self, case: Case, direction: str, peer: str) -> Measurement:
-        out = self.workdir / 'received'
-        shutil.rmtree(out, ignore_errors=True)
+        # A directory of its own, removed by discard_received() only after the case: on ext4
+        # without a journal creating a file passes over every inode freed in the last minutes,
+        # so deleting 1000 files between two measurements slows file creation in the second,
+        # whichever SCP it measures.
+        out = self.workdir / 'received' / f'{self.serial:03d}'
         out.mkdir(parents=True)
         files, count, volume = (self.case_files(case) if case.kind == 'store'
                                 else (None, self.count(case), 0))
@@ -662,9 +669,12 @@ class Bench:
         notes = []
         if case.kind == 'store' and received != count:
             notes.append(f'{received} files on disk, {count} expected')
-        shutil.rmtree(out, ignore_errors=True)
         return Measurement(case.name, direction, peer, seconds, count, volume, scu_usage,
                            scp_usage, received, failures, notes)
+
+    def discard_received(self) -> None:
+        """Remove what the SCPs received during a case."""
+        shutil.rmtree(self.workdir / 'received', ignore_errors=True)
 
 
 # --- reporting -----------------------------------------------------------------------------------
@@ -801,27 +811,36 @@ def main() -> int:
             if case.kind == 'store':
                 directory, count, total = bench.case_files(case)
                 print(f'[{case.name}] {count} files, {_human(total)} in all', flush=True)
-            dcmtk_pair = None
-            for direction in args.directions:
-                for peer in peers:
-                    if peer == 'dcmtk' and dcmtk_pair is not None:
-                        results[(case.name, direction, peer)] = dcmtk_pair  # same processes
+            # Every row once per round, rounds repeated: a machine that slows down or speeds up
+            # during the run (other jobs, the file system) then weighs on all rows alike.
+            rows = [(direction, peer) for direction in args.directions for peer in peers
+                    if peer != 'dcmtk' or direction == args.directions[0]]
+            tries: dict[tuple[str, str], list[Measurement]] = {row: [] for row in rows}
+            broken: set[tuple[str, str]] = set()
+            for _ in range(max(1, args.repeat)):
+                for direction, peer in rows:
+                    if (direction, peer) in broken:
                         continue
                     try:
-                        tries = [bench.measure(case, direction, peer)
-                                 for _ in range(max(1, args.repeat))]
+                        m = bench.measure(case, direction, peer)
                     except (RuntimeError, TimeoutError) as error:
                         print(f'[{case.name}] {direction} {peer}: FAILED: {error}', flush=True)
                         failed = True
+                        broken.add((direction, peer))
                         continue
-                    failed = failed or any(t.failures or t.notes for t in tries)
-                    clean = [t for t in tries if not t.failures and not t.notes]
-                    m = min(clean or tries, key=lambda t: t.seconds)
-                    if peer == 'dcmtk':
-                        dcmtk_pair = m
-                    results[(case.name, direction, peer)] = m
+                    failed = failed or bool(m.failures or m.notes)
+                    tries[(direction, peer)].append(m)
                     print(f'[{case.name}] {direction:<13} {PEER_LABELS[peer]:<20}'
                           f' {_fmt_rate(m.rate(case.unit)):>10} {case.unit}', flush=True)
+            bench.discard_received()
+            for (direction, peer), measured in tries.items():
+                if not measured:
+                    continue
+                clean = [t for t in measured if not t.failures and not t.notes]
+                best = min(clean or measured, key=lambda t: t.seconds)
+                # DCMTK to DCMTK is one pair of processes, whatever the direction.
+                for shown in args.directions if peer == 'dcmtk' else [direction]:
+                    results[(case.name, shown, peer)] = best
         report(bench, results, cases, peers, list(args.directions))
     finally:
         if args.workdir is None and not failed:

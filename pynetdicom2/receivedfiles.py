@@ -31,13 +31,12 @@ import contextlib
 import io
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol, cast
 
 from pydicom.dataset import Dataset
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2.filestorage import is_safe_uid
+from pynetdicom2.filestorage import StagedFile, StagingReserve, is_safe_uid
 from pynetdicom2.fsm import PContextDef
 
 __all__ = ['DiscardedDataSet', 'FileKeeper', 'ReceivedFiles']
@@ -79,6 +78,27 @@ class DiscardedDataSet(io.RawIOBase):
         return 0
 
 
+class _Handling(contextlib.AbstractContextManager[None]):
+    """:meth:`ReceivedFiles.handling` (a class: a generator-based context manager costs more,
+    twice per request)."""
+
+    __slots__ = ('files', 'data', 'depth')
+
+    def __init__(self, files: ReceivedFiles, data: Any) -> None:
+        self.files = files
+        self.data = data
+        self.depth = 0
+
+    def __enter__(self) -> None:
+        local = self.files._local
+        self.depth = getattr(local, 'depth', 0)
+        local.depth = self.depth + 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.files._local.depth = self.depth
+        self.files._handled(self.data, self.depth == 0)
+
+
 class ReceivedFiles:
     """The files of one association's received data sets, owned until kept or discarded.
 
@@ -108,6 +128,11 @@ class ReceivedFiles:
         self.ae = ae
         self._files: dict[int, BinaryIO] = {}
         self._lock = threading.Lock()
+        # Files of the next data sets, made while the peer sends them (see handling).
+        self._reserve = StagingReserve()
+        self._staged_in: str | None = None  # the directory of the last staged file
+        self._staged = 0  # staged files received so far
+        self._local = threading.local()  # how deep in handling() blocks each thread is
 
     def __len__(self) -> int:
         with self._lock:
@@ -128,9 +153,13 @@ class ReceivedFiles:
                 sop_class, instance,
             )
             return cast(BinaryIO, DiscardedDataSet()), 0
-        fp, start = self.ae.get_file(context, command_set)
+        with self._reserve.offered():
+            fp, start = self.ae.get_file(context, command_set)
         with self._lock:
             self._files[id(fp)] = fp
+            if isinstance(fp, StagedFile):
+                self._staged_in = fp.directory
+                self._staged += 1
         return fp, start
 
     def _release(self, data: Any) -> BinaryIO | None:
@@ -162,20 +191,31 @@ class ReceivedFiles:
             self._discard(fp)
 
     def discard_all(self) -> None:
-        """Remove every file still owned: the association has ended."""
+        """Remove every file still owned, and those prepared: the association has ended."""
         with self._lock:
             files = list(self._files.values())
             self._files.clear()
         for fp in files:
             self._discard(fp)
+        self._reserve.close()
 
-    @contextlib.contextmanager
-    def handling(self, data: Any) -> Iterator[None]:
-        """A block that handles a received data set: unless kept in it, it is discarded after."""
-        try:
-            yield
-        finally:
-            self.discard(data)
+    def handling(self, data: Any) -> contextlib.AbstractContextManager[None]:
+        """A block that handles a received data set: unless kept in it, it is discarded after.
+
+        Once a second data set was received into a staged file (a batch, so more are likely),
+        the outermost such block of a data set prepares, on the way out, the file of a next
+        one: the response has been sent by then, and the peer is busy with its next request
+        (:class:`~pynetdicom2.filestorage.StagingReserve`).
+        """
+        return _Handling(self, data)
+
+    def _handled(self, data: Any, outermost: bool) -> None:
+        self.discard(data)
+        directory = self._staged_in
+        if outermost and directory is not None and self._staged > 1 and isinstance(
+            data, StagedFile
+        ):
+            self._reserve.prepare(directory)
 
     def positions(self) -> list[int | None]:
         """How far each owned file has been written (None where it cannot be told)."""

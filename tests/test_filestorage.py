@@ -133,6 +133,67 @@ def test_staged_file_commit_and_discard(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['final.dcm']
 
 
+def test_read_meta_of_a_meta_group_longer_than_one_read(tmp_path):
+    # A private element (0002,0102) of 3000 bytes: the group needs several reads.
+    ds = dataset(pixel_bytes=64)
+    path = write_file(tmp_path / 'f.dcm', ds, uids.ExplicitVRLittleEndian)
+    raw = path.read_bytes()
+    meta = filestorage.read_meta(io.BytesIO(raw))
+    private = b'\x02\x00\x02\x01OB\x00\x00' + (3000).to_bytes(4, 'little') + b'x' * 3000
+    group_length = int.from_bytes(raw[140:144], 'little')
+    longer = (raw[:140] + (group_length + len(private)).to_bytes(4, 'little')
+              + raw[144:meta.data_set_offset] + private + raw[meta.data_set_offset:])
+    fp = io.BytesIO(longer)
+    read = filestorage.read_meta(fp)
+    assert read[:3] == meta[:3] and read.data_set_offset == meta.data_set_offset + len(private)
+    assert fp.read() == raw[meta.data_set_offset:]
+    with pytest.raises(NetDICOMError, match='truncated DICOM file'):
+        filestorage.read_meta(io.BytesIO(longer[:meta.data_set_offset + 1000]))
+
+
+def test_read_meta_of_a_file_holding_the_meta_only():
+    raw = filestorage.encode_meta('1.2', '1.2.3', uids.ExplicitVRLittleEndian)
+    meta = filestorage.read_meta(io.BytesIO(raw + b'\x08'))  # and a stray byte
+    assert meta.data_set_offset == len(raw) and meta.sop_instance_uid == '1.2.3'
+
+
+# --- the staging reserve --------------------------------------------------------------------------
+
+
+def test_a_staged_file_takes_a_prepared_one_only_when_offered(tmp_path):
+    reserve = filestorage.StagingReserve(size=2)
+    assert reserve.prepare(tmp_path) and reserve.prepare(tmp_path)
+    assert not reserve.prepare(tmp_path)  # two are enough
+    prepared = set(os.listdir(tmp_path))
+    assert len(reserve) == 2 and all(name.startswith('.pynetdicom2-') for name in prepared)
+    unoffered = filestorage.StagedFile(tmp_path)  # not offered: a new file
+    assert unoffered.path.name not in prepared and len(reserve) == 2
+    other = tmp_path / 'other'
+    other.mkdir()
+    with reserve.offered():
+        elsewhere = filestorage.StagedFile(other)  # prepared for another directory: not taken
+        taken = filestorage.StagedFile(str(tmp_path) + '/')
+    assert elsewhere.path.parent == other and taken.path.name in prepared
+    assert len(reserve) == 1 and taken.directory == str(tmp_path)
+    taken.write(b'data')
+    taken.commit(tmp_path / 'final.dcm')
+    for staged in (unoffered, elsewhere):
+        staged.discard()
+    reserve.close()  # the one not taken is deleted
+    assert sorted(os.listdir(tmp_path)) == ['final.dcm', 'other']
+    assert os.listdir(other) == [] and len(reserve) == 0
+    assert not reserve.prepare(tmp_path)  # closed: nothing more
+    assert sorted(os.listdir(tmp_path)) == ['final.dcm', 'other']
+
+
+def test_a_reserve_that_cannot_create_a_file_is_no_error(tmp_path):
+    reserve = filestorage.StagingReserve()
+    assert not reserve.prepare(tmp_path / 'missing')  # e.g. a full disk: the data set will say
+    assert len(reserve) == 0
+    with reserve.offered(), pytest.raises(FileNotFoundError):
+        filestorage.StagedFile(tmp_path / 'missing')
+
+
 # --- naming policies ----------------------------------------------------------------------------
 
 

@@ -33,9 +33,11 @@ TIMEOUTS = ['-to', '10', '-ta', '10', '-td', '10']
 
 
 def by_uid(directory: Path) -> dict[str, Path]:
-    """SOPInstanceUID -> file, for every file in ``directory`` but qrscp's index."""
+    """SOPInstanceUID -> file, for every stored file in ``directory``: not qrscp's index, nor
+    the hidden files a running server stages data sets in (they come and go)."""
     return {str(dcmread(p, stop_before_pixels=True).SOPInstanceUID): p
-            for p in all_files(directory) if p.name != 'index.sqlite'}
+            for p in all_files(directory)
+            if p.name != 'index.sqlite' and not p.name.startswith('.')}
 
 
 def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_same, tmp_path,
