@@ -208,6 +208,9 @@ class AssociationAcceptor(Association):
             if self._performers is not None:
                 # PS3.8 Sta8: responses to what is still performed may go out before the RP.
                 self._performers.close()
+            # No data set can come now: the staging files prepared for more go before the
+            # requester hears the release is done, so it finds only what was stored.
+            self.received_files.discard_all()
             self.answer_release()
         except AssociationAbortedError as exc:
             logger.info('association with %s aborted: %s', self.remote_ae, exc)
