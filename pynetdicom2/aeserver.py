@@ -78,6 +78,10 @@ class AssociationServer(socketserver.ThreadingTCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    #: Connections the kernel holds until accepted (socketserver's default is 5): a burst of
+    #: associations (a study sent one association per image, many modalities at once) must
+    #: not have connections dropped while the accepting thread waits for the interpreter.
+    request_queue_size = 128
 
     def __init__(
         self,

@@ -108,7 +108,7 @@ def _open_for_context(path: str | os.PathLike[str], ctx: PContextDef) -> tuple[B
     except BaseException:
         fp.close()
         raise
-    return fp, UID(sop_class), UID(instance)
+    return fp, sop_class, instance  # UIDs already (revalidating them costs more than a send)
 
 
 def storage_scu(
@@ -353,8 +353,9 @@ def storage_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
     if not isinstance(msg, dm.CStoreRQMessage):
         asce.respond_unsupported(ctx.id, msg)
         return
-    status = store_received(asce, ctx, msg)  # the file is kept or discarded by now
+    # Read from the request before keeping its file, which turns its command set into a
+    # pydicom Dataset: what is read afterwards goes through pydicom.
     rsp = response_for(dm.CStoreRSPMessage, ctx, msg)
     rsp.affected_sop_instance_uid = msg.affected_sop_instance_uid
-    rsp.status = int(status)
+    rsp.status = int(store_received(asce, ctx, msg))  # the file is kept or discarded by now
     asce.send(rsp, ctx.id)
