@@ -353,17 +353,11 @@ class AssociationAcceptor(Association):
                             exc)
             else:
                 logger.warning('association with %s: %s, aborting', self.remote_ae, exc)
-                self._abort_from_performer()
+                self.kill()  # an A-ABORT; the loop then ends quietly, as stopped
         except Exception:
             logger.exception('performing %s from %s failed; aborting the association',
                              type(msg).__name__, self.remote_ae)
-            self._abort_from_performer()
-
-    def _abort_from_performer(self) -> None:
-        try:
-            self.dul.send(pdu.AAbortPDU(0, 0))
-        except NetDICOMError:
-            pass  # already over
+            self.kill()
 
     def _reception_progress(self) -> tuple[Any, ...] | None:
         decoder = self.dul.state_machine.dimse_decoder

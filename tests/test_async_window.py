@@ -418,3 +418,17 @@ def test_threads_c_get_on_one_association_each_get_their_own(tmp_path):
     assert not errors, errors
     for n, study in enumerate(studies):
         assert sorted(received[f'P{n}']) == sorted(ds.SOPInstanceUID for ds in study)
+
+
+def test_a_request_failing_on_a_performer_thread_aborts_the_association(caplog):
+    @sc.sop_classes([CT])
+    def broken_scp(asce, ctx, msg):
+        raise RuntimeError('a bug in the service')
+
+    srv = ae.AE('SCP', 0, host='127.0.0.1', async_window=(4, 4)).add_scp(broken_scp)
+    with serving(srv):
+        with pytest.raises(AssociationAbortedError):
+            with client().request_association(remote(srv)) as assoc:
+                assert assoc.async_window == (4, 4)
+                list(assoc.store_many([dataset() for _ in range(3)]))
+    assert 'a bug in the service' in caplog.text
