@@ -93,6 +93,12 @@ JOIN_TIMEOUT = 5.0
 # An outgoing P-DATA iterator yields this many PDUs between two looks at the socket and the
 # wake-up pipe, so a long data set never hides an incoming A-ABORT or a kill().
 _STREAM_BATCH = 64
+# P-DATA primitives queued or being sent beyond which a sender waits until the queue is down
+# to the low mark (a few hundred small messages, or as many data set streams, at the most).
+_QUEUE_HIGH = 256
+_QUEUE_LOW = 128
+# Seconds between two looks at the provider's state while a sender waits for room.
+_ROOM_CHECK = 0.5
 # Queued primitives served before the thread looks at the socket again, so a user thread
 # that keeps the queue full (an SCP streaming C-FIND responses) cannot starve what the peer
 # sends meanwhile (a C-CANCEL-RQ, an A-ABORT).
@@ -173,6 +179,9 @@ class DULServiceProvider(TransportThread):
         self._pending_up: list[Any] = []
         self.state_machine.deliver = self._pending_up.append
         self._send_lock = threading.Lock()
+        # Senders far ahead of the socket wait here (see _wait_for_room).
+        self._room = threading.Condition(self._send_lock)
+        self._waiting_for_room = 0
         self._thread_started = False
         self._unfinished = 0  # primitives handed to send() whose action has not completed
         self._aborts_queued = 0
@@ -262,9 +271,30 @@ class DULServiceProvider(TransportThread):
             if event is Events.EVT_15:
                 self._aborts_queued += 1
             self.from_service_user.append((event, primitive))
+            crowded = event is _EVT_9 and self._unfinished > _QUEUE_HIGH
         if not self._thread_started:
             self.start()
         self._wake()
+        if crowded and threading.current_thread() is not self:
+            self._wait_for_room()
+
+    def _wait_for_room(self) -> None:
+        """Hold a sender that is far ahead of the socket until the queue has room again.
+
+        Without it a service producing responses faster than the peer reads them (a C-FIND
+        with many matches) would queue them all: memory grows with the result, and the peer's
+        C-CANCEL-RQ is read only after the last one was produced. An ending provider lets the
+        sender go (its next send raises).
+        """
+        with self._room:
+            self._waiting_for_room += 1
+            try:
+                while self._unfinished > _QUEUE_LOW and not (
+                    self._finished or self._closed or self._kill_requested
+                ):
+                    self._room.wait(_ROOM_CHECK)  # also wakes for a closed transport
+            finally:
+                self._waiting_for_room -= 1
 
     def receive(self, timeout: float | None = None) -> Any:
         """The next indication: a PDU (see :mod:`pynetdicom2.fsm`) or ``(msg, pc_id)``.
@@ -493,6 +523,8 @@ class DULServiceProvider(TransportThread):
     def _primitive_done(self) -> None:
         with self._send_lock:
             self._unfinished -= 1
+            if self._waiting_for_room and self._unfinished <= _QUEUE_LOW:
+                self._room.notify_all()
 
     def _hand_up(self) -> None:
         put = self.to_service_user.put
@@ -611,6 +643,7 @@ class DULServiceProvider(TransportThread):
                 return
             self._resources_released = True
             self._finished = True
+            self._room.notify_all()
             dropped = list(self.from_service_user)
             self.from_service_user.clear()
         self.close_transport()

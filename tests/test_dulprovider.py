@@ -515,6 +515,44 @@ def test_stop_sends_what_was_queued_then_aborts_and_waits_for_the_close() -> Non
         assert not stopper.is_alive() and not dul.is_alive()
 
 
+def test_a_sender_far_ahead_of_the_peer_waits_for_room(monkeypatch) -> None:
+    """A service producing messages faster than the peer reads them (a C-FIND with many
+    matches) is held once a few hundred are queued, and goes on as the peer reads: memory
+    stays bounded, and the peer's next request (a C-CANCEL-RQ) is read early."""
+    import pynetdicom2.dulprovider as dulprovider
+
+    count = 1000
+    with established_acceptor() as (peer, dul):
+        waiting = threading.Event()
+        original = dul._wait_for_room
+
+        def noting() -> None:
+            waiting.set()
+            original()
+
+        monkeypatch.setattr(dul, '_wait_for_room', noting)
+        sent: list[int] = []
+        message = _store_rq(bytes(65536))
+
+        def produce() -> None:
+            for _ in range(count):
+                dul.send(message.encode(1, 16384))
+                sent.append(1)
+
+        producer = threading.Thread(target=produce, name='test-producer')
+        producer.start()
+        assert waiting.wait(TIMEOUT)  # the peer reads nothing yet: the sender is held
+        # held with a full queue, far from all of it (socket buffers take some tens more)
+        assert len(sent) < count
+        assert dul._unfinished > dulprovider._QUEUE_LOW
+        decoder = dimsemessages.DIMSEDecoder(CONTEXTS, (), None)
+        received = 0
+        while received < count:
+            received += len(list(decoder.process(pdu.decode_pdu(peer.read_pdu()))))
+        producer.join(TIMEOUT)
+        assert not producer.is_alive() and len(sent) == count
+
+
 def test_kill_before_start_releases_the_socket() -> None:
     peer, accepted = ScriptedPeer.pair()
     with peer:
