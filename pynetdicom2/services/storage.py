@@ -71,21 +71,18 @@ def encode_for_context(ds: Dataset, ts: UID) -> bytes:
     return dsutils.encode(ds, ts.is_implicit_VR, ts.is_little_endian)
 
 
-def _open_for_context(path: str | os.PathLike[str], ctx: PContextDef) -> tuple[BinaryIO, UID, UID]:
-    """Open a Part-10 file, check it fits the context, leave it at its data set.
+def _open_for_context(
+    path: str | os.PathLike[str], context_for: Callable[[UID], PContextDef]
+) -> tuple[BinaryIO, UID, UID, PContextDef]:
+    """Open a Part-10 file, pick its context by SOP class, check the file fits it, leave it
+    at its data set (the file meta is read once).
 
-    Returns ``(file, sop_class_uid, sop_instance_uid)``; the file is the caller's to close.
+    Returns ``(file, sop_class_uid, sop_instance_uid, context)``; the file is the caller's
+    to close. ``context_for`` raises NetDICOMError for a SOP class it has no context for.
     """
     fp = open(path, 'rb')  # noqa: SIM115 - closed by the message encoder or below
     try:
         meta = read_meta(fp)
-        if meta.transfer_syntax != ctx.supported_ts:
-            raise NetDICOMError(
-                f'{os.fspath(path)} is in transfer syntax {meta.transfer_syntax} but context '
-                f'{ctx.id} accepted {ctx.supported_ts}: the file is sent as it is, without '
-                'transcoding, so propose its own transfer syntax (e.g. ClientAE(...,'
-                ' supported_ts=[...]) or commands.store)'
-            )
         sop_class = meta.sop_class_uid
         instance = meta.sop_instance_uid
         if instance is None or sop_class is None:
@@ -98,6 +95,14 @@ def _open_for_context(path: str | os.PathLike[str], ctx: PContextDef) -> tuple[B
             sop_class = sop_class or UID(ds.get('SOPClassUID', ''))
             instance = instance or UID(ds.get('SOPInstanceUID', ''))
             fp.seek(meta.data_set_offset)
+        ctx = context_for(sop_class)
+        if meta.transfer_syntax != ctx.supported_ts:
+            raise NetDICOMError(
+                f'{os.fspath(path)} is in transfer syntax {meta.transfer_syntax} but context '
+                f'{ctx.id} accepted {ctx.supported_ts}: the file is sent as it is, without '
+                'transcoding, so propose its own transfer syntax (e.g. ClientAE(...,'
+                ' supported_ts=[...]) or commands.store)'
+            )
         if sop_class != ctx.sop_class:
             raise NetDICOMError(
                 f'{os.fspath(path)} holds SOP class {sop_class}, not {ctx.sop_class} of context '
@@ -108,7 +113,7 @@ def _open_for_context(path: str | os.PathLike[str], ctx: PContextDef) -> tuple[B
     except BaseException:
         fp.close()
         raise
-    return fp, sop_class, instance  # UIDs already (revalidating them costs more than a send)
+    return fp, sop_class, instance, ctx  # UIDs already (revalidating costs more than a send)
 
 
 def storage_scu(
@@ -166,6 +171,17 @@ def store_request(
     Raises :class:`~pynetdicom2.exceptions.NetDICOMError` when it cannot go on that context
     (see :func:`storage_scu`).
     """
+    rq, _ = _request(dataset, lambda _sop_class: ctx, msg_id)
+    if move_originator_aet is not None and move_originator_message_id is not None:
+        rq.move_originator_aet = move_originator_aet
+        rq.move_originator_message_id = move_originator_message_id
+    return rq
+
+
+def _request(
+    dataset: DataSetSource, context_for: Callable[[UID], PContextDef], msg_id: int
+) -> tuple[dm.CStoreRQMessage, PContextDef]:
+    """The C-STORE-RQ of ``dataset`` and the context ``context_for`` gave for its class."""
     rq = dm.CStoreRQMessage()
     rq.message_id = msg_id
     rq.priority = dm.PRIORITY_MEDIUM
@@ -174,30 +190,20 @@ def store_request(
         instance = dataset.get('SOPInstanceUID', '')
         if not sop_class or not instance:
             raise NetDICOMError('the data set needs SOPClassUID and SOPInstanceUID to be stored')
+        ctx = context_for(sop_class)
         rq.data_set = encode_for_context(dataset, ctx.supported_ts)
     else:
-        fp, sop_class, instance = _open_for_context(dataset, ctx)
+        fp, sop_class, instance, ctx = _open_for_context(dataset, context_for)
         rq.data_set = fp
     rq.sop_class_uid = sop_class
     rq.affected_sop_instance_uid = instance
-    if move_originator_aet is not None and move_originator_message_id is not None:
-        rq.move_originator_aet = move_originator_aet
-        rq.move_originator_message_id = move_originator_message_id
-    return rq
+    return rq, ctx
 
 
 def _close(rq: dm.CStoreRQMessage) -> None:
     data = rq.data_set
     if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
         data.close()
-
-
-def sop_class_of(source: DataSetSource) -> UID:
-    """The SOP class of a Dataset, or of a Part-10 file as its file meta names it."""
-    if isinstance(source, Dataset):
-        return UID(source.get('SOPClassUID', ''))
-    with open(source, 'rb') as fp:
-        return UID(read_meta(fp).sop_class_uid or '')
 
 
 def store_many(
@@ -234,6 +240,14 @@ def store_many(
     pending: dict[int, DataSetSource] = {}
     contexts: dict[UID, tuple[int, UID]] = getattr(asce, 'sop_classes_as_scu', {})
 
+    def context_for(sop_class: UID) -> PContextDef:
+        accepted = contexts.get(sop_class)
+        if accepted is None:
+            raise NetDICOMError(
+                f'no accepted presentation context for SOP class {sop_class or "(none)"}'
+            )
+        return PContextDef(accepted[0], sop_class, accepted[1])
+
     def collect() -> tuple[DataSetSource, statuses.Status]:
         msg, pc_id = asce.receive_in(mailbox)
         with asce.received_files.handling(msg.data_set):
@@ -250,13 +264,7 @@ def store_many(
     try:
         for source in sources:
             try:
-                sop_class = sop_class_of(source)
-                accepted = contexts.get(sop_class)
-                if accepted is None:
-                    raise NetDICOMError(f'no accepted presentation context for SOP class '
-                                        f'{sop_class or "(none)"}')
-                ctx = PContextDef(accepted[0], sop_class, accepted[1])
-                rq = store_request(ctx, source, asce.new_message_id())
+                rq, ctx = _request(source, context_for, asce.new_message_id())
             except (NetDICOMError, OSError) as exc:
                 yield source, exc
                 continue
