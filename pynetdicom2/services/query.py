@@ -7,8 +7,9 @@ any of them before the final response sends a C-CANCEL-RQ and reads the remainin
 
 Acceptor side: :func:`qr_find_scp`, ``qr_move_scp`` and ``qr_get_scp`` answer through the AE
 hooks ``on_receive_find``, ``on_receive_move`` and ``on_receive_get``, and between two
-responses look for a C-CANCEL-RQ of the running request (:func:`cancel_requested`, PS3.7
-9.3.2.3, 9.3.3.3, 9.3.4.3). C-MOVE and C-GET are in :mod:`pynetdicom2.services.retrieve`.
+responses look for a C-CANCEL-RQ of the running request
+(:meth:`~pynetdicom2.asceprovider.Association.cancel_requested`, PS3.7 9.3.2.3, 9.3.3.3,
+9.3.4.3). C-MOVE and C-GET are in :mod:`pynetdicom2.services.retrieve`.
 """
 
 from __future__ import annotations
@@ -160,15 +161,6 @@ def qr_find_scu(
 # --- acceptor side ------------------------------------------------------------------------------
 
 
-def cancel_requested(asce: Association, msg_id: int | None) -> bool:
-    """Whether a C-CANCEL-RQ for ``msg_id`` has arrived; never waits (PS3.7 9.3.2.3).
-
-    Other messages that arrived meanwhile stay for the association's loop
-    (:meth:`~pynetdicom2.asceprovider.Association.cancel_requested`).
-    """
-    return asce.cancel_requested(msg_id)
-
-
 def respond_failure(
     asce: Association,
     ctx: PContextDef,
@@ -256,7 +248,7 @@ def answer_find(
             asce.send(rsp, ctx.id)
             if not status.is_pending:
                 return
-            if cancel_requested(asce, msg_id):
+            if asce.cancel_requested(msg_id):
                 close_iterator(results)
                 rsp = response_for(dm.CFindRSPMessage, ctx, msg)
                 rsp.status = int(statuses.C_FIND_CANCEL)

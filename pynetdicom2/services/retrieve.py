@@ -39,7 +39,6 @@ from pynetdicom2.services.query import (
     GET_SOP_CLASSES,
     MOVE_SOP_CLASSES,
     cancel_request,
-    cancel_requested,
     close_iterator,
     new_request,
     request_identifier,
@@ -398,7 +397,7 @@ def qr_move_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> No
     try:
         perform_sub_operations(
             asce, ctx, msg, rsp_class, count, items, destination.store,
-            lambda: cancel_requested(asce, msg_id),
+            lambda: asce.cancel_requested(msg_id),
         )
     finally:
         destination.close()
@@ -466,5 +465,5 @@ def qr_get_scp(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> Non
         return storage_scu(asce, store_ctx, source, asce.new_message_id())
 
     perform_sub_operations(
-        asce, ctx, msg, rsp_class, count, items, store, lambda: cancel_requested(asce, get_id)
+        asce, ctx, msg, rsp_class, count, items, store, lambda: asce.cancel_requested(get_id)
     )
