@@ -15,7 +15,9 @@ Each case runs in two directions, with DCMTK on the other end:
   TCP_NODELAY; DCMTK ``echoscu``/``storescu`` as the reference);
 * ``from-storescu``: DCMTK ``echoscu``/``storescu`` -> an SCP (our ``StorageAE``; pynetdicom's
   ``start_server`` with an ``EVT_C_STORE`` handler writing the encoded data set; the same with
-  TCP_NODELAY; DCMTK ``storescp`` as the reference).
+  TCP_NODELAY; DCMTK ``storescp`` as the reference). Peer ``ours-fsync`` is our
+  ``StorageAE`` with ``fsync=True`` (durable Success: file and directory synced before each
+  response), in this direction only: its row beside ``ours`` is the cost of that guarantee.
 
 Every side runs in its own process (this script re-runs itself with ``--role``), so the peak
 RSS of each process is its own (``os.wait4``). Python SCUs time themselves from the first
@@ -74,9 +76,10 @@ SCU_AET = 'BENCHSCU'
 PROCESS_TIMEOUT = 900.0
 LISTEN_TIMEOUT = 20.0
 
-PEERS = ('ours', 'pynetdicom', 'pynetdicom-nodelay', 'dcmtk')
+PEERS = ('ours', 'ours-fsync', 'pynetdicom', 'pynetdicom-nodelay', 'dcmtk')
 PEER_LABELS = {
     'ours': 'pynetdicom2',
+    'ours-fsync': 'pynetdicom2 --fsync',
     'pynetdicom': 'pynetdicom',
     'pynetdicom-nodelay': 'pynetdicom+NODELAY',
     'dcmtk': 'DCMTK',
@@ -441,7 +444,7 @@ def role_scp_ours(args: argparse.Namespace) -> None:
     from pynetdicom2 import applicationentity as ae
     from pynetdicom2 import sopclass as sc
 
-    scp = ae.StorageAE(Path(args.out), SCP_AET, 0, bind_and_activate=False)
+    scp = ae.StorageAE(Path(args.out), SCP_AET, 0, bind_and_activate=False, fsync=args.fsync)
     scp.add_scp(sc.verification_scp).add_scp(sc.storage_scp)
     scp.server.server_address = ('127.0.0.1', 0)  # bound on activation: loopback only
     with scp:
@@ -587,8 +590,10 @@ class Bench:
                 child.kill()
                 raise
             return child, port
-        role = 'scp-ours' if peer == 'ours' else 'scp-pynetdicom'
+        role = 'scp-ours' if peer.startswith('ours') else 'scp-pynetdicom'
         extra = ['--out', str(out)] + (['--nodelay'] if peer == 'pynetdicom-nodelay' else [])
+        if peer == 'ours-fsync':
+            extra.append('--fsync')
         child = Child(self._python(role, case, extra), self._log(role), stdout_pipe=True,
                       stdin_pipe=True)
         try:
@@ -776,6 +781,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--files', help=argparse.SUPPRESS)
     parser.add_argument('--out', help=argparse.SUPPRESS)
     parser.add_argument('--nodelay', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--fsync', action='store_true', help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -814,7 +820,9 @@ def main() -> int:
             # Every row once per round, rounds repeated: a machine that slows down or speeds up
             # during the run (other jobs, the file system) then weighs on all rows alike.
             rows = [(direction, peer) for direction in args.directions for peer in peers
-                    if peer != 'dcmtk' or direction == args.directions[0]]
+                    if (peer != 'dcmtk' or direction == args.directions[0])
+                    and (peer != 'ours-fsync' or (direction == 'from-storescu'
+                                                  and case.kind == 'store'))]
             tries: dict[tuple[str, str], list[Measurement]] = {row: [] for row in rows}
             broken: set[tuple[str, str]] = set()
             for _ in range(max(1, args.repeat)):

@@ -228,6 +228,9 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
                         help='file path under -od from attribute values, e.g. '
                              "'{PatientID}/{StudyInstanceUID}/{SOPInstanceUID}.dcm' "
                              '(default: <SOPInstanceUID>.dcm)')
+    output.add_argument('--fsync', action='store_true',
+                        help='answer Success only once each file and its directory are on '
+                             'the disk (fsync): nothing acknowledged is lost in a power cut')
     parser.add_argument('--max-associations', type=int, default=None, metavar='[n]umber',
                         help='reject associations beyond n at once (default: no limit)')
     ns = parser.parse_args(argv)
@@ -240,6 +243,7 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
             scp = _StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu,
                             host=ns.bind)
         scp.file_naming = naming
+        scp.fsync = ns.fsync
         scp.allowed_calling_aets = frozenset(ns.accept) or None
         scp.maximum_associations = ns.max_associations
         configure(scp, ns)

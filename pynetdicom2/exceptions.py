@@ -49,6 +49,11 @@ class DIMSEProcessingError(NetDICOMError):
     """A DIMSE message or PDV is malformed or arrived out of order."""
 
 
+class InvalidDataSetError(NetDICOMError):
+    """An encoded data set is not one: empty, cut short, garbage, or left unterminated
+    (PS3.5 7). Raised by :mod:`pynetdicom2.datasetcheck`; its message says where."""
+
+
 class AssociationError(NetDICOMError):
     """An association could not be set up or carried on."""
 

@@ -40,8 +40,11 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import logging
 import os
+import re
 import string
 import struct
 import tempfile
@@ -57,19 +60,22 @@ from pydicom.uid import UID
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.negotiation import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION_NAME
 
+logger = logging.getLogger('pynetdicom2.filestorage')
+
 __all__ = [
     'PREAMBLE', 'FileNaming', 'Part10Meta', 'SOPInstanceUIDNaming', 'StagedFile',
-    'StagingReserve', 'StudySeriesNaming', 'TemplateNaming', 'encode_meta', 'is_safe_uid',
-    'numbered', 'read_header', 'read_meta', 'safe_component', 'write_meta',
+    'StagingReserve', 'StudySeriesNaming', 'TemplateNaming', 'encode_meta', 'is_copy_of',
+    'is_safe_uid', 'numbered', 'place', 'read_header', 'read_meta', 'safe_component',
+    'sync_directories', 'sync_file', 'write_meta',
 ]
 
 #: PS3.10 7.1: a 128-byte preamble (all zero when unused) and the prefix ``DICM``.
 PREAMBLE = b'\0' * 128 + b'DICM'
 
-# PS3.5 9.1: a UID is at most 64 characters, numeric components separated by single dots.
-# Leading zeros inside a component are forbidden by the standard but emitted by real devices;
-# they are harmless in a file name, so we accept them rather than lose a data set over it.
+# PS3.5 9.1: a UID is at most 64 characters: numeric components, separated by single dots,
+# none with a leading zero (a lone 0 is a component), and a root and a suffix at least.
 _MAX_UID_LENGTH = 64
+_UID = re.compile(r'(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))+')
 
 # PS3.5 7.1.2: explicit VR elements whose length field is 4 bytes after 2 reserved bytes.
 _LONG_VRS = frozenset({b'OB', b'OD', b'OF', b'OL', b'OV', b'OW', b'SQ', b'SV', b'UC', b'UN',
@@ -87,23 +93,22 @@ _FROM_COMMAND_SET = {'SOPInstanceUID': 0x00001000, 'SOPClassUID': 0x00000002}
 
 
 def is_safe_uid(uid: Any) -> bool:
-    """True when ``uid`` is a UID that may become a file name: 1-64 digits and single dots.
+    """True when ``uid`` is a valid UID (PS3.5 9.1), and so may become a file name.
 
-    ``../x``, ``/abs``, empty strings, over-long values and anything but a str are refused,
-    so a name built from a peer's UID can never leave its directory.
+    At most 64 characters, numeric components separated by single dots, no component with a
+    leading zero, at least two components. ``../x``, ``/abs``, empty strings, ``00``,
+    ``0001`` and anything but a str are refused: a name built from a peer's UID never leaves
+    its directory, and never lands on a file a valid UID could not have named.
 
     >>> is_safe_uid('1.2.840.10008.5.1.4.1.1.2'), is_safe_uid('../x'), is_safe_uid('')
     (True, False, False)
+    >>> is_safe_uid('1.2.0.3'), is_safe_uid('1.2.03'), is_safe_uid('0001'), is_safe_uid('1')
+    (True, False, False, False)
     """
-    # String methods rather than a regular expression: this runs several times per C-STORE.
     return (
         isinstance(uid, str)
-        and 0 < len(uid) <= _MAX_UID_LENGTH
-        and uid.isascii()
-        and uid[0] != '.'
-        and uid[-1] != '.'
-        and '..' not in uid
-        and uid.replace('.', '').isdigit()
+        and len(uid) <= _MAX_UID_LENGTH
+        and _UID.fullmatch(uid) is not None
     )
 
 
@@ -321,6 +326,8 @@ class StagedFile(io.BufferedRandom):
         self._name: str = raw.name
         #: The directory the file lives in, and its final name's.
         self.directory = os.path.dirname(self._name)
+        #: Where the data set starts, once the file meta is written (None: not told).
+        self.data_set_offset: int | None = None
         self._finished = False
 
     @property
@@ -337,6 +344,32 @@ class StagedFile(io.BufferedRandom):
         self._finished = True
         return target if isinstance(target, Path) else Path(target)
 
+    def commit_new(self, target: str | os.PathLike[str]) -> bool:
+        """Close the file and give it the name ``target`` only if no file has that name.
+
+        Returns False, the file staying staged, when ``target`` exists. Atomic where the
+        file system has hard links (a link, then the staged name removed): two writers of one
+        name cannot both win. Elsewhere the check and the rename are two steps, which the
+        caller's lock must cover.
+        """
+        if self._finished:
+            raise NetDICOMError(f'{self._name} was already committed or discarded')
+        self.close()
+        try:
+            os.link(self._name, target)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            if os.path.lexists(target):
+                return False
+            os.replace(self._name, target)
+        else:
+            os.unlink(self._name)
+        self._finished = True
+        return True
+
     def discard(self) -> None:
         """Close and delete the file (nothing is left behind)."""
         with contextlib.suppress(OSError):
@@ -345,6 +378,84 @@ class StagedFile(io.BufferedRandom):
             self._finished = True
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._name)
+
+
+# What os.link raises where a file system has no hard links (FAT, some network shares).
+_NO_HARD_LINKS = frozenset(
+    code for code in (getattr(errno, name, None) for name in (
+        'EPERM', 'EACCES', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS', 'EXDEV'))
+    if code is not None
+)
+
+
+def is_copy_of(path: str | os.PathLike[str], sop_instance_uid: str) -> bool:
+    """True when ``path`` is a Part-10 file of the instance ``sop_instance_uid`` (its file
+    meta says so): a file a storing AE may replace with a new copy of that instance."""
+    try:
+        with open(path, 'rb') as fp:
+            return read_meta(fp).sop_instance_uid == sop_instance_uid
+    except (OSError, NetDICOMError):
+        return False
+
+
+def place(
+    staged: StagedFile,
+    target: str | os.PathLike[str],
+    sop_instance_uid: str | None,
+    *,
+    replace: bool = False,
+    max_iterations: int = 10,
+) -> Path:
+    """Give a staged file its final name, never overwriting a file that is not ours.
+
+    ``target`` free: the file goes there. Taken: with ``replace``, a copy of the same
+    instance (:func:`is_copy_of`) is replaced atomically (``os.replace``), as an archive
+    that keeps one copy wants; anything else (another instance's file, a file we did not
+    write) is kept, and the new file goes to the first free ``<stem>_N.dcm``, N <
+    ``max_iterations``, as without ``replace``. Raises :class:`FileExistsError` when every
+    name is taken (the C-STORE then answers A700H: out of resources).
+    """
+    if staged.commit_new(target):
+        return Path(target)
+    if replace and sop_instance_uid and is_copy_of(target, sop_instance_uid):
+        return staged.commit(target)
+    if replace:
+        logger.warning('%s exists and is not a copy of instance %s: it is kept, and the new '
+                       'file goes beside it', target, sop_instance_uid)
+    path = os.fspath(target)
+    stem, extension = (path[:-4], path[-4:]) if path.lower().endswith('.dcm') else (path, '')
+    for index in range(1, max_iterations):
+        candidate = f'{stem}_{index}{extension}'
+        if staged.commit_new(candidate):
+            return Path(candidate)
+    directory, name = os.path.split(path)
+    raise FileExistsError(f'{name} and {max_iterations - 1} numbered copies exist in {directory}')
+
+
+def sync_file(fp: BinaryIO) -> None:
+    """Flush ``fp`` and have the system write it to the disk (``os.fsync``)."""
+    fp.flush()
+    os.fsync(fp.fileno())
+
+
+def sync_directories(path: str | os.PathLike[str], up_to: str | os.PathLike[str]) -> None:
+    """``os.fsync`` the directory of ``path`` and each parent up to ``up_to``, included: a
+    new name, and any directory made for it, survive a power cut. Where directories cannot
+    be opened (Windows) there is nothing to do."""
+    directory = os.path.dirname(os.fspath(path))
+    last = os.path.abspath(up_to)
+    while True:
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except (PermissionError, IsADirectoryError):  # pragma: no cover - Windows
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if os.path.abspath(directory) == last or os.path.dirname(directory) == directory:
+            return
+        directory = os.path.dirname(directory)
 
 
 def _open_hidden(directory: str | os.PathLike[str]) -> io.FileIO:
@@ -570,13 +681,23 @@ class FileNaming:
         empty, ``.``, ``..``, too long or holds other characters than letters, digits,
         ``.-_^`` and space; :class:`FileExistsError` when every numbered name is taken.
         """
+        target = self.target_in(directory, command_set, dataset)
+        return target if self.replace else numbered(target, max_iterations)
+
+    def target_in(
+        self, directory: str | os.PathLike[str], command_set: Dataset,
+        dataset: Dataset | None = None,
+    ) -> Path:
+        """The file's name in ``directory`` before any numbering (see :func:`place`).
+
+        Raises :class:`ValueError` as :meth:`path_in` does.
+        """
         relative = self.relative_path(command_set, dataset)
         if relative.is_absolute() or not relative.parts or not all(
             _is_safe_component(part) for part in relative.parts
         ):
             raise ValueError(f'{relative} is not a safe relative file name; refusing it')
-        target = os.path.join(os.fspath(directory), *relative.parts)
-        return Path(target) if self.replace else numbered(target, max_iterations)
+        return Path(os.path.join(os.fspath(directory), *relative.parts))
 
 
 class SOPInstanceUIDNaming(FileNaming):
@@ -647,7 +768,10 @@ class TemplateNaming(FileNaming):
     @staticmethod
     def _value(keyword: str, dataset: Dataset, command_set: Dataset | None) -> str:
         tag = datadict.tag_for_keyword(keyword)
-        value: Any = dataset.get(keyword) if tag is not None else None
+        try:
+            value: Any = dataset.get(keyword) if tag is not None else None
+        except Exception as exc:  # pydicom raises many kinds on a value it cannot decode
+            raise ValueError(f'{keyword} cannot be read for a file name: {exc}') from None
         if (value is None or value == '') and keyword in _FROM_COMMAND_SET and command_set:
             element = command_set.get(_FROM_COMMAND_SET[keyword])
             value = None if element is None else element.value

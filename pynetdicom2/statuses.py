@@ -293,6 +293,8 @@ C_STORE_CANNOT_UNDERSTAND = Status(0xC000, dm.CStoreRSPMessage)
 C_STORE_CANNON_UNDERSTAND = C_STORE_CANNOT_UNDERSTAND
 C_STORE_OUT_OF_RESOURCES = Status(0xA700, dm.CStoreRSPMessage)
 C_STORE_ELEMENTS_DISCARDED = Status(0xB006, dm.CStoreRSPMessage)
+#: PS3.4 B.2.3: the data set's SOP Class or Instance UID is not the command's.
+C_STORE_DATA_SET_MISMATCH = Status(0xA900, dm.CStoreRSPMessage)
 
 C_FIND_PENDING = Status(0xFF00, dm.CFindRSPMessage)
 C_FIND_PENDING_WARNING = Status(0xFF01, dm.CFindRSPMessage)

@@ -8,6 +8,7 @@ one-line errors. DCMTK's own tools against these are in ``interop/test_dcmtk_app
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 
@@ -271,3 +272,25 @@ def test_a_connection_failure_is_told_by_its_type(monkeypatch, capsys):
                         failing(AssociationAbortedError(2, 0, 'cannot connect, said the peer')))
     assert apps.echoscu(['127.0.0.1', '104']) == 1
     assert capsys.readouterr().err.strip() == 'E: cannot connect, said the peer'
+
+
+def test_storescp_fsync_makes_success_durable(storescp_thread, tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    out = tmp_path / 'out'
+    out.mkdir()
+    scp = storescp_thread('-od', str(out), '--bind', '127.0.0.1', '--fsync')
+    assert scp.fsync
+    path = write_dataset(make_dataset(), tmp_path)
+    assert apps.storescu(['-aec', 'STORESCP', '127.0.0.1', str(scp.local_ae.port), str(path)]) == 0
+    assert len(synced) == 2  # the file, then its directory
+
+
+def test_storescu_reports_a_truncated_file_and_sends_the_others(dicom_scp, tmp_path, capsys):
+    paths = [write_dataset(make_dataset(), tmp_path) for _ in range(3)]
+    paths[1].write_bytes(paths[1].read_bytes()[:-5])
+    assert apps.storescu([*peer(dicom_scp), *map(str, paths)]) == 1
+    captured = capsys.readouterr()
+    assert str(paths[1]) in captured.err and 'cut short' in captured.err
+    assert len(dicom_scp.stored_files()) == 2

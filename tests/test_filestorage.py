@@ -22,10 +22,13 @@ from pynetdicom2.negotiation import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION_N
     ('uid', 'safe'),
     [
         ('1.2.840.10008.5.1.4.1.1.2', True),
-        ('1.2.840.0010.1', True),  # a leading zero: not standard, harmless, accepted
-        ('0', True),
-        ('1' * 64, True),
-        ('1' * 65, False),
+        ('1.2.840.0010.1', False),  # PS3.5 9.1: no leading zero in a component
+        ('1.2.0.10', True),  # a lone 0 is a component
+        ('0', False),  # PS3.5 9.1: a root and a suffix at least
+        ('00', False),
+        ('0001', False),
+        ('1.' + '1' * 62, True),
+        ('1.' + '1' * 63, False),
         ('', False),
         ('../x', False),
         ('/abs', False),

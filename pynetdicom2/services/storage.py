@@ -16,9 +16,14 @@ from typing import TYPE_CHECKING, BinaryIO, Union, cast
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from pynetdicom2 import datasetcheck, dsutils, statuses, uids
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import dsutils, statuses, uids
-from pynetdicom2.exceptions import DIMSEProcessingError, EventHandlingError, NetDICOMError
+from pynetdicom2.exceptions import (
+    DIMSEProcessingError,
+    EventHandlingError,
+    InvalidDataSetError,
+    NetDICOMError,
+)
 from pynetdicom2.filestorage import is_safe_uid, read_meta
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.operations import Mailbox
@@ -83,18 +88,19 @@ def _open_for_context(
     fp = open(path, 'rb')  # noqa: SIM115 - closed by the message encoder or below
     try:
         meta = read_meta(fp)
-        sop_class = meta.sop_class_uid
-        instance = meta.sop_instance_uid
-        if instance is None or sop_class is None:
-            # File meta without the media storage UIDs: read them from the data set.
-            from pydicom import dcmread
-
-            fp.seek(0)
-            ds = dcmread(fp, stop_before_pixels=True, specific_tags=['SOPClassUID',
-                                                                     'SOPInstanceUID'])
-            sop_class = sop_class or UID(ds.get('SOPClassUID', ''))
-            instance = instance or UID(ds.get('SOPInstanceUID', ''))
-            fp.seek(meta.data_set_offset)
+        if meta.transfer_syntax is None:
+            raise NetDICOMError(f'{os.fspath(path)} has no Transfer Syntax UID (0002,0010) in '
+                                'its file meta (PS3.10 7.1): its data set cannot be read')
+        try:
+            # As DCMTK's storescu refuses a file it cannot parse: a truncated or garbled file
+            # is reported, never sent half (and the peer's check would refuse it anyway).
+            found = datasetcheck.check_file(fp, meta.transfer_syntax)
+        except InvalidDataSetError as exc:
+            raise InvalidDataSetError(f'{os.fspath(path)} is not sent: {exc}') from None
+        # The data set's own UIDs name it (the file meta's are a copy, PS3.10 7.1, and some
+        # files disagree with it): the peer checks the command against the data set.
+        sop_class = UID(found.sop_class_uid or meta.sop_class_uid or '')
+        instance = UID(found.sop_instance_uid or meta.sop_instance_uid or '')
         ctx = context_for(sop_class)
         if meta.transfer_syntax != ctx.supported_ts:
             raise NetDICOMError(
@@ -332,6 +338,9 @@ def _store_status(
     if data is None:
         logger.warning('C-STORE-RQ for %s carries no data set', instance)
         return statuses.C_STORE_CANNOT_UNDERSTAND
+    refusal = _check_received(msg, ctx.supported_ts)
+    if refusal is not None:
+        return refusal
     try:
         received = cast(Union[BinaryIO, bytes], data)  # a file, or bytes in memory
         status = as_status(asce.ae.on_receive_store(ctx, received), dm.CStoreRSPMessage)
@@ -345,6 +354,55 @@ def _store_status(
             logger.error('could not put %s in place: %s', instance, exc)
             return statuses.C_STORE_OUT_OF_RESOURCES
     return status
+
+
+def _check_received(msg: dm.CStoreRQMessage, transfer_syntax: str) -> statuses.Status | None:
+    """Refuse a data set that is not whole, or is not the instance the command names.
+
+    PS3.4 B.2.3: C000H (cannot understand) for a data set that is empty, cut short or not
+    a data set at all; A900H (data set does not match SOP class) when its SOP Class or
+    Instance UID is not the command's, which a hook would otherwise file under one UID and
+    index under the other. Only element headers are read (:mod:`pynetdicom2.datasetcheck`).
+    """
+    data = msg.data_set
+    instance = msg.affected_sop_instance_uid
+    try:
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            found = datasetcheck.check_bytes(data, transfer_syntax)
+        else:
+            found = _check_received_file(cast(BinaryIO, data), transfer_syntax)
+    except InvalidDataSetError as exc:
+        logger.warning('refusing C-STORE of %s: %s', instance, exc)
+        return statuses.C_STORE_CANNOT_UNDERSTAND
+    except OSError as exc:
+        logger.error('could not read back the data set of %s: %s', instance, exc)
+        return statuses.C_STORE_OUT_OF_RESOURCES
+    sop_class = msg.sop_class_uid
+    if found.sop_class_uid != sop_class or found.sop_instance_uid != instance:
+        logger.warning(
+            'refusing C-STORE: the command names SOP class %s, instance %s, but the data set '
+            'holds SOP class %s, instance %s (PS3.4 B.2.3: A900H)',
+            sop_class, instance, found.sop_class_uid, found.sop_instance_uid,
+        )
+        return statuses.C_STORE_DATA_SET_MISMATCH
+    return None
+
+
+def _check_received_file(fp: BinaryIO, transfer_syntax: str) -> datasetcheck.DataSetSummary:
+    """:func:`datasetcheck.check_file` past the file meta of a received file; ``fp`` stays put."""
+    start = fp.tell()
+    try:
+        offset = getattr(fp, 'data_set_offset', None)
+        if offset is not None:
+            fp.seek(offset)
+        else:
+            try:
+                read_meta(fp)
+            except NetDICOMError:
+                fp.seek(start)  # a custom get_file's file without file meta
+        return datasetcheck.check_file(fp, transfer_syntax)
+    finally:
+        fp.seek(start)
 
 
 @store_in_file
