@@ -5,31 +5,189 @@
 the :class:`~pynetdicom2.asceprovider.AssociationAcceptor` first, so that the server can abort
 it at any time. It blocks in a selector over the listening socket and a wake-up socketpair
 (no polling), wraps accepted sockets for TLS when the AE has an ``ssl_context`` (PS3.15 B.1),
-counts what it serves (the AE's ``maximum_associations``) and, when the AE quits, aborts the
-associations still running and joins their threads, each with a bound.
+counts what it serves and, when the AE quits, aborts the associations still running and joins
+their threads, each with a bound.
+
+Resources before authentication. A connection is *unnegotiated* from its accept until the
+A-ASSOCIATE-AC is sent (the TLS handshake, waiting for the A-ASSOCIATE-RQ, checking it, and
+a rejected request until the peer closes). Those are capped on their own by the AE's
+``maximum_unnegotiated`` (default :data:`MAXIMUM_UNNEGOTIATED`): a connection beyond it is
+closed at once, without a thread, and logged (at most one warning per
+:data:`_REFUSAL_LOG_INTERVAL` seconds, saying how many). The AE's ``maximum_associations``
+counts only associations whose request passed that check (:meth:`AssociationServer.admit`), so
+silent sockets cannot lock real associations out. ARTIM (PS3.8 9.1.5, the AE's
+``artim_timeout``) bounds how long an unnegotiated connection may stay. Failed user identity
+checks are throttled per calling address by :class:`IdentityThrottle`. The listen backlog is
+the AE's ``listen_backlog`` (default: the system's maximum, :data:`socket.SOMAXCONN`), so a
+burst of connects is not dropped and retried by the client's TCP a second later.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import ipaddress
 import logging
 import selectors
 import socket
 import socketserver
 import ssl
+import struct
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 from pynetdicom2 import tls
 from pynetdicom2.asceprovider_acceptor import AssociationAcceptor
 from pynetdicom2.asceprovider_types import AEBaseProto
 
-__all__ = ['JOIN_TIMEOUT', 'AssociationServer', 'RequestHandler']
+__all__ = [
+    'JOIN_TIMEOUT',
+    'MAXIMUM_UNNEGOTIATED',
+    'AssociationServer',
+    'IdentityThrottle',
+    'RequestHandler',
+]
 
 logger = logging.getLogger('pynetdicom2.applicationentity')
 
 #: Bound, in seconds, for joining one association's thread when the AE quits.
 JOIN_TIMEOUT = 10.0
+#: Default of the AE's ``maximum_unnegotiated``: connections not yet associations, at once.
+#: Each costs two threads and some 70 KiB until ARTIM ends it; a few hundred is far more than
+#: real peers have in set-up at once, and a few dozen MiB at most.
+MAXIMUM_UNNEGOTIATED = 200
+# Seconds between two warnings about connections refused beyond maximum_unnegotiated: a flood
+# must not flood the log too.
+_REFUSAL_LOG_INTERVAL = 5.0
+# SO_LINGER on, zero seconds: close() resets the connection instead of lingering.
+_RESET_ON_CLOSE = struct.pack('ii', 1, 0)
+
+
+class IdentityThrottle:
+    """Failed user identity checks, per calling address: a back-off against password guessing.
+
+    The policy (PS3.7 D.3.3.7 leaves verification, and so its rate, to the acceptor):
+
+    * an address whose record is clean is never held back;
+    * the first ``free_failures`` failures (the ``on_user_identity`` hook saying no) cost
+      nothing; each further one blocks the address for ``first_backoff`` seconds, doubled per
+      failure, at most ``max_backoff``. While blocked, its requests are rejected transient
+      (A-ASSOCIATE-RJ 2/1/1, PS3.8 9.3.4) without the hook being asked; those do not count
+      as failures, so a legitimate user behind the same address gets in once the window
+      is over;
+    * once an address has failed, at most the failures it has left (at least one) may be
+      checked at once, so parallel connections cannot all guess in the same window;
+    * a success clears the address's record, and a record with no failure for
+      ``forget_after`` seconds is forgotten;
+    * at most ``max_addresses`` records are kept (the oldest failures go first): memory stays
+      bounded whatever the number of addresses.
+
+    IPv6 addresses count per /64 network (one host usually owns a whole /64). ``clock`` is
+    for tests. The AE's server holds one (``ae.server.identity_throttle``); set it to None
+    to disable throttling, or to another instance to tune it.
+
+    >>> now = [0.0]
+    >>> throttle = IdentityThrottle(free_failures=1, first_backoff=2, clock=lambda: now[0])
+    >>> throttle.attempt('10.0.0.7'), throttle.failed('10.0.0.7')
+    (0.0, None)
+    >>> throttle.attempt('10.0.0.7'), throttle.failed('10.0.0.7')  # the second failure
+    (0.0, None)
+    >>> throttle.attempt('10.0.0.7')       # blocked for 2 s: the hook is not asked
+    2.0
+    >>> now[0] = 2.0
+    >>> throttle.attempt('10.0.0.7'), throttle.succeeded('10.0.0.7'), throttle.blocked_count()
+    (0.0, None, 0)
+    """
+
+    def __init__(
+        self,
+        free_failures: int = 5,
+        first_backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        forget_after: float = 600.0,
+        max_addresses: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.free_failures = free_failures
+        self.first_backoff = first_backoff
+        self.max_backoff = max_backoff
+        self.forget_after = forget_after
+        self.max_addresses = max_addresses
+        self._clock = clock
+        self._lock = threading.Lock()
+        # key -> [failures, blocked until, last failure, checks in progress]; oldest first.
+        self._records: collections.OrderedDict[str, list[float]] = collections.OrderedDict()
+
+    @staticmethod
+    def _key(host: str) -> str:
+        try:
+            address = ipaddress.ip_address(host.split('%', 1)[0])
+        except ValueError:
+            return host  # not an IP address (a test's socketpair): its own name
+        if isinstance(address, ipaddress.IPv6Address):
+            mapped = address.ipv4_mapped
+            if mapped is not None:
+                return str(mapped)
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
+
+    def attempt(self, host: str) -> float:
+        """0.0 when a check from ``host`` may go on (it is then in progress until
+        :meth:`failed` or :meth:`succeeded`), else the seconds it should wait."""
+        key = self._key(host)
+        with self._lock:
+            record = self._records.get(key)
+            if record is None:
+                return 0.0
+            failures, until, _last, checking = record
+            wait = until - self._clock()
+            if wait > 0:
+                return wait
+            if checking >= max(1, self.free_failures - failures):
+                return self.first_backoff
+            record[3] = checking + 1
+            return 0.0
+
+    def failed(self, host: str) -> None:
+        """A check from ``host`` failed: count it, and block the address past the free ones."""
+        key = self._key(host)
+        now = self._clock()
+        with self._lock:
+            record = self._records.pop(key, None) or [0, 0.0, now, 0]
+            failures = int(record[0]) + 1
+            record[0], record[2], record[3] = failures, now, max(0, record[3] - 1)
+            beyond = failures - self.free_failures
+            if beyond > 0:
+                backoff = self.first_backoff * 2 ** min(beyond - 1, 32)
+                record[1] = now + min(self.max_backoff, backoff)
+            self._records[key] = record  # now the newest
+            self._prune(now)
+
+    def succeeded(self, host: str) -> None:
+        """A check from ``host`` succeeded: its record goes."""
+        with self._lock:
+            self._records.pop(self._key(host), None)
+
+    def blocked_count(self) -> int:
+        """How many addresses are blocked now (for logs and tests)."""
+        now = self._clock()
+        with self._lock:
+            return sum(1 for record in self._records.values() if record[1] > now)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._records)
+
+    def _prune(self, now: float) -> None:
+        """Forget stale records, then the oldest beyond ``max_addresses`` (lock held)."""
+        records = self._records
+        while records:
+            key, record = next(iter(records.items()))
+            stale = max(record[1], record[2]) + self.forget_after <= now and not record[3]
+            if not stale and len(records) <= self.max_addresses:
+                break
+            del records[key]
 
 
 class RequestHandler(socketserver.StreamRequestHandler):
@@ -54,7 +212,7 @@ class RequestHandler(socketserver.StreamRequestHandler):
 
     def setup(self) -> None:
         # The association's DUL thread owns the socket; no file objects over it here.
-        self.server.track(self.asce)
+        self.server.track(self.asce, self.request)
 
     def handle(self) -> None:
         self.asce.handle()
@@ -78,10 +236,12 @@ class AssociationServer(socketserver.ThreadingTCPServer):
 
     allow_reuse_address = True
     daemon_threads = True
-    #: Connections the kernel holds until accepted (socketserver's default is 5): a burst of
-    #: associations (a study sent one association per image, many modalities at once) must
-    #: not have connections dropped while the accepting thread waits for the interpreter.
-    request_queue_size = 128
+    #: Connections the kernel holds until accepted, when the AE sets no ``listen_backlog``
+    #: (socketserver's default is 5). A burst of associations (a study sent one association
+    #: per image, many modalities at once) must not have connects dropped while the accepting
+    #: thread waits for the interpreter: a dropped SYN is retried by the client's TCP only a
+    #: second later. The system's maximum (Linux caps it at ``net.core.somaxconn``).
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(
         self,
@@ -98,7 +258,17 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         self._handshaking: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._association_threads: set[threading.Thread] = set()
-        self._associations: set[AssociationAcceptor] = set()
+        # Every acceptor being served, with its connection's socket.
+        self._associations: dict[AssociationAcceptor, Any] = {}
+        # Sockets of the connections not yet associations (see the module's documentation).
+        self._unnegotiated: set[Any] = set()
+        # Acceptors counted against the AE's maximum_associations.
+        self._admitted: set[AssociationAcceptor] = set()
+        self._refused_since_log = 0
+        self._last_refusal_log = float('-inf')
+        self._backlog = self.request_queue_size
+        #: Failed user identity checks per calling address (None: no throttling).
+        self.identity_throttle: IdentityThrottle | None = IdentityThrottle()
         self._closing = False
         self._running = threading.Event()
         self._stopped = threading.Event()
@@ -110,11 +280,27 @@ class AssociationServer(socketserver.ThreadingTCPServer):
 
     # -- accepting -------------------------------------------------------------------------
 
+    def server_activate(self) -> None:
+        """Listen, with the AE's ``listen_backlog`` (default :attr:`request_queue_size`)."""
+        self._backlog = self._wanted_backlog()
+        self.socket.listen(self._backlog)
+
+    def _wanted_backlog(self) -> int:
+        backlog = getattr(self.local_ae, 'listen_backlog', None)
+        return self.request_queue_size if backlog is None else max(1, int(backlog))
+
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         """Accept connections until :meth:`shutdown` (``poll_interval`` is not used).
 
-        Once shut down, the server stays down (:meth:`AE.quit` closes it next).
+        Once shut down, the server stays down (:meth:`AE.quit` closes it next). A
+        ``listen_backlog`` set on the AE after it bound its port applies from here on
+        (listening again only changes the backlog).
         """
+        backlog = self._wanted_backlog()
+        if backlog != self._backlog:
+            with contextlib.suppress(OSError):
+                self.socket.listen(backlog)
+                self._backlog = backlog
         self._stopped.clear()
         self._running.set()
         try:
@@ -155,12 +341,41 @@ class AssociationServer(socketserver.ThreadingTCPServer):
             name=f'pynetdicom2-association-{host}:{port}',
             daemon=True,
         )
+        limit = getattr(self.local_ae, 'maximum_unnegotiated', MAXIMUM_UNNEGOTIATED)
         with self._lock:
-            if self._closing:
-                self.shutdown_request(request)
-                return
-            self._association_threads.add(thread)
+            refused = self._closing or (limit is not None and len(self._unnegotiated) >= limit)
+            if not refused:
+                self._unnegotiated.add(request)
+                self._association_threads.add(thread)
+        if refused:
+            if not self._closing:
+                self._log_refusal(client_address, limit)
+            self._drop(request)
+            return
         thread.start()
+
+    @staticmethod
+    def _drop(request: Any) -> None:
+        """Close a connection we will not serve, at once: nothing is sent, nothing waited for
+        (a reset, so the socket does not linger in TIME_WAIT on our side)."""
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        with contextlib.suppress(OSError):
+            request.close()
+
+    def _log_refusal(self, client_address: Any, limit: int) -> None:
+        """One warning per _REFUSAL_LOG_INTERVAL at most, counting the refusals in between."""
+        now = time.monotonic()
+        self._refused_since_log += 1
+        if now - self._last_refusal_log < _REFUSAL_LOG_INTERVAL:
+            return
+        logger.warning(
+            'closed the connection from %s at once: maximum_unnegotiated (%d) connections '
+            'are not yet associations; %d closed so since the last warning',
+            client_address, limit, self._refused_since_log,
+        )
+        self._refused_since_log = 0
+        self._last_refusal_log = now
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
@@ -168,6 +383,7 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         finally:
             with self._lock:
                 self._association_threads.discard(threading.current_thread())
+                self._unnegotiated.discard(request)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is not None and not self._handshake(request, client_address):
@@ -190,21 +406,62 @@ class AssociationServer(socketserver.ThreadingTCPServer):
 
     # -- tracking --------------------------------------------------------------------------
 
-    def track(self, asce: AssociationAcceptor) -> None:
+    def track(self, asce: AssociationAcceptor, request: Any = None) -> None:
+        """Serve ``asce`` (on the connection ``request``): :meth:`close_associations` kills it."""
         with self._lock:
-            self._associations.add(asce)
+            self._associations[asce] = request
             closing = self._closing
         if closing:
             asce.kill()
 
     def untrack(self, asce: AssociationAcceptor) -> None:
         with self._lock:
-            self._associations.discard(asce)
+            request = self._associations.pop(asce, None)
+            self._unnegotiated.discard(request)
+            self._admitted.discard(asce)
+
+    def admit(self, asce: AssociationAcceptor, limit: int | None) -> bool:
+        """Count ``asce`` among the associations, unless ``limit`` of them already are.
+
+        Called with the A-ASSOCIATE-RQ, before the other checks: False means the request
+        is to be rejected transient, local limit exceeded (A-ASSOCIATE-RJ 2/3/2, PS3.8
+        9.3.4). Checking and counting under one lock: two requests cannot both take the
+        last place. :meth:`dismiss` gives the place back when the request is rejected
+        after all.
+        """
+        with self._lock:
+            if asce in self._admitted:
+                return True
+            if limit is not None and len(self._admitted) >= limit:
+                return False
+            self._admitted.add(asce)
+            return True
+
+    def dismiss(self, asce: AssociationAcceptor) -> None:
+        """The request :meth:`admit` counted was rejected: its place is free again."""
+        with self._lock:
+            self._admitted.discard(asce)
+
+    def negotiated(self, asce: AssociationAcceptor) -> None:
+        """The A-ASSOCIATE-AC went out: the connection no longer counts as unnegotiated."""
+        with self._lock:
+            self._unnegotiated.discard(self._associations.get(asce))
 
     def association_count(self) -> int:
-        """How many associations are being served now (each counted from its connection)."""
+        """How many associations are being served now: counted from their A-ASSOCIATE-RQ
+        passing the limit (:meth:`admit`), not from their connection."""
         with self._lock:
-            return len(self._associations)
+            return len(self._admitted)
+
+    def connection_count(self) -> int:
+        """How many connections are being served now, associations or not yet."""
+        with self._lock:
+            return len(self._association_threads)
+
+    def unnegotiated_count(self) -> int:
+        """How many connections are not yet associations (``maximum_unnegotiated`` caps them)."""
+        with self._lock:
+            return len(self._unnegotiated)
 
     def close_associations(self, timeout: float = JOIN_TIMEOUT) -> None:
         """Abort the associations still running and join their threads (each with a bound)."""

@@ -60,7 +60,12 @@ from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, Implic
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import pdu, statuses, tls, uids
-from pynetdicom2.aeserver import JOIN_TIMEOUT, AssociationServer, RequestHandler
+from pynetdicom2.aeserver import (
+    JOIN_TIMEOUT,
+    MAXIMUM_UNNEGOTIATED,
+    AssociationServer,
+    RequestHandler,
+)
 from pynetdicom2.asceprovider_acceptor import AssociationAcceptor
 from pynetdicom2.asceprovider_association import Association
 from pynetdicom2.asceprovider_requester import AssociationRequester
@@ -211,6 +216,20 @@ class AEBase:
         #: Most associations served at once (None: no limit); one more is rejected transient,
         #: local limit exceeded (A-ASSOCIATE-RJ 2/3/2).
         self.maximum_associations: int | None = None
+        #: Most connections at once that are not yet associations (from the accept until the
+        #: A-ASSOCIATE-AC: TLS handshake, waiting for and checking the request; None: no
+        #: limit). Beyond it a connection is closed at once, and logged. Counted apart from
+        #: ``maximum_associations``, which counts only associations.
+        self.maximum_unnegotiated: int | None = MAXIMUM_UNNEGOTIATED
+        #: The listen backlog: connections the system holds until we accept them (None: the
+        #: system's maximum, socket.SOMAXCONN). Read when the port starts listening, and again
+        #: when serving starts.
+        self.listen_backlog: int | None = None
+        #: Largest data set held in memory, in bytes (None: no limit): identifiers and
+        #: N-service attributes, not those of ``store_in_file`` classes (streamed to files).
+        #: A larger one is dropped as it arrives and its request answered out of resources
+        #: (:mod:`pynetdicom2.dimsedecoder`). Read when an association starts.
+        self.max_data_set_in_memory: int | None = dm.DEFAULT_MAX_DATA_SET_IN_MEMORY
         self.context_def_list: dict[int, PContextDefList] = {}
         self.store_in_file: set[str] = set()
         self.supported_scu: dict[str, Any] = {}

@@ -103,7 +103,12 @@ class AssociationAcceptor(Association):
         super().abort(0)
 
     def reject(self, result: int, source: int, diag: int) -> None:
-        """Send an A-ASSOCIATE-RJ (PS3.8 9.3.4) and let the peer close the transport."""
+        """Send an A-ASSOCIATE-RJ (PS3.8 9.3.4) and let the peer close the transport.
+
+        The place under ``maximum_associations`` goes back first: a requester that never
+        closes (Sta13, ARTIM bounds it) must not hold it meanwhile.
+        """
+        self._dismiss()
         try:
             self.dul.send(pdu.AAssociateRjPDU(result, source, diag))
         except NetDICOMError as exc:
@@ -271,14 +276,22 @@ class AssociationAcceptor(Association):
             ),
             None,
         )
-        self._check_access()
+        server = getattr(self.ae, 'server', None)
         try:
-            self.ae.on_association_request(self, rq)
-        except AssociationRejectedError as exc:
-            logger.info('on_association_request rejected %s: %s', self.remote_ae, exc)
-            self.reject(exc.result, exc.source, exc.diagnostic)
+            self._check_access()
+            try:
+                self.ae.on_association_request(self, rq)
+            except AssociationRejectedError as exc:
+                logger.info('on_association_request rejected %s: %s', self.remote_ae, exc)
+                self.reject(exc.result, exc.source, exc.diagnostic)
+                raise
+            self.accept(rq)
+        except BaseException:
+            self._dismiss()  # rejected or failed: its place is free again
             raise
-        self.accept(rq)
+        negotiated = getattr(server, 'negotiated', None)
+        if negotiated is not None:
+            negotiated(self)  # no longer counts against maximum_unnegotiated
 
     def _check_access(self) -> None:
         """The AE's access policy: association limit, calling AE allow-list, user identity.
@@ -286,37 +299,80 @@ class AssociationAcceptor(Association):
         Rejects (A-ASSOCIATE-RJ) and raises :class:`AssociationRejectedError` when the request
         may not go on: 2/3/2 beyond ``ae.maximum_associations``, 1/1/3 for a calling AE title
         not in ``ae.allowed_calling_aets``, 1/1/1 when ``ae.on_user_identity`` says no (its
-        bytes or str answer becomes the 0x59 server response). Identity fields are never
-        logged.
+        bytes or str answer becomes the 0x59 server response), 2/1/1 (transient, no reason
+        given) while the calling address is throttled for failed identity checks. Identity
+        fields are never logged.
+
+        Only associations count against ``maximum_associations``: this request is counted
+        from here (the server's :meth:`~pynetdicom2.aeserver.AssociationServer.admit`), not
+        from its connection, so connections that never send a request (capped apart, by
+        ``maximum_unnegotiated``) cannot lock associations out.
+
+        Failed identity checks are throttled per calling address (the server's
+        :class:`~pynetdicom2.aeserver.IdentityThrottle`): by default the first five failures
+        are free, each further one blocks the address for 1 s, doubling up to 60 s. Requests
+        from a blocked address are rejected 2/1/1 without asking the hook, so a password
+        guesser gets a handful of guesses, then about one per minute, and a success clears
+        the address's record.
         """
         ae = self.ae
-        rejection: tuple[int, int, int, str] | None = None
+        server = getattr(ae, 'server', None)
         limit = getattr(ae, 'maximum_associations', None)
-        count = getattr(getattr(ae, 'server', None), 'association_count', None)
+        admit = getattr(server, 'admit', None)
         allowed = getattr(ae, 'allowed_calling_aets', None)
-        if limit is not None and count is not None and count() > limit:
+        rejection: tuple[int, int, int, str] | None = None
+        if admit is not None and not admit(self, limit):
             rejection = (2, 3, 2, f'more than maximum_associations ({limit}) at once')
         elif allowed is not None and self.remote_ae.strip() not in {
             title.strip() for title in allowed
         }:
             rejection = (1, 1, 3, f'calling AE title {self.remote_ae!r} is not allowed')
         else:
-            verify = getattr(ae, 'on_user_identity', None)
-            if verify is not None:
-                try:
-                    verdict = verify(self, self.user_identity)
-                except Exception:
-                    logger.exception('the on_user_identity hook failed; rejecting')
-                    verdict = False
-                if verdict is None or verdict is False:
-                    kind = getattr(self.user_identity, 'user_identity_type', None)
-                    rejection = (1, 1, 1, f'user identity (type {kind}) not accepted')
-                elif isinstance(verdict, (bytes, str)):
-                    self.identity_response = (
-                        verdict.encode() if isinstance(verdict, str) else verdict
-                    )
+            rejection = self._check_identity(getattr(server, 'identity_throttle', None))
         if rejection is not None:
             self._refuse(*rejection)
+
+    def _dismiss(self) -> None:
+        """Give back the place :meth:`_check_access` took under ``maximum_associations``."""
+        dismiss = getattr(getattr(self.ae, 'server', None), 'dismiss', None)
+        if dismiss is not None:
+            dismiss(self)
+
+    def _check_identity(self, throttle: Any) -> tuple[int, int, int, str] | None:
+        """Ask ``ae.on_user_identity`` unless the calling address is throttled; the
+        rejection to send, or None (see :meth:`_check_access`)."""
+        verify = getattr(self.ae, 'on_user_identity', None)
+        if verify is None:
+            return None
+        host = self._peer_host()
+        if throttle is not None:
+            wait = throttle.attempt(host)
+            if wait > 0:
+                return (2, 1, 1, f'too many failed user identity checks from {host}; '
+                                 f'the hook is not asked for {wait:.1f} s')
+        verdict: Any = False
+        try:
+            verdict = verify(self, self.user_identity)
+        except Exception:
+            logger.exception('the on_user_identity hook failed; rejecting')
+            verdict = False
+        finally:
+            if throttle is not None:
+                accepted = verdict is not None and verdict is not False
+                (throttle.succeeded if accepted else throttle.failed)(host)
+        if verdict is None or verdict is False:
+            kind = getattr(self.user_identity, 'user_identity_type', None)
+            return (1, 1, 1, f'user identity (type {kind}) not accepted')
+        if isinstance(verdict, (bytes, str)):
+            self.identity_response = verdict.encode() if isinstance(verdict, str) else verdict
+        return None
+
+    def _peer_host(self) -> str:
+        """The calling address, without the port (what throttling counts per)."""
+        address = self.client_address
+        if isinstance(address, tuple) and address:
+            return str(address[0])
+        return str(address or 'local')
 
     def _loop(self) -> None:
         progress: tuple[Any, ...] | None = None

@@ -90,8 +90,13 @@ class Association:
     def _create_dul(
         self, local_ae: AEBaseProto, dul_socket: socket.socket | None, max_pdu_length: int
     ) -> DULServiceProvider:
-        """Create the DUL service provider, of the class :meth:`_dul_class` gives."""
-        return self._dul_class()(
+        """Create the DUL service provider, of the class :meth:`_dul_class` gives.
+
+        Its reassembler keeps a data set in memory up to the AE's ``max_data_set_in_memory``
+        (:mod:`pynetdicom2.dimsedecoder`); set before any PDU can arrive, since the provider's
+        thread starts later (on ``start``, or the first send or receive).
+        """
+        dul = self._dul_class()(
             frozenset(local_ae.store_in_file),
             self._get_file,
             dul_socket,
@@ -99,6 +104,10 @@ class Association:
             local_ae.artim_timeout,
             **self._dul_options(),
         )
+        dul.state_machine.max_data_set_in_memory = getattr(
+            local_ae, 'max_data_set_in_memory', dm.DEFAULT_MAX_DATA_SET_IN_MEMORY
+        )
+        return dul
 
     def _dul_options(self) -> dict[str, Any]:
         return {}
@@ -329,11 +338,20 @@ class Association:
         prescribes (PS3.8 Table 9-10, Sta9 to Sta12). DIMSE messages still arriving are
         dropped (and logged).
         Raises :class:`AssociationAbortedError` when the peer aborts instead, and
-        :class:`DCMTimeoutError` (after aborting) when no answer comes within ARTIM.
+        :class:`DCMTimeoutError` (after aborting) when no answer comes within ARTIM. When the
+        peer asked first and is still waiting for our answer (Sta8), it gets it (AR-4): both
+        sides wanted the association over, and it is.
         """
-        self.dul.send(pdu.AReleaseRqPDU())
         collision = False
         try:
+            try:
+                self.dul.send(pdu.AReleaseRqPDU())
+            except NetDICOMError:
+                if self.dul.state is not States.STA_8:
+                    raise
+                self.dul.send(pdu.AReleaseRpPDU())
+                self._finish()
+                return pdu.AReleaseRpPDU()
             while True:
                 item = self._router.wait_unclaimed(self.ae.artim_timeout, releasing=True)
                 if isinstance(item, pdu.AReleaseRpPDU):

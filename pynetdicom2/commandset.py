@@ -285,9 +285,13 @@ def decode_command_set(raw: bytes) -> Dataset:
         # pydicom stops quietly at a truncated element; the elements must cover every byte.
         covered = 0
         for tag in command_set.keys():
-            # pydicom's overload says DataElement: an element read and not yet converted
-            # (all of them, here) is a RawDataElement, which has the length.
-            elem: RawDataElement = command_set.get_item(tag)  # type: ignore[assignment]
+            elem = command_set.get_item(tag)
+            if not isinstance(elem, RawDataElement):
+                # pydicom converts a zero-length value at once (an empty UID, say): that is a
+                # value missing, for the service to refuse with a status, not a malformed
+                # command set to abort for.
+                covered += 8
+                continue
             length = elem.length
             if length == 0xFFFFFFFF:
                 raise ValueError(f'element {tag} has an undefined length')

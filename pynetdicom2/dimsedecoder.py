@@ -7,6 +7,13 @@ in files, written fragment by fragment to the file a callback gives, so that a l
 never sits in memory. Everything the peer got wrong (PS3.7 6.3, PS3.8 E.2) raises
 :class:`~pynetdicom2.exceptions.DIMSEProcessingError`.
 
+What is kept in memory is bounded, so that a peer cannot make us hold what it likes: a command
+set beyond :data:`MAX_COMMAND_SET_LENGTH` is a protocol error (the association is aborted), and
+a data set joined in memory beyond ``max_data_set_in_memory`` (default
+:data:`DEFAULT_MAX_DATA_SET_IN_MEMORY`) is dropped as soon as it grows past the limit: the rest
+of it is read and discarded, and the message is delivered without it, ``storage_error`` set,
+for the service to answer a failure status (out of resources) rather than abort.
+
 The reassembler, :class:`Reassembler`, knows no message class; the one to use is its subclass
 :class:`pynetdicom2.dimsemessages.DIMSEDecoder`, which adds them. It is pure code: no socket,
 no thread, no timer; the only I/O it does is writing to the files it is handed.
@@ -23,6 +30,8 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from pydicom.dataset import Dataset
@@ -36,7 +45,27 @@ if TYPE_CHECKING:  # pragma: no cover
     from pynetdicom2 import pdu
     from pynetdicom2.dimsemessages import DIMSEMessage
 
-__all__ = ['GetFileCallback', 'Reassembler']
+__all__ = [
+    'DEFAULT_MAX_DATA_SET_IN_MEMORY', 'MAX_COMMAND_SET_LENGTH', 'GetFileCallback', 'Reassembler',
+]
+
+# The reassembler runs on the DUL thread, and what it finds wrong is the peer's DIMSE traffic:
+# it logs where the upper layer logs that.
+logger = logging.getLogger('pynetdicom2.dul')
+
+#: Largest command set accepted, in bytes. A command set is a few group 0000 elements (PS3.7
+#: Annex E): a few UIDs of at most 64 bytes, an AE title, counters, an Error Comment; the
+#: longest any real peer sends is a few hundred bytes. Only the multi-valued elements can grow,
+#: Attribute Identifier List (0000,1005) of an N-GET, Offending Element (0000,0901), at 4 bytes a
+#: tag: 64 KiB still holds 16,000 tags, more than the data dictionary has attributes. Beyond
+#: it, the peer is not sending a command set: the association is aborted.
+MAX_COMMAND_SET_LENGTH = 64 * 1024
+
+#: Default largest data set joined in memory (``max_data_set_in_memory``), in bytes: 64 MiB.
+#: The data sets kept in memory are the identifiers of C-FIND, C-GET and C-MOVE and the
+#: attribute lists, event and action information of the DIMSE-N services (C-STORE data sets
+#: go to files): kilobytes; a storage commitment request listing 100,000 instances, 15 MB.
+DEFAULT_MAX_DATA_SET_IN_MEMORY = 64 * 1024 * 1024
 
 #: ``get_file_cb(context, command_set) -> (fp, start)``: the file a data set is written to.
 GetFileCallback = Callable[[Any, Dataset], tuple[BinaryIO, int]]
@@ -70,11 +99,19 @@ class Reassembler:
     data sets go straight to a file: for those, ``get_file_cb(context, command_set)`` is
     called once, when the command set is complete, and returns ``(fp, start)``; each data
     fragment is written to ``fp`` as it arrives, and at the end ``fp.seek(start)`` becomes
-    ``msg.data_set``. Any other data set is joined once into bytes.
+    ``msg.data_set``. Any other data set is joined once into bytes, up to
+    ``max_data_set_in_memory`` bytes (None: no limit).
 
     An :class:`OSError` from ``get_file_cb``, from a write or from the final seek is not a
-    protocol error: the rest of that data set is read and discarded, the file is closed, and
-    the message is delivered with ``data_set`` None and ``storage_error`` set to the error.
+    protocol error: the file is deleted at once (its ``discard()``, e.g. a
+    :class:`~pynetdicom2.filestorage.StagedFile`'s, else closed), so that a full disk is not
+    kept full by it until the association ends; the rest of that data set is read and
+    discarded, and the message is delivered with ``data_set`` None and ``storage_error`` set
+    to the error. A data set in memory that grows past ``max_data_set_in_memory`` is treated
+    the same way: its fragments are dropped at once, and ``storage_error`` is an
+    :class:`OSError` with errno ``ENOMEM`` (the service answers out of resources, e.g. A700H).
+
+    A command set longer than :data:`MAX_COMMAND_SET_LENGTH` is a protocol error.
 
     Everything the peer got wrong raises :class:`DIMSEProcessingError` (and resets the
     decoder); the association should then be aborted.
@@ -98,10 +135,13 @@ class Reassembler:
         accepted_contexts: Mapping[int, Any],
         store_in_file: Container[str],
         get_file_cb: GetFileCallback | None,
+        max_data_set_in_memory: int | None = DEFAULT_MAX_DATA_SET_IN_MEMORY,
     ) -> None:
         self.accepted_contexts = accepted_contexts
         self.store_in_file = store_in_file
         self.get_file_cb = get_file_cb
+        #: Largest data set joined in memory, in bytes (None: no limit); files are not bounded.
+        self.max_data_set_in_memory = max_data_set_in_memory
         self.receiving = False
         self.command_set_received = False
         self.data_set_received = False
@@ -109,6 +149,9 @@ class Reassembler:
         self.msg: DIMSEMessage | None = None
         self._command_fragments: list[Any] = []
         self._data_fragments: list[Any] = []
+        # Bytes of the message in progress kept so far: command set, data set in memory.
+        self._command_length = 0
+        self._data_length = 0
         self._fp: BinaryIO | None = None
         self._start = 0
         self._storage_error: OSError | None = None
@@ -210,6 +253,12 @@ class Reassembler:
                     f'a command fragment arrived on context {pc_id} while the data set of '
                     f'{_message_name(self.msg)} was expected (PS3.7 6.3)'
                 )
+            self._command_length += len(payload)
+            if self._command_length > MAX_COMMAND_SET_LENGTH:
+                raise DIMSEProcessingError(
+                    f'the command set on context {pc_id} exceeds {MAX_COMMAND_SET_LENGTH} '
+                    f'bytes: no command set is that long (PS3.7 6.3.1, Annex E)'
+                )
             self._command_fragments.append(bytes(payload))  # the buffer is the caller's
             if is_last:
                 return self._command_complete()
@@ -272,16 +321,48 @@ class Reassembler:
             except OSError as exc:
                 self._storage_failed(exc)
         elif self._storage_error is None:
+            self._data_length += len(payload)
+            limit = self.max_data_set_in_memory
+            if limit is not None and self._data_length > limit:
+                self._too_large(limit)
+                return
             # A copy: the caller may reuse its buffer once feed() returns. One fragment,
             # the usual small data set, is then delivered as is (join returns it).
             self._data_fragments.append(bytes(payload))
         # else: draining a data set that could not be stored
 
+    def _too_large(self, limit: int) -> None:
+        """Stop keeping a data set past ``limit``: its memory goes now, the rest is drained."""
+        self._data_fragments = []
+        name = _message_name(self.msg)
+        logger.warning(
+            'the data set of %s on context %s exceeds max_data_set_in_memory (%d bytes): '
+            'discarding it as it arrives; the request is answered out of resources',
+            name, self.pc_id, limit,
+        )
+        self._storage_error = OSError(
+            errno.ENOMEM,
+            f'the data set of {name} exceeds max_data_set_in_memory ({limit} bytes)',
+        )
+
     def _storage_failed(self, exc: OSError) -> None:
+        """A file write failed (e.g. a full disk): delete the file now, drain the rest.
+
+        Left in place until the association ends, a partial file would keep the disk full
+        and fail every later store of the association too. ``discard()`` (a
+        :class:`~pynetdicom2.filestorage.StagedFile`'s) closes and deletes it, and a second
+        discard when the association ends does nothing; a file without one is only closed,
+        the storage layer that made it removes it.
+        """
         self._storage_error = exc
         fp, self._fp = self._fp, None
-        if fp is not None:
-            with contextlib.suppress(OSError):
+        if fp is None:
+            return
+        discard = getattr(fp, 'discard', None)
+        with contextlib.suppress(OSError):
+            if callable(discard):
+                discard()
+            else:
                 fp.close()
 
     def _message_complete(self) -> tuple[DIMSEMessage, int]:
@@ -311,6 +392,8 @@ class Reassembler:
         self.msg = None
         self._command_fragments = []
         self._data_fragments = []
+        self._command_length = 0
+        self._data_length = 0
         self._fp = None
         self._start = 0
         self._storage_error = None

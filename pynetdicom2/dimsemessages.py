@@ -96,6 +96,8 @@ chunks = fragmentation.chunks
 fragment = fragmentation.fragment
 fragment_file = fragmentation.fragment_file
 GetFileCallback = dimsedecoder.GetFileCallback
+MAX_COMMAND_SET_LENGTH = dimsedecoder.MAX_COMMAND_SET_LENGTH
+DEFAULT_MAX_DATA_SET_IN_MEMORY = dimsedecoder.DEFAULT_MAX_DATA_SET_IN_MEMORY
 
 
 # --- helpers ------------------------------------------------------------------------------

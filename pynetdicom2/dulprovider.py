@@ -23,7 +23,9 @@ stops reading or writing mid-PDU can never pin the thread: stop/kill always get 
 
 Framing (PS3.8 9.3.1): every read lands in the framer's receive ring, each PDU header is
 checked before anything is allocated, and a complete P-DATA-TF is handed on as a ``memoryview``
-of the ring, without a copy, until the thread has handled it.
+of the ring, without a copy, until the thread has handled it. Until the association is
+established (Sta6) the framer's buffers start small and grow only with the bytes that arrive,
+so a connection that announces a large PDU and sends nothing more costs a few KiB.
 
 Usage, requestor side (the association layer does this)::
 
@@ -86,6 +88,8 @@ SOCKET_TIMEOUT = 15
 #: any real negotiation (a few KiB, tens with identity tokens), far below memory trouble.
 MAX_ASSOCIATION_PDU_LENGTH = 1024 * 1024
 #: P-DATA-TF PDU-length cap when we announce a Maximum Length of 0 (unlimited, PS3.8 D.1).
+#: A cap on what a PDU may declare, not an allocation: the framer's buffer for one grows with
+#: the bytes that arrive (from 1 MiB), so a declared 64 MiB costs nothing until it is sent.
 UNLIMITED_PDATA_CAP = 64 * 1024 * 1024
 #: Default bound for joining the thread in :meth:`DULServiceProvider.kill`.
 JOIN_TIMEOUT = 5.0
@@ -108,6 +112,7 @@ _ASSOCIATED = frozenset(States) - {States.STA_1, States.STA_2, States.STA_4, Sta
 # Enum members read on every PDU (a module global is cheaper than the class attribute).
 _STA_1 = States.STA_1
 _STA_4 = States.STA_4
+_STA_6 = States.STA_6
 _EVT_9 = Events.EVT_9
 _EVT_10 = Events.EVT_10
 _decode_pdata = pdu.PDataTfPDU.decode
@@ -420,6 +425,8 @@ class DULServiceProvider(TransportThread):
         finally:
             self._in_action = False
             self.primitive = None
+        if not self._data_phase and machine.current_state is _STA_6:
+            self._enter_data_phase()  # established: P-DATA may come, at full speed
         if machine.current_state is _STA_4:
             # AE-1 just ran: the transport service confirms (Evt2) or reports failure (Evt17).
             if self.dul_socket is not None:

@@ -16,6 +16,15 @@ without a copy: the ring is not written over while such views are in use (until
 keeps). Any other PDU gets a buffer of its own; a PDU too large for the ring is received
 straight into its own ``bytearray``.
 
+What a connection costs before it is an association is what its peer actually sent, not what
+a header declares: a server must survive many connections that announce large PDUs and send
+nothing more. Until :meth:`Framer.enter_data_phase` (the provider calls it once the association
+is established, PS3.8 Sta6) the ring starts at :data:`ASSOCIATION_RING`, and a PDU's own buffer
+never starts above :data:`BODY_FIRST` bytes: both grow, doubling, only as bytes arrive. In the
+data phase a PDU's own buffer starts at :data:`RING_MAX` at most and grows the same way, so a
+peer granted an unlimited Maximum Length (0, PS3.8 D.1) cannot make us allocate the 64 MiB it
+may declare without sending them.
+
 Usage::
 
     incoming = collections.deque()
@@ -35,6 +44,8 @@ from typing import Union
 from pynetdicom2.pdu import PDU_HEADER_LENGTH, PDU_TYPES
 
 __all__ = [
+    'ASSOCIATION_RING',
+    'BODY_FIRST',
     'HEADER_LENGTH',
     'PDU_LENGTH',
     'RING_SIZE',
@@ -60,6 +71,12 @@ RING_SIZE = 256 * 1024
 RING_MAX = 1024 * 1024
 # PDUs up to this total size are cut out of the ring; bigger ones get a buffer of their own.
 SMALL_PDU = 64 * 1024
+#: The ring of a connection that is not yet an association: an A-ASSOCIATE-RQ is a few KiB
+#: (tens with many contexts or an identity token); a bigger one grows the ring as it arrives.
+ASSOCIATION_RING = 8 * 1024
+#: First size of the own buffer of a large PDU before the data phase (it doubles as the bytes
+#: arrive): a header alone costs this much, not the length it declares.
+BODY_FIRST = 16 * 1024
 
 
 class FramingError:
@@ -98,6 +115,9 @@ class Framer:
     the ring runs out of room, the partial PDU moves to a fresh ring instead of to the front
     of this one (which lives on as long as a view of it does).
 
+    ``association_phase=True`` (what the transport passes) starts with the small buffers of
+    a connection that is not yet an association, until :meth:`enter_data_phase`.
+
     >>> out = collections.deque()
     >>> framer = Framer(pdata_cap=16390, other_cap=1 << 20, out=out)
     >>> release_rq = bytes.fromhex('05 00 00000004 00000000')  # PS3.8 9.3.6
@@ -113,19 +133,39 @@ class Framer:
     ('unknown PDU type 0x09 (length 0)', 1, True)
     """
 
-    def __init__(self, pdata_cap: int, other_cap: int, out: collections.deque[Incoming]) -> None:
+    def __init__(
+        self,
+        pdata_cap: int,
+        other_cap: int,
+        out: collections.deque[Incoming],
+        *,
+        association_phase: bool = False,
+    ) -> None:
         self.pdata_cap = pdata_cap
         self.other_cap = other_cap
         self.out = out
         self.lost = False
-        self._ring = bytearray(RING_SIZE)
+        # Before the data phase everything starts small: the peer is not yet anyone we agreed
+        # to serve (see the module's documentation).
+        self._body_first = BODY_FIRST if association_phase else RING_MAX
+        self._ring = bytearray(ASSOCIATION_RING if association_phase else RING_SIZE)
         self._view = memoryview(self._ring)
         self._start = 0
         self._end = 0
-        self._big: bytearray | None = None
-        self._big_view: memoryview | None = None
+        self._big: bytearray | None = None  # the own buffer of a large PDU being received
+        self._big_total = 0  # that PDU's size, header included
         self._big_filled = 0
         self._fence = 0  # end of the last P-DATA view handed out and not yet released
+
+    def enter_data_phase(self) -> None:
+        """The association is established (PS3.8 Sta6): use the data-phase sizes from now on.
+
+        The ring becomes at least :data:`RING_SIZE` (a stream of P-DATA-TFs reads many PDUs
+        per system call), and a large PDU's own buffer starts at up to :data:`RING_MAX`.
+        """
+        self._body_first = RING_MAX
+        if len(self._ring) < RING_SIZE:
+            self._fresh_ring(RING_SIZE)
 
     def release(self) -> None:
         """Every PDU handed out so far was handled: the whole ring may be written again."""
@@ -134,8 +174,9 @@ class Framer:
             self._start = self._end = 0
 
     def target(self) -> memoryview:
-        if self._big_view is not None:
-            return self._big_view[self._big_filled :]
+        if self._big is not None:
+            # A fresh view each time: the buffer may grow (resize) between two reads.
+            return memoryview(self._big)[self._big_filled :]
         if self.lost:
             if self._fence:
                 self._fresh_ring(len(self._ring))
@@ -160,12 +201,16 @@ class Framer:
         self._fence = 0
 
     def advance(self, count: int) -> None:
-        if self._big is not None:
+        big = self._big
+        if big is not None:
             self._big_filled += count
-            if self._big_filled == len(self._big):
-                self.out.append(self._big)
-                self._big = self._big_view = None
-                self._big_filled = 0
+            if self._big_filled == len(big):
+                if len(big) < self._big_total:
+                    self._grow_big(big)
+                else:
+                    self.out.append(big)
+                    self._big = None
+                    self._big_total = self._big_filled = 0
             return
         if self.lost:
             return
@@ -175,6 +220,20 @@ class Framer:
         self._cut()
         if filled and len(self._ring) < RING_MAX:
             self._grow()
+
+    def _grow_big(self, big: bytearray) -> None:
+        """The bytes so far filled a large PDU's buffer: double it, up to the PDU's size.
+
+        Doubling keeps the copies of a PDU that does arrive to about its size, and what a
+        peer makes us allocate to about twice what it sent.
+        """
+        more = min(self._big_total, 2 * len(big)) - len(big)
+        try:
+            big.extend(bytes(more))  # realloc: often in place, no copy
+        except BufferError:  # a view of it is still alive somewhere: copy instead
+            grown = bytearray(len(big) + more)
+            grown[: len(big)] = big
+            self._big = grown
 
     def _grow(self) -> None:
         """Double the ring (the socket had more than it could take), keeping a partial PDU."""
@@ -210,10 +269,11 @@ class Framer:
                     self.out.append(ring[start : start + total])
                     start += total
             elif total > SMALL_PDU:
+                # Its own buffer, sized by what arrived, not by what the header declares.
                 have = end - start
-                big = bytearray(total)
+                big = bytearray(min(total, max(self._body_first, 2 * have)))
                 big[:have] = view[start:end]
-                self._big, self._big_view, self._big_filled = big, memoryview(big), have
+                self._big, self._big_total, self._big_filled = big, total, have
                 start = end
                 break
             else:

@@ -72,6 +72,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from pynetdicom2 import pdu
+from pynetdicom2.dimsedecoder import DEFAULT_MAX_DATA_SET_IN_MEMORY
 from pynetdicom2.dimsemessages import DIMSEDecoder, DIMSEMessage
 from pynetdicom2.exceptions import DIMSEProcessingError, NetDICOMError, PDUProcessingError
 
@@ -380,6 +381,7 @@ class StateMachine:
         timer: Timer,
         store_in_file: Any,
         get_file_cb: GetFileCB | None,
+        max_data_set_in_memory: int | None = DEFAULT_MAX_DATA_SET_IN_MEMORY,
     ) -> None:
         self.current_state = States.STA_1
         self.provider = provider
@@ -387,7 +389,9 @@ class StateMachine:
         self.store_in_file = store_in_file
         self.get_file_cb = get_file_cb
         self._accepted_contexts: dict[int, PContextDef] = {}
-        self.dimse_decoder = DIMSEDecoder(self._accepted_contexts, store_in_file, get_file_cb)
+        self.dimse_decoder = DIMSEDecoder(
+            self._accepted_contexts, store_in_file, get_file_cb, max_data_set_in_memory
+        )
         self.transition_table: dict[tuple[Events, States], Callable[[], States]] = {
             key: function.__get__(self, StateMachine) for key, function in self.TRANSITIONS.items()
         }
@@ -428,6 +432,19 @@ class StateMachine:
     def to_service_user(self) -> Any:
         """The provider's indication queue (read-only here)."""
         return self.provider.to_service_user
+
+    @property
+    def max_data_set_in_memory(self) -> int | None:
+        """The reassembler's bound on a data set joined in memory, in bytes (None: none).
+
+        The association sets it from its AE's ``max_data_set_in_memory`` before any PDU can
+        arrive (see :mod:`pynetdicom2.dimsedecoder`).
+        """
+        return self.dimse_decoder.max_data_set_in_memory
+
+    @max_data_set_in_memory.setter
+    def max_data_set_in_memory(self, value: int | None) -> None:
+        self.dimse_decoder.max_data_set_in_memory = value
 
     @property
     def accepted_contexts(self) -> dict[int, PContextDef]:

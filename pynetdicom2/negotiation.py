@@ -64,6 +64,7 @@ __all__ = [
     'APPLICATION_CONTEXT_NAME',
     'IMPLEMENTATION_UID',
     'IMPLEMENTATION_VERSION_NAME',
+    'MIN_PEER_MAX_PDU_LENGTH',
     'AcceptorCapabilities',
     'AcceptorResult',
     'ProposedContext',
@@ -91,6 +92,15 @@ IMPLEMENTATION_VERSION_NAME = ('PYNETDICOM2_' + re.sub(r'\D', '', __version__.sp
 
 #: PS3.8 9.3.2.2: presentation context IDs are odd integers from 1 to 255.
 MAX_CONTEXTS = 128
+
+#: The smallest Maximum Length (PS3.8 D.1) a peer may announce, 0 (unlimited) aside. PS3.8
+#: sets no minimum, but every P-DATA-TF spends 12 bytes on headers (PDU and PDV) and we must
+#: send none longer than the peer's maximum: a maximum of 13 makes a C-GET send a PDU per byte
+#: or two. No implementation announces so little: DCMTK cannot announce less than 4096
+#: (ASC_MINIMUMPDUSIZE), and when told less than it can fill, it sends 4096-byte PDVs anyway,
+#: breaking D.1. We refuse instead: the A-ASSOCIATE-RQ is rejected (1/1/1), an A-ASSOCIATE-AC
+#: is not used. At 1024 bytes a data set costs at most 16 times the PDUs of a 16 KiB maximum.
+MIN_PEER_MAX_PDU_LENGTH = 1024
 
 #: Query/Retrieve GET classes: an SCU of one must offer the SCP role for the storage classes
 #: it can receive, since C-GET sub-operations come back on the same association (PS3.4 C.4.3).
@@ -137,9 +147,10 @@ def check_request(
 
     Checked (the protocol version is the provider's, PS3.8 AE-6): one application context
     item naming the DICOM application context (else 1/1/2), at least one presentation context
-    and a user information item with a maximum length sub-item (else 1/1/1), non-empty AE
-    titles (1/1/3 calling, 1/1/7 called) and, when ``required_called_ae_title`` is given,
-    that the called AE title is ours (1/1/7).
+    and a user information item with a maximum length sub-item, of 0 or at least
+    :data:`MIN_PEER_MAX_PDU_LENGTH` (else 1/1/1), non-empty AE titles (1/1/3 calling, 1/1/7
+    called) and, when ``required_called_ae_title`` is given, that the called AE title is ours
+    (1/1/7).
 
     >>> rq = pdu.AAssociateRqPDU('OTHER', 'MYSCU', [     # called, calling AE title; items
     ...     pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME),
@@ -163,13 +174,19 @@ def check_request(
         )
     if not contexts:
         return Rejection(1, 1, 1, 'no presentation context was proposed (PS3.8 9.3.2)')
-    if len(user_infos) != 1 or not any(
-        isinstance(item, MaximumLengthSubItem) for item in user_infos[0].user_data
-    ):
+    max_length = next(
+        (item for info in user_infos[:1] for item in info.user_data
+         if isinstance(item, MaximumLengthSubItem)),
+        None,
+    )
+    if len(user_infos) != 1 or max_length is None:
         return Rejection(
             1, 1, 1, 'expected one user information item with a maximum length sub-item '
             '(PS3.8 9.3.2.3, D.1)'
         )
+    too_small = _too_small(max_length.maximum_length_received)
+    if too_small is not None:
+        return Rejection(1, 1, 1, too_small)
     if not rq.calling_ae_title.strip():
         return Rejection(1, 1, 3, 'the calling AE title is empty')
     called = rq.called_ae_title.strip()
@@ -180,6 +197,16 @@ def check_request(
             1, 1, 7, f'called AE title {called!r} is not ours ({required_called_ae_title!r})'
         )
     return None
+
+
+def _too_small(max_length: int) -> str | None:
+    """Why the peer's Maximum Length is refused, or None when it will do (0: unlimited)."""
+    if max_length == 0 or max_length >= MIN_PEER_MAX_PDU_LENGTH:
+        return None
+    return (
+        f'the peer maximum PDU length {max_length} is below {MIN_PEER_MAX_PDU_LENGTH} '
+        f'bytes (0 for unlimited, PS3.8 D.1): sending in PDUs that small is refused'
+    )
 
 
 @dataclass(frozen=True)
@@ -620,7 +647,8 @@ def read_acceptance(
     """Interpret an A-ASSOCIATE-AC against what we proposed.
 
     Raises :class:`AssociationError` when the AC is not a valid answer: a wrong application
-    context, no maximum length, a context ID we did not propose. An accepted context whose
+    context, no maximum length or one below :data:`MIN_PEER_MAX_PDU_LENGTH` (0 aside), a
+    context ID we did not propose. An accepted context whose
     transfer syntax we did not propose is treated as refused (and logged). ``async_window``
     is the window we proposed, if any (:func:`read_window`).
 
@@ -661,6 +689,9 @@ def read_acceptance(
         raise AssociationError(
             'the A-ASSOCIATE-AC has no maximum length sub-item (PS3.8 9.3.3.3, D.1)'
         )
+    too_small = _too_small(peer_max.maximum_length_received)
+    if too_small is not None:
+        raise AssociationError(f'the A-ASSOCIATE-AC is not usable: {too_small}')
     proposed_roles = {UID(item.sop_class_uid): item for item in roles}
     granted: dict[UID, tuple[int, int]] = {}
     for sub_item in user_items:

@@ -10,8 +10,10 @@ decoded fields, then a hex dump of the first :data:`HEXDUMP_LIMIT` bytes::
     logging.getLogger('pynetdicom2.pdu').setLevel(logging.DEBUG)
 
 A user identity passcode, Kerberos ticket, SAML assertion or JSON web token never reaches the
-log: the description names only the identity type and the username, and an A-ASSOCIATE-RQ that
-carries a user identity is not hex dumped.
+log: the description names only the identity type and the username, an A-ASSOCIATE-RQ or -AC
+that carries a user identity (PS3.7 D.3.3.7: sub-items 58H and 59H) is not hex dumped, and in
+the hex dump of an A-ASSOCIATE PDU that does not decode, whatever may be an identity is
+overwritten (:func:`redact_identity`).
 
 >>> from pynetdicom2 import pdu
 >>> print('\\n'.join(describe(pdu.AAbortPDU(2, 6))))
@@ -23,6 +25,7 @@ source 2 (service provider), reason 6 (invalid PDU parameter value)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 
 from pydicom.uid import UID
@@ -33,6 +36,24 @@ logger = logging.getLogger('pynetdicom2.pdu')
 
 #: Bytes of each PDU shown in hex; a P-DATA-TF of 16 KiB shows its headers and first bytes.
 HEXDUMP_LIMIT = 256
+
+#: What a redacted byte is shown as: ``2a``, ``*``.
+REDACTED = 0x2A
+# PS3.8 9.3.2, 9.3.3: the variable items of an A-ASSOCIATE-RQ or -AC start after 74 bytes of
+# fixed fields (PDU header, protocol version, AE titles, reserved), which hold no secret.
+_VARIABLE_ITEMS = 74
+_ASSOCIATE_TYPES = (0x01, 0x02)
+# Variable items shown as they are; the user information item (50H) has its sub-items walked.
+_PLAIN_ITEMS = (0x10, 0x20, 0x21)
+_USER_INFORMATION = 0x50
+# PS3.7 D.3.3.7: the user identity sub-items of the RQ (type, positive response requested,
+# then the secret fields) and of the AC (the server response, a ticket or token).
+_IDENTITY_RQ = 0x58
+_IDENTITY_AC = 0x59
+# A UID as the syntax items hold it (PS3.5 9.1), padding included; anything else in them is
+# not shown.
+_UID_TEXT = re.compile(rb'[0-9.]{0,64}[\0 ]?')
+_PRINTABLE = re.compile(rb'[\x20-\x7e]*')
 
 _PDU_NAMES = {
     0x01: 'A-ASSOCIATE-RQ', 0x02: 'A-ASSOCIATE-AC', 0x03: 'A-ASSOCIATE-RJ', 0x04: 'P-DATA-TF',
@@ -90,10 +111,133 @@ def log_pdu(provider: str, direction: str, pdu_obj: pdu.PDU,
 
 
 def log_undecodable(provider: str, raw: bytes | bytearray | memoryview) -> None:
-    """Log, at DEBUG, the start of a received PDU that could not be decoded."""
+    """Log, at DEBUG, the start of a received PDU that could not be decoded.
+
+    What may be a user identity is overwritten first (:func:`redact_identity`): a malformed
+    A-ASSOCIATE-RQ may still carry a real passcode.
+    """
+    shown, hidden = redact_identity(raw)
     lines = [f'{provider}: received an undecodable PDU, {len(raw)} bytes']
-    lines += ('  ' + line for line in hexdump(raw))
+    if hidden:
+        lines.append(f'  ({hidden} bytes that may hold a user identity are shown as '
+                     f'{REDACTED:02x})')
+    lines += ('  ' + line for line in hexdump(shown))
     logger.debug('\n'.join(lines))
+
+
+def redact_identity(raw: bytes | bytearray | memoryview) -> tuple[bytes, int]:
+    """A copy of ``raw`` with every byte that may be a user identity overwritten, and how many.
+
+    Only an A-ASSOCIATE-RQ or -AC carries one (PS3.7 D.3.3.7), inside its user information
+    item. The items are walked without trusting them: application and presentation context
+    items are kept when they hold what they should (UIDs, in sub-items that add up), as are
+    the user information sub-items that do (maximum length, implementation class UID and
+    version name, window, role selection); the value of any other sub-item, user identity
+    (58H, 59H) first, is overwritten (an identity's type and positive response flag aside),
+    and from the first item that is anything else, or whose length runs past its end,
+    everything to the end of the PDU is: a secret can hide in garbage, or in an item whose
+    length swallowed it.
+
+    >>> rq = b'\\x01' + bytes(73)                     # the fixed fields of an A-ASSOCIATE-RQ
+    >>> shown, hidden = redact_identity(rq + bytes.fromhex('50 00 0008 58 00 0004 02 01 7878'))
+    >>> shown[74:].hex(' '), hidden                      # a user identity: its value blanked
+    ('50 00 00 08 58 00 00 04 02 01 2a 2a', 2)
+    >>> redact_identity(rq + bytes.fromhex('99 00 0002 7878'))[0][74:]   # garbage: all of it
+    b'******'
+    """
+    data = bytearray(raw)
+    if len(data) <= _VARIABLE_ITEMS or data[0] not in _ASSOCIATE_TYPES:
+        return bytes(data), 0
+    hidden = 0
+    offset = _VARIABLE_ITEMS
+    while offset < len(data):
+        end = _item_end(data, offset, len(data))
+        if end is None or data[offset] not in (*_PLAIN_ITEMS, _USER_INFORMATION):
+            break
+        if data[offset] in _PLAIN_ITEMS and not _plain_item_holds_uids(data, offset, end):
+            break
+        if data[offset] == _USER_INFORMATION:
+            failed, count = _redact_sub_items(data, offset + 4, end)
+            hidden += count
+            if failed is not None:
+                offset = failed
+                break
+        offset = end
+    hidden += _blank(data, offset, len(data))
+    return bytes(data), hidden
+
+
+def _item_end(data: bytearray, offset: int, limit: int) -> int | None:
+    """Where the item at ``offset`` ends (PS3.8 9.3.2: type, reserved, 2-byte length), or
+    None when its header or value runs past ``limit``."""
+    if limit - offset < 4:
+        return None
+    end = offset + 4 + int.from_bytes(data[offset + 2:offset + 4], 'big')
+    return end if end <= limit else None
+
+
+def _plain_item_holds_uids(data: bytearray, offset: int, end: int) -> bool:
+    """Whether an application context item is a UID, or a presentation context item four
+    bytes of fields then abstract and transfer syntax sub-items (30H, 40H) holding UIDs
+    (PS3.8 9.3.2.1, 9.3.2.2)."""
+    if data[offset] == 0x10:
+        return _UID_TEXT.fullmatch(data[offset + 4:end]) is not None
+    sub_item = offset + 8
+    while sub_item < end:
+        stop = _item_end(data, sub_item, end)
+        if stop is None or data[sub_item] not in (0x30, 0x40):
+            return False
+        if _UID_TEXT.fullmatch(data[sub_item + 4:stop]) is None:
+            return False
+        sub_item = stop
+    return sub_item == end
+
+
+def _redact_sub_items(data: bytearray, start: int, end: int) -> tuple[int | None, int]:
+    """Blank the values of the user information sub-items in ``data[start:end]`` that may
+    hide an identity; return where the walk failed (None: it did not) and how many bytes were
+    blanked.
+
+    Shown: the sub-items whose value is what it should be (:func:`_plain_sub_item`); of a
+    user identity sub-item, its type and flag. Any other value is blanked, a sub-item of
+    another type included: a corrupted type byte must not show the passcode it precedes.
+    """
+    hidden = 0
+    offset = start
+    while offset < end:
+        stop = _item_end(data, offset, end)
+        if stop is None:
+            return offset, hidden
+        value = offset + 4
+        if data[offset] == _IDENTITY_RQ:
+            value += 2  # the identity type and the positive response flag
+        if not _plain_sub_item(data[offset], bytes(data[value:stop])):
+            hidden += _blank(data, value, stop)
+        offset = stop
+    return None, hidden
+
+
+def _plain_sub_item(sub_type: int, value: bytes) -> bool:
+    """A maximum length or window (4 bytes), a class UID, a role selection, a version name
+    (PS3.7 D.3.3.1 to D.3.3.4): shown when its value is well formed."""
+    if sub_type in (0x51, 0x53):
+        return len(value) == 4
+    if sub_type == 0x52:
+        return _UID_TEXT.fullmatch(value) is not None
+    if sub_type == 0x54:
+        uid_length = int.from_bytes(value[:2], 'big')
+        return len(value) == uid_length + 4 and _UID_TEXT.fullmatch(
+            value[2:2 + uid_length]) is not None
+    if sub_type == 0x55:
+        return len(value) <= 16 and _PRINTABLE.fullmatch(value) is not None
+    return False
+
+
+def _blank(data: bytearray, start: int, stop: int) -> int:
+    """Overwrite ``data[start:stop]`` with :data:`REDACTED`; return how many bytes."""
+    count = max(0, stop - start)
+    data[start:stop] = bytes((REDACTED,)) * count
+    return count
 
 
 def describe(pdu_obj: pdu.PDU) -> list[str]:
@@ -219,8 +363,11 @@ def _describe_pdv(item: pdu.PresentationDataValueItem) -> str:
 
 
 def _carries_identity(pdu_obj: pdu.PDU) -> bool:
-    if not isinstance(pdu_obj, pdu.AAssociateRqPDU):
+    """An A-ASSOCIATE-RQ with a user identity, or an -AC with a server response to one."""
+    if not isinstance(pdu_obj, pdu.AAssociatePDUBase):
         return False
-    return any(isinstance(sub, userdataitems.UserIdentityNegotiationSubItem)
+    identity = (userdataitems.UserIdentityNegotiationSubItem,
+                userdataitems.UserIdentityNegotiationSubItemAc)
+    return any(isinstance(sub, identity)
                for item in pdu_obj.variable_items if isinstance(item, pdu.UserInformationItem)
                for sub in item.user_data)

@@ -53,7 +53,8 @@ from pynetdicom2.negotiation import MAX_CONTEXTS
 from pynetdicom2.statuses import Status
 
 __all__ = [
-    'FLOAT_VR', 'INT_VR', 'StoreRun', 'ToolError', 'add_network', 'add_server_options',
+    'FLOAT_VR', 'INT_VR', 'MAX_PDU', 'MIN_PDU', 'StoreRun', 'ToolError', 'add_network',
+    'add_server_options', 'max_pdu_value',
     'build_identifier', 'collect_files', 'configure', 'convert_tag', 'convert_value',
     'dcmtk_parser', 'existing_directory', 'listen_errors', 'move_receiver', 'parse_attrs',
     'print_error',
@@ -329,6 +330,33 @@ def add_server_options(parser: argparse.ArgumentParser, aet: str) -> None:
                              '(repeatable; default: any)')
 
 
+#: The ``-pdu`` range, DCMTK's (its ASC_MINIMUMPDUSIZE and ASC_MAXIMUMPDUSIZE): 0, which
+#: PS3.8 D.1 allows and means unlimited, would let every peer send PDUs of any size.
+MIN_PDU = 4096
+MAX_PDU = 131072
+
+
+def max_pdu_value(text: str) -> int:
+    """``-pdu``: an integer from :data:`MIN_PDU` to :data:`MAX_PDU`, else an argparse error.
+
+    >>> max_pdu_value('16384')
+    16384
+    >>> max_pdu_value('0')
+    Traceback (most recent call last):
+      ...
+    argparse.ArgumentTypeError: 0 is not in 4096..131072 (bytes, as DCMTK allows)
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
+    if not MIN_PDU <= value <= MAX_PDU:
+        raise argparse.ArgumentTypeError(
+            f'{value} is not in {MIN_PDU}..{MAX_PDU} (bytes, as DCMTK allows)'
+        )
+    return value
+
+
 def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) -> None:
     """DCMTK's network options: ``-aet`` (default ``aet``), ``-aec`` (when ``called``),
     ``-to``, ``-ta``, ``-td`` and ``-pdu``."""
@@ -345,8 +373,10 @@ def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) 
     group.add_argument('-td', '--dimse-timeout', type=float, default=None, metavar='[s]econds',
                        help='timeout for DIMSE messages (default: 15; a server aborts an '
                             'association that sends none for this long, default 60)')
-    group.add_argument('-pdu', '--max-pdu', type=int, default=16384, metavar='[n]umber',
-                       help='set max receive pdu to n bytes (default: 16384)')
+    group.add_argument('-pdu', '--max-pdu', type=max_pdu_value, default=16384,
+                       metavar='[n]umber',
+                       help=f'set max receive pdu to n bytes ({MIN_PDU}..{MAX_PDU}; '
+                            'default: 16384)')
     group.add_argument('--async-window', type=int, default=None, metavar='[n]umber',
                        help='up to n operations outstanding at once, if the peer agrees (PS3.7 '
                             'D.3.3.3 asynchronous operations window; 0: unlimited; default: '

@@ -118,7 +118,11 @@ class TransportThread(threading.Thread):
         self._pending_out: list[Any] = []  # buffers written by actions, not yet on the socket
         self._pending_size = 0
         self._gather = False  # sendmsg usable on this socket (plain sockets on POSIX)
-        self._framer = Framer(pdata_cap, other_cap, self._incoming)
+        # Association-phase sizes until the subclass says the association exists: a
+        # connection that never becomes one costs what its peer sent (PS3.8 9.3.1 headers
+        # declare lengths; nothing is allocated for them up front).
+        self._framer = Framer(pdata_cap, other_cap, self._incoming, association_phase=True)
+        self._data_phase = False
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         for end in (self._wake_r, self._wake_w):
@@ -325,6 +329,12 @@ class TransportThread(threading.Thread):
             # The peer closed: it will not read the rest either. Evt17 follows.
             self._lose_transport(None)
         return not (self._closed or self._transport_lost or self._kill_requested)
+
+    def _enter_data_phase(self) -> None:
+        """The association is established: the framer may use its data-phase buffers."""
+        if not self._data_phase:
+            self._data_phase = True
+            self._framer.enter_data_phase()
 
     def _lose_transport(self, exc: BaseException | None) -> None:
         if exc is not None:

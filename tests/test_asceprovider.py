@@ -40,7 +40,7 @@ from pynetdicom2.exceptions import (
     ClassNotSupportedError,
     NetDICOMError,
 )
-from pynetdicom2.fsm import PContextDef
+from pynetdicom2.fsm import PContextDef, States
 from pynetdicom2.userdataitems import (
     AsynchronousOperationsWindowSubItem,
     ImplementationClassUIDSubItem,
@@ -451,6 +451,29 @@ def test_peer_release_request_while_waiting_for_a_response_is_answered():
                 assoc.get_scu(ECHO)(1)
 
 
+def test_release_after_the_peers_own_release_request_answers_it():
+    """The peer asked first (we are in Sta8): release() answers it, AR-4, and ends."""
+    asked = threading.Event()
+
+    def script(peer: ScriptedPeer) -> None:
+        expect_rq(peer)
+        peer.send(a_associate_ac([(1, 0, EXPLICIT)]))
+        peer.send(A_RELEASE_RQ)
+        asked.set()
+        peer.expect(A_RELEASE_RP)
+
+    with scripted_acceptor(script) as (host, port):
+        with echo_client().request_association({'aet': 'SCP', 'address': host,
+                                                'port': port}) as assoc:
+            assert asked.wait(TIMEOUT)
+            # The provider hands the indication up once in Sta8: wait for it, leave it.
+            indication = assoc.dul.to_service_user.get(timeout=TIMEOUT)
+            assoc.dul.to_service_user.put(indication)
+            assert assoc.dul.state is States.STA_8
+            assoc.release()
+        assert not assoc.dul.is_alive()
+
+
 def test_release_collision_on_the_requester_side():
     def script(peer: ScriptedPeer) -> None:
         expect_rq(peer)
@@ -497,7 +520,8 @@ def test_the_peers_maximum_length_bounds_what_we_send():
 
     def script(peer: ScriptedPeer) -> None:
         expect_rq(peer)
-        peer.send(a_associate_ac([(1, 0, EXPLICIT)], max_length=512))
+        # The smallest maximum we accept (negotiation.MIN_PEER_MAX_PDU_LENGTH).
+        peer.send(a_associate_ac([(1, 0, EXPLICIT)], max_length=1024))
         decoder = dm.DIMSEDecoder({1: 1}, (), None)
         while True:
             raw = peer.read_pdu()
@@ -520,9 +544,9 @@ def test_the_peers_maximum_length_bounds_what_we_send():
     client = fast(ae.ClientAE('SCU')).add_scu(sc.storage_scu, [CT])
     with scripted_acceptor(script) as (host, port):
         with client.request_association({'aet': 'SCP', 'address': host, 'port': port}) as assoc:
-            assert assoc.get_scu(CT)(dataset(pixel_bytes=5000), 1).is_success
-            assert (assoc.max_pdu_length, assoc.peer_max_pdu_length) == (65536, 512)
-    assert len(sizes) > 10 and max(sizes) <= 512
+            assert assoc.get_scu(CT)(dataset(pixel_bytes=12000), 1).is_success
+            assert (assoc.max_pdu_length, assoc.peer_max_pdu_length) == (65536, 1024)
+    assert len(sizes) > 10 and max(sizes) <= 1024
 
 
 def test_more_than_128_sop_classes_still_request_associations():

@@ -10,7 +10,9 @@
   responses of each request reach the thread that sent it, so several threads may share an
   association (:mod:`pynetdicom2.operations`).
 * An acceptor builds its answer with :func:`response_for` and turns what a hook returned
-  or raised into a status with :func:`as_status` and :func:`refusal_status`.
+  or raised into a status with :func:`as_status` and :func:`refusal_status`; a request whose
+  data set could not be received (too large for memory, a full disk) is answered a failure by
+  :func:`answer_unreceived`.
 * :class:`ProposalView` is the AE as seen by an association a service opens itself (the
   C-MOVE sub-association, the storage commitment result).
 
@@ -155,6 +157,8 @@ class MessageDispatcherSCP(MessageDispatcher):
         if name is None or getattr(self, name, None) is None:
             asce.respond_unsupported(ctx.id, msg)
             return
+        if answer_unreceived(asce, ctx, msg):
+            return  # its data set never arrived: the methods would act on nothing
         self.get_method(msg)(asce, ctx, msg)
 
 
@@ -233,6 +237,57 @@ def response_for(
     rsp.message_id_being_responded_to = msg.message_id
     rsp.sop_class_uid = msg.sop_class_uid or ctx.sop_class
     return rsp
+
+
+#: The failure that answers a request whose data set could not be received, and its response
+#: class: out of resources where the service defines it (PS3.4 B.2.3 C-STORE A700H, C.4.1.1.4
+#: C-FIND A700H; C-GET and C-MOVE A701H, C.4.2.1.5 and C.4.3.1.4: without the identifier no
+#: match can be counted), mistyped argument for C-ECHO, which has no data set (PS3.7
+#: 9.3.5.1), resource limitation for the DIMSE-N services (PS3.7 Annex C: 0213H).
+UNRECEIVED_DATA_SET_STATUSES: dict[int, tuple[type[dm.DIMSEResponseMessage], int]] = {
+    dm.CStoreRQMessage.command_field: (dm.CStoreRSPMessage, 0xA700),
+    dm.CFindRQMessage.command_field: (dm.CFindRSPMessage, 0xA700),
+    dm.CGetRQMessage.command_field: (dm.CGetRSPMessage, 0xA701),
+    dm.CMoveRQMessage.command_field: (dm.CMoveRSPMessage, 0xA701),
+    dm.CEchoRQMessage.command_field: (dm.CEchoRSPMessage, 0x0212),
+    dm.NEventReportRQMessage.command_field: (dm.NEventReportRSPMessage, 0x0213),
+    dm.NGetRQMessage.command_field: (dm.NGetRSPMessage, 0x0213),
+    dm.NSetRQMessage.command_field: (dm.NSetRSPMessage, 0x0213),
+    dm.NActionRQMessage.command_field: (dm.NActionRSPMessage, 0x0213),
+    dm.NCreateRQMessage.command_field: (dm.NCreateRSPMessage, 0x0213),
+    dm.NDeleteRQMessage.command_field: (dm.NDeleteRSPMessage, 0x0213),
+}
+
+
+def answer_unreceived(asce: Association, ctx: PContextDef, msg: dm.DIMSEMessage) -> bool:
+    """Answer a request whose data set was not received with a failure; True when answered.
+
+    ``msg.storage_error`` says so: the reassembler dropped a data set larger than the AE's
+    ``max_data_set_in_memory``, or its file could not be written (a full disk). The request
+    is answered, not the association aborted: the peer did nothing wrong, we lack the
+    resources, and a status that says so (:data:`UNRECEIVED_DATA_SET_STATUSES`; the out of
+    resources ones with an Error Comment) lets it carry on. False, nothing sent, for any
+    other message.
+    """
+    error = msg.storage_error
+    answer = UNRECEIVED_DATA_SET_STATUSES.get(msg.command_field)
+    if error is None or answer is None or not isinstance(msg, dm.DIMSERequestMessage):
+        return False
+    response_class, code = answer
+    logger.warning('%s on context %d: its data set was not received (%s); answering 0x%04X',
+                   type(msg).__name__, ctx.id, error, code)
+    rsp = response_for(response_class, ctx, msg)
+    instance = getattr(msg, 'affected_sop_instance_uid', None) or getattr(
+        msg, 'requested_sop_instance_uid', None
+    )
+    if instance is not None and hasattr(rsp, 'affected_sop_instance_uid'):
+        rsp.affected_sop_instance_uid = instance
+    rsp.status = code
+    if code >> 8 == 0xA7:
+        # PS3.4 B.2.3, C.4.1.1.4, C.4.2.1.5: out of resources relates Error Comment (LO).
+        rsp.error_comment = 'data set not received: out of resources'
+    asce.send(rsp, ctx.id)
+    return True
 
 
 def as_status(value: Any, command: type[dm.DIMSEMessage]) -> statuses.Status:

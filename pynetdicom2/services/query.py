@@ -26,6 +26,7 @@ from pynetdicom2.fsm import PContextDef
 from pynetdicom2.identifiers import decode_identifier, encode_identifier
 from pynetdicom2.services.base import (
     PeerRequestHandler,
+    answer_unreceived,
     as_status,
     logger,
     receive_response,
@@ -151,6 +152,9 @@ def qr_find_scu(
             status = response_status(rsp)
             finished = not status.is_pending
             data = rsp.data_set
+            if rsp.storage_error is not None:
+                logger.warning('an identifier of a C-FIND-RSP was not received (%s): it is '
+                               'yielded as None', rsp.storage_error)
             yield (decode_identifier(data, ctx.supported_ts) if data else None), status
     except GeneratorExit:
         if not finished:
@@ -188,7 +192,10 @@ def request_identifier(
     response_class: type[dm.DIMSEResponseMessage],
     unable: statuses.Status,
 ) -> Dataset | None:
-    """The request's identifier, or None after answering ``unable`` (PS3.4 C.4.1.1.3)."""
+    """The request's identifier, or None after answering ``unable`` (PS3.4 C.4.1.1.3), or
+    out of resources when it was too large to be received (``answer_unreceived``)."""
+    if answer_unreceived(asce, ctx, msg):
+        return None
     if not msg.data_set:
         respond_failure(asce, ctx, msg, response_class, unable, 'the request has no identifier')
         return None
