@@ -8,9 +8,15 @@ C-GET identifiers (:meth:`QRDatabase.paths`) in SQL. It does no networking; the 
 
 Matching follows PS3.4 C.2.2.2 and is :mod:`pynetdicom2.qrmatch`'s, called from SQL (an
 SQLite function), so an archive and :class:`pynetdicom2.loopback.LoopbackSCP` answer a query
-alike: single value, universal (an empty key), wildcard (``*`` and ``?``), range (``low-high``,
-``low-``, ``-high`` for DA, TM and DT) and list of UID matching. Sequence keys are return keys
-only. Single value and wildcard matching are case sensitive.
+alike: single value, universal (an empty key, or ``*``), wildcard (``*`` and ``?``), range
+(``low-high``, ``low-``, ``-high`` for DA, TM and DT) and list of UID matching. Sequence keys
+are return keys only. Single value and wildcard matching are case sensitive. However many keys
+and UIDs an identifier holds, a query binds one SQL variable (SQLite allows 999 in a statement
+before 3.32, 32766 since).
+
+A file is indexed from its header, read by :func:`read_header`: no pixel data and no value
+longer than :data:`DEFER_SIZE` (those are not matchable keys). A file pydicom cannot parse is
+not indexed (:meth:`QRDatabase.scan` logs it and goes on), never a reason to stop.
 
 Usage::
 
@@ -26,20 +32,22 @@ Usage::
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 from pydicom import dcmread
-from pydicom.datadict import keyword_for_tag
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
+from pynetdicom2.exceptions import InvalidDataSetError
 from pynetdicom2.qrmatch import (
     LEVEL_KEYS,
     NUMBER_VRS,
@@ -54,7 +62,8 @@ from pynetdicom2.qrmatch import (
     value_text,
 )
 
-__all__ = ['LEVELS', 'QRDatabase', 'QueryError', 'matches']
+__all__ = ['DEFER_SIZE', 'LEVELS', 'IndexEntry', 'QRDatabase', 'QueryError', 'index_entry',
+           'matches', 'read_header']
 
 logger = logging.getLogger('pynetdicom2.qrdatabase')
 
@@ -71,6 +80,15 @@ _COLUMNS = dict(LEVELS.values())
 #: File names a scan passes over: the index itself, its journals, configuration.
 _NOT_DICOM = ('.sqlite', '.sqlite-journal', '.sqlite-wal', '.sqlite-shm', '.db', '.db-journal',
               '.ini', '.tmp', '.part')
+
+#: Values longer than this many bytes are left unread when a file is indexed (pydicom's
+#: ``defer_size``): only UT, UC, UR and the binary VRs get this long (PS3.5 6.2), and those
+#: are not keys the index matches.
+DEFER_SIZE = 65536
+
+#: Rows written per transaction while scanning: few disk syncs, and queries running meanwhile
+#: see the index grow batch by batch.
+_BATCH = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -99,17 +117,111 @@ def _stored_value(vr: str, value: Any) -> Any:
     return value_text(value)
 
 
+def read_header(source: str | os.PathLike[str] | BinaryIO | bytes) -> Dataset:
+    """The data set of a Part-10 file as the index needs it: no pixel data, and the values
+    longer than :data:`DEFER_SIZE` left unread (PS3.10 7: preamble, file meta, data set).
+
+    ``source`` is a path, a file object (read from its start) or the file's bytes. Raises
+    :class:`OSError` when it cannot be read and :class:`InvalidDataSetError` for anything
+    pydicom cannot parse: not DICOM, cut short, malformed.
+
+    >>> read_header(b'not DICOM')
+    Traceback (most recent call last):
+    ...
+    pynetdicom2.exceptions.InvalidDataSetError: ...
+    """
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+    else:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            source = io.BytesIO(bytes(source))
+        name = str(getattr(source, 'name', 'the data set'))
+        source.seek(0)
+    try:
+        return dcmread(source, stop_before_pixels=True, defer_size=DEFER_SIZE)
+    except OSError:
+        raise
+    except Exception as exc:  # pydicom's parse errors are of many types
+        raise InvalidDataSetError(
+            f'{name}: pydicom cannot read it ({type(exc).__name__}: {exc})') from exc
+
+
+def _unread_element(ds: Dataset, tag: Any) -> Any:
+    """The element as read, not decoded: a deferred value stays unread (pydicom 3's
+    ``keep_deferred``; pydicom 2 reads it)."""
+    try:
+        return ds.get_item(tag, keep_deferred=True)
+    except TypeError:
+        return ds.get_item(tag)
+
+
+def _skipped_unread(raw: Any, tag: Any) -> bool:
+    """True for an element the index leaves undecoded: a return-only VR (as written, or the
+    data dictionary's for implicit VR), or a value left unread (longer than DEFER_SIZE)."""
+    vr = getattr(raw, 'VR', None)
+    if not vr:
+        try:
+            vr = dictionary_VR(tag)
+        except KeyError:
+            vr = None  # a private or unknown tag: decoding says (UN)
+    deferred = getattr(raw, 'value', b'') is None and bool(getattr(raw, 'length', 0))
+    return deferred or vr in RETURN_ONLY_VRS
+
+
 def _attributes(ds: Dataset) -> dict[str, Any]:
+    """The matchable top-level attributes of ``ds``, by tag as 8 hex digits.
+
+    Sequences and binary values are return keys only (PS3.4 C.2.2.2.3, C.2.2.2.6): they are
+    left undecoded, as are deferred values. An element pydicom cannot decode is left out, so
+    one bad value does not keep the instance out of the index.
+    """
     attrs: dict[str, Any] = {}
-    for element in ds:
-        if element.tag.group == 0x0002 or element.VR in RETURN_ONLY_VRS:
+    for tag in list(ds.keys()):
+        if tag.group == 0x0002 or _skipped_unread(_unread_element(ds, tag), tag):
             continue
         try:
+            element = ds[tag]
             value = element.value
-        except Exception:  # an undecodable value: not a key we can match
+        except Exception as exc:  # an undecodable value: not a key we can match
+            logger.debug('attribute %s left out of the index: %s', tag, exc)
             continue
-        attrs[f'{int(element.tag):08X}'] = _stored_value(element.VR, value)
+        if element.VR in RETURN_ONLY_VRS:
+            continue
+        attrs[f'{int(tag):08X}'] = _stored_value(element.VR, value)
     return attrs
+
+
+class IndexEntry(NamedTuple):
+    """What the index records of one instance, besides its file: the unique keys of each
+    level (PS3.4 C.6.1.1) and the matchable attributes as JSON."""
+
+    sop_uid: str
+    sop_class: str
+    patient_id: str
+    study_uid: str
+    series_uid: str
+    attrs: str
+
+
+def index_entry(ds: Dataset) -> IndexEntry:
+    """The :class:`IndexEntry` of a header; :class:`ValueError` without SOPInstanceUID,
+    :class:`InvalidDataSetError` when one of the unique keys cannot be decoded.
+
+    >>> from pynetdicom2.loopback import make_dataset
+    >>> index_entry(make_dataset(PatientID='P1', SOPInstanceUID='1.2.3'))[:3]
+    ('1.2.3', '1.2.840.10008.5.1.4.1.1.2', 'P1')
+    """
+    try:
+        sop_uid, sop_class, patient_id, study_uid, series_uid = (
+            value_text(ds.get(keyword, '')) for keyword in (
+                'SOPInstanceUID', 'SOPClassUID', 'PatientID', 'StudyInstanceUID',
+                'SeriesInstanceUID'))
+    except Exception as exc:  # pydicom decodes on access
+        raise InvalidDataSetError(f'a unique key cannot be decoded: {exc}') from exc
+    if not sop_uid:
+        raise ValueError('no SOPInstanceUID, not indexed')
+    return IndexEntry(sop_uid, sop_class, patient_id, study_uid, series_uid,
+                      json.dumps(_attributes(ds)))
 
 
 def _value_of(attrs: dict[str, Any]) -> Callable[[int], Any]:
@@ -166,22 +278,39 @@ class QRDatabase:
     # -- what it holds ---------------------------------------------------------------------
 
     def add(self, ds: Dataset, path: str | os.PathLike[str], mtime: float = 0.0) -> None:
-        """Index ``ds`` (a header is enough) as the file ``path``; an instance again replaces it."""
-        row = (
-            value_text(ds.get('SOPInstanceUID', '')), os.fspath(path), mtime,
-            value_text(ds.get('SOPClassUID', '')), value_text(ds.get('PatientID', '')),
-            value_text(ds.get('StudyInstanceUID', '')), value_text(ds.get('SeriesInstanceUID', '')),
-            json.dumps(_attributes(ds)),
-        )
-        if not row[0]:
-            raise ValueError(f'{path}: no SOPInstanceUID, not indexed')
+        """Index ``ds`` (a header is enough) as the file ``path``; an instance again replaces it.
+
+        Raises :class:`ValueError` without SOPInstanceUID (like :func:`index_entry`).
+        """
+        try:
+            entry = index_entry(ds)
+        except ValueError as exc:
+            raise ValueError(f'{path}: {exc}') from None
+        self.add_entry(entry, path, mtime)
+
+    def add_entry(self, entry: IndexEntry, path: str | os.PathLike[str],
+                  mtime: float = 0.0) -> None:
+        """Index an entry made by :func:`index_entry` as the file ``path``."""
+        self._write([self._row(entry, path, mtime)])
+
+    @staticmethod
+    def _row(entry: IndexEntry, path: str | os.PathLike[str], mtime: float) -> tuple[Any, ...]:
+        return (entry.sop_uid, os.fspath(path), mtime, *entry[1:])
+
+    def _write(self, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction for all ``rows``."""
+        if not rows:
+            return
         with self._lock, self._conn:
-            self._conn.execute('INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                               row)
+            self._conn.executemany(
+                'INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
 
     def add_file(self, path: str | os.PathLike[str]) -> Dataset:
-        """Read the header of the Part-10 file ``path`` and index it; return the header."""
-        ds = dcmread(path, stop_before_pixels=True)
+        """Read the header of the Part-10 file ``path`` and index it; return the header.
+
+        Raises like :func:`read_header` and :meth:`add`.
+        """
+        ds = read_header(path)
         self.add(ds, Path(path).resolve(), os.stat(path).st_mtime)
         return ds
 
@@ -194,58 +323,104 @@ class QRDatabase:
         with self._lock:
             return int(self._conn.execute('SELECT count(*) FROM instances').fetchone()[0])
 
-    def scan(self, folder: str | os.PathLike[str]) -> tuple[int, int]:
+    def _files(self, folder: str | os.PathLike[str]) -> list[tuple[str, float]]:
+        """``(path, mtime)`` of every file a scan considers, in path order (symbolic links to
+        folders are not followed: a link loop cannot trap the scan)."""
+        found = []
+        for directory, _dirs, names in os.walk(Path(folder).resolve()):
+            for name in names:
+                if name.startswith('.') or name.endswith(_NOT_DICOM):
+                    continue
+                path = os.path.join(directory, name)
+                try:
+                    status = os.stat(path)
+                except OSError:
+                    continue  # gone since it was listed
+                if path != self.path and stat.S_ISREG(status.st_mode):
+                    found.append((path, status.st_mtime))
+        found.sort()
+        return found
+
+    def scan(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        stop: threading.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[int, int]:
         """Bring the index in line with ``folder`` (recursively): ``(indexed, forgotten)``.
 
         New or changed files are indexed, rows whose file is gone are forgotten, files that
-        are not DICOM are skipped with a warning.
+        are not DICOM or that pydicom cannot parse are skipped with a warning. Rows are
+        written :data:`_BATCH` at a time, so queries meanwhile answer from what is indexed
+        so far. ``progress(done, total)`` (files looked at, files in the folder) is called
+        after each batch. Once ``stop`` is set the scan ends after the file at hand: what it
+        indexed stays, and nothing is forgotten (not every file was seen).
         """
         with self._lock:
             known = dict(self._conn.execute('SELECT path, mtime FROM instances').fetchall())
+        files = self._files(folder)
         indexed = 0
-        seen: set[str] = set()
-        for path in sorted(Path(folder).resolve().rglob('*')):
-            if (not path.is_file() or path.name.startswith('.')
-                    or path.name.endswith(_NOT_DICOM) or str(path) == self.path):
-                continue
-            key = str(path)
-            seen.add(key)
-            if known.get(key) == path.stat().st_mtime:
-                continue
-            try:
-                self.add_file(path)
-            except (InvalidDicomError, ValueError, OSError, AttributeError) as exc:
-                logger.warning('not indexed: %s: %s', path, exc)
-                continue
-            indexed += 1
+        batch: list[tuple[Any, ...]] = []
+        for done, (path, mtime) in enumerate(files, 1):
+            if stop is not None and stop.is_set():
+                self._write(batch)
+                return indexed, 0
+            if known.get(path) != mtime:
+                row = self._read_row(path, mtime)
+                if row is not None:
+                    batch.append(row)
+                    indexed += 1
+            if len(batch) >= _BATCH:
+                self._write(batch)
+                batch = []
+                if progress is not None:
+                    progress(done, len(files))
+        self._write(batch)
+        if progress is not None:
+            progress(len(files), len(files))
+        seen = {path for path, _mtime in files}
         gone = [p for p in known if p not in seen and not os.path.exists(p)]
         with self._lock, self._conn:
             self._conn.executemany('DELETE FROM instances WHERE path = ?', [(p,) for p in gone])
         return indexed, len(gone)
 
+    def _read_row(self, path: str, mtime: float) -> tuple[Any, ...] | None:
+        """The row of one file, or None (logged) when it cannot be indexed."""
+        try:
+            return self._row(index_entry(read_header(path)), path, mtime)
+        except (OSError, ValueError, InvalidDataSetError) as exc:
+            logger.warning('not indexed: %s: %s', path, exc)
+            return None
+
     # -- matching --------------------------------------------------------------------------
 
     @staticmethod
-    def _where(identifier: Dataset) -> tuple[str, list[Any]]:
-        """The SQL condition of an identifier's keys: ``qr_match`` for each (PS3.4 C.2.2.2).
+    def _where(identifier: Dataset) -> tuple[str, dict[str, str]]:
+        """The SQL condition of an identifier's keys (PS3.4 C.2.2.2), and its one parameter.
 
-        A key on an indexed column that asks for exact values (a UID list, a single value)
-        becomes ``column IN (...)`` instead, which means the same and uses the index.
+        The keys' values travel in one JSON parameter, ``:keys``, whatever their number:
+        SQLite limits the variables of a statement (999 before 3.32, 32766 since), and a list
+        of UID matching (C.2.2.2.2) may name thousands. A key on an indexed column that asks
+        for exact values (a UID list, a single value) becomes ``column IN (SELECT value FROM
+        json_each(...))``, which means the same and uses the index; any other key is
+        ``qr_match``. The SQL text holds only tags and positions, never a value.
         """
         clauses: list[str] = []
-        args: list[Any] = []
+        keys: list[Any] = []
         for tag, vr, wanted in match_keys(identifier):
+            at = f'$[{len(keys)}]'  # this key's place in the parameter
             column = _COLUMNS.get(keyword_for_tag(tag))
             exact = exact_values(vr, wanted) if column is not None else None
             if column is not None and exact is not None:
-                clauses.append(f'{column} IN ({", ".join("?" * len(exact))})')
-                args.extend(exact)
+                keys.append(exact)
+                clauses.append(f"{column} IN (SELECT value FROM json_each(:keys, '{at}'))")
                 continue
-            if column is None:
-                column = f"json_extract(attrs, '$.\"{tag:08X}\"')"
-            clauses.append(f'qr_match(?, ?, {column})')
-            args.extend([vr, wanted])
-        return (' AND '.join(clauses) or '1'), args
+            keys.append([vr, wanted])
+            stored = column or f"json_extract(attrs, '$.\"{tag:08X}\"')"
+            clauses.append(f"qr_match(json_extract(:keys, '{at}[0]'), "
+                           f"json_extract(:keys, '{at}[1]'), {stored})")
+        return (' AND '.join(clauses) or '1'), {'keys': json.dumps(keys)}
 
     @staticmethod
     def level_of(identifier: Dataset, root: str = 'PATIENT') -> str:

@@ -19,8 +19,11 @@ The kinds of matching, per key (an element of the identifier):
   separator; offsets are then not compared (values are compared as written). An instance
   without the attribute does not match a range;
 * wildcard matching (C.2.2.2.4) for AE, CS, LO, LT, PN, SH, ST, UC, UR and UT: ``*`` is any
-  run of characters, ``?`` any one character, and ``*`` alone is universal matching (as a
-  note of C.2.2.2.4 says), so it matches an instance without the attribute too;
+  run of characters, ``?`` any one character;
+* a key of nothing but ``*`` is universal matching (C.2.2.2.3) whatever its VR, so it
+  matches an instance without the attribute too: C.2.2.2.4 makes a lone ``*`` match any
+  value including an empty one, and for the VRs that take no wildcards (DA, TM, DT, UI, the
+  number strings ...) ``*`` is no valid value, only what a requester sends to mean "any";
 * single value matching (C.2.2.2.1) otherwise: the whole value, case sensitive (PN too, which
   C.2.2.2.1 allows); the binary number VRs (US, SS, UL, SL, UV, SV, FL, FD) compare as numbers.
 
@@ -154,7 +157,8 @@ def _numbers(value: Any) -> list[float]:
 
 
 def _is_universal(vr: str, wanted: str) -> bool:
-    return wanted == '' or vr in RETURN_ONLY_VRS or (wanted == '*' and vr in WILDCARD_VRS)
+    """An empty key, a return-only VR, or a key of nothing but ``*`` (C.2.2.2.3, C.2.2.2.4)."""
+    return wanted.strip('*') == '' or vr in RETURN_ONLY_VRS
 
 
 def element_matches(vr: str, wanted: str, stored: Any) -> bool:
@@ -167,6 +171,8 @@ def element_matches(vr: str, wanted: str, stored: Any) -> bool:
     (True, False)
     >>> element_matches('LO', '*', None), element_matches('LO', 'P?', None)
     (True, False)
+    >>> element_matches('DA', '*', None), element_matches('UI', '*', '1.2.3')
+    (True, True)
     """
     if _is_universal(vr, wanted):
         return True  # C.2.2.2.3 (and, for a lone '*', a note of C.2.2.2.4)

@@ -19,6 +19,8 @@ Usage::
     from pynetdicom2.qrscp import QRSCP
     with QRSCP('/srv/pacs', 'PACS', 11112, destinations={'WS1': ('10.0.0.7', 11113)}) as scp:
         ...                                   # serving in the background until the block ends
+
+The folder is indexed in the background while the SCP already answers (see :class:`QRSCP`).
 """
 
 from __future__ import annotations
@@ -27,18 +29,21 @@ import configparser
 import logging
 import os
 import sys
+import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.dataset import Dataset
 
 from pynetdicom2 import sopclass, statuses, uids
 from pynetdicom2.applicationentity import StorageAE
 from pynetdicom2.asceprovider import RemoteAEConfig
-from pynetdicom2.exceptions import EventHandlingError
+from pynetdicom2.exceptions import EventHandlingError, InvalidDataSetError
 from pynetdicom2.filestorage import SOPInstanceUIDNaming
 from pynetdicom2.fsm import PContextDef
-from pynetdicom2.qrdatabase import QRDatabase, QueryError
+from pynetdicom2.qrdatabase import IndexEntry, QRDatabase, QueryError, index_entry, read_header
 from pynetdicom2.toolsupport import (
     add_server_options,
     configure,
@@ -55,6 +60,12 @@ logger = logging.getLogger('pynetdicom2.qrscp')
 
 #: The index file's name in the storage folder when no database path is given.
 DEFAULT_DB_NAME = 'index.sqlite'
+
+#: Seconds between two progress lines of the background indexing.
+_PROGRESS_EVERY = 5.0
+
+#: How long :meth:`QRSCP.quit` waits for the indexing thread (it stops between two files).
+_INDEX_JOIN_TIMEOUT = 30.0
 
 #: The Study Root classes (PS3.4 C.6.2); every other Q/R class here is Patient Root (C.6.1).
 _STUDY_ROOT = frozenset({uids.STUDY_ROOT_FIND_SOP_CLASS, uids.STUDY_ROOT_MOVE_SOP_CLASS,
@@ -130,7 +141,14 @@ class QRSCP(StorageAE):
     ``(host, port)`` pair. ``accept`` limits the calling AE titles (PS3.8 reason 3 otherwise),
     ``max_associations`` the associations served at once (a transient rejection beyond).
 
-    Files already in the folder are indexed when it starts:
+    The folder is indexed in the background, by the thread ``pynetdicom2-qrscp-index``,
+    while the SCP already serves: the index is a file that outlives the SCP, so after a
+    restart it already holds the archive and the scan only catches up with what changed
+    meanwhile, and a modality sending images, or a viewer asking, gets its answer at once
+    rather than a connection that is accepted and left silent for as long as the scan takes.
+    Until the scan ends, C-FIND, C-MOVE and C-GET answer from what is indexed so far (the
+    log says so, with the progress every few seconds); :meth:`wait_indexed` waits for the
+    end. :meth:`quit` stops the scan and joins the thread.
 
     >>> import tempfile
     >>> import pynetdicom2
@@ -139,11 +157,11 @@ class QRSCP(StorageAE):
     ...     for ds in make_study(1, 2):
     ...         _ = write_dataset(ds, tmp)
     ...     with QRSCP(tmp, 'PACS', 0, host='127.0.0.1') as scp:
-    ...         len(scp.db)
     ...         print(pynetdicom2.verify('ME', RemoteAEConfig('PACS', '127.0.0.1',
     ...                                                       scp.local_ae.port)))
-    2
+    ...         scp.wait_indexed(10), len(scp.db)
     (0x0) Success: -
+    (True, 2)
     """
 
     def __init__(
@@ -161,15 +179,18 @@ class QRSCP(StorageAE):
     ) -> None:
         super().__init__(storage_dir, ae_title, port, uids.ALL_TS, max_pdu_length, host=host)
         self.file_naming = SOPInstanceUIDNaming(replace=True)
+        self._indexed = threading.Event()
+        self._stop_indexing = threading.Event()
+        self._index_thread: threading.Thread | None = None
+        # The index entry of each received data set, from on_receive_store to keep_file.
+        self._received: weakref.WeakKeyDictionary[Any, IndexEntry] = weakref.WeakKeyDictionary()
+        self._received_lock = threading.Lock()
         try:
             self.db = QRDatabase(db_path if db_path is not None
                                  else self.storage_dir / DEFAULT_DB_NAME)
-            indexed, forgotten = self.db.scan(self.storage_dir)
         except BaseException:
             self.quit()
             raise
-        logger.info('index %s: %d instances (%d indexed now, %d forgotten)',
-                    self.db.path, len(self.db), indexed, forgotten)
         self.destinations: dict[str, Any] = {
             aet: _remote(aet, value) for aet, value in (destinations or {}).items()
         }
@@ -181,24 +202,118 @@ class QRSCP(StorageAE):
             self.add_scp(service)
         # The C-MOVE and C-GET sub-operations are C-STOREs of ours (PS3.4 C.4.2.3, C.4.3.3).
         self.add_scu(sopclass.storage_scu, list(uids.STORAGE_SOP_CLASSES))
+        self._index_thread = threading.Thread(
+            target=self._index_folder, name='pynetdicom2-qrscp-index', daemon=True)
+        self._index_thread.start()
+
+    # -- the index -------------------------------------------------------------------------
+
+    def _index_folder(self) -> None:
+        """The indexing thread: scan the folder, logging the progress; set the event at the end."""
+        started = time.monotonic()
+        last = [started]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= _PROGRESS_EVERY and done < total:
+                last[0] = now
+                logger.info('indexing %s: %d of %d files looked at, %d instances indexed',
+                            self.storage_dir, done, total, len(self.db))
+
+        try:
+            indexed, forgotten = self.db.scan(self.storage_dir, stop=self._stop_indexing,
+                                              progress=progress)
+        except Exception as exc:  # a folder or database error: the SCP serves what it has
+            logger.error('indexing %s failed: %s', self.storage_dir, exc)
+        else:
+            if self._stop_indexing.is_set():
+                logger.info('indexing %s stopped (quitting)', self.storage_dir)
+            else:
+                logger.info('index %s: %d instances (%d indexed now, %d forgotten) in %.1f s',
+                            self.db.path, len(self.db), indexed, forgotten,
+                            time.monotonic() - started)
+        finally:
+            self._indexed.set()
+
+    @property
+    def indexing(self) -> bool:
+        """True while the folder is still being indexed (queries see part of it)."""
+        return not self._indexed.is_set()
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Wait until the folder is indexed; False if ``timeout`` seconds passed first."""
+        return self._indexed.wait(timeout)
+
+    def _note_partial(self, what: str) -> None:
+        if self.indexing:
+            logger.info('%s answered from a partial index (%d instances so far): the folder '
+                        'is still being indexed', what, len(self.db))
 
     def quit(self) -> None:
-        """Stop serving (see :meth:`AE.quit`) and close the index."""
+        """Stop serving (see :meth:`AE.quit`), stop and join the indexing, close the index."""
+        stop = getattr(self, '_stop_indexing', None)
+        if stop is not None:
+            stop.set()
         try:
             super().quit()
         finally:
+            thread = getattr(self, '_index_thread', None)
+            if thread is not None:
+                thread.join(_INDEX_JOIN_TIMEOUT)
+                if thread.is_alive():
+                    logger.warning('the indexing thread did not stop within %.0f s',
+                                   _INDEX_JOIN_TIMEOUT)
             db = getattr(self, 'db', None)
             if db is not None:
                 db.close()
 
     # -- storage ---------------------------------------------------------------------------
 
+    def on_receive_store(self, context: PContextDef, ds: BinaryIO | bytes) -> statuses.Status:
+        """Success once the data set's header reads as the index needs it.
+
+        A data set pydicom cannot parse, or without SOP Instance UID, is refused with C000H
+        (cannot understand, PS3.4 B.2.3) rather than filed where no query would find it.
+        The header is read once: its index entry waits here for :meth:`keep_file`.
+        """
+        try:
+            entry = self._entry_of(ds)
+        except (InvalidDataSetError, ValueError, OSError) as exc:
+            raise EventHandlingError(f'the data set cannot be indexed: {exc}') from exc
+        if not isinstance(ds, (bytes, bytearray, memoryview)):
+            with self._received_lock:
+                self._received[ds] = entry
+        return statuses.SUCCESS
+
+    @staticmethod
+    def _entry_of(ds: BinaryIO | bytes) -> IndexEntry:
+        """The index entry of a received data set; its file is left where it was."""
+        if isinstance(ds, (bytes, bytearray, memoryview)):
+            return index_entry(read_header(ds))
+        position = ds.tell()
+        try:
+            return index_entry(read_header(ds))
+        finally:
+            ds.seek(position)  # where the storing AE expects the file
+
     def keep_file(self, fp: Any, command_set: Dataset) -> None:
         """Put the received file in place (:attr:`file_naming`), then index it."""
+        with self._received_lock:
+            entry = self._received.pop(fp, None)
         target = self.place_file(fp, command_set)
-        if target is not None:
+        if target is None:
+            return
+        if entry is None:  # on_receive_store was overridden: read the header now
             self.db.add_file(target)
-            logger.info('stored and indexed %s', target.name)
+        else:
+            self.db.add_entry(entry, target.resolve(), os.stat(target).st_mtime)
+        logger.info('stored and indexed %s', target.name)
+
+    def discard_file(self, fp: BinaryIO) -> None:
+        """Forget the index entry of a refused data set, and delete its file."""
+        with self._received_lock:
+            self._received.pop(fp, None)
+        super().discard_file(fp)
 
     def on_receive_echo(self, context: PContextDef) -> statuses.Status:
         logger.info('C-ECHO')
@@ -212,6 +327,7 @@ class QRSCP(StorageAE):
 
     def _paths(self, context: PContextDef, ds: Dataset) -> list[str]:
         try:
+            self._note_partial('C-MOVE/C-GET')
             return self.db.paths(ds, self._root(context))
         except QueryError as exc:
             # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
@@ -225,6 +341,7 @@ class QRSCP(StorageAE):
         except QueryError as exc:
             # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
             raise EventHandlingError(str(exc), status=0xA900) from exc
+        self._note_partial('C-FIND')
         answers = list(self.db.find(ds, root))
         logger.info('C-FIND %s root, %s level: %d match(es)', root,
                     ds.get('QueryRetrieveLevel', ''), len(answers))
@@ -271,6 +388,9 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
                          help='serve and store objects in existing directory d (default: .)')
     storage.add_argument('--db', default=None, metavar='[f]ile',
                          help=f'SQLite index file (default: {DEFAULT_DB_NAME} in -od)')
+    storage.add_argument('--fsync', action='store_true',
+                         help='answer a C-STORE Success only once its file and directory are '
+                              'on the disk (fsync): nothing acknowledged is lost in a power cut')
     storage.add_argument('--destinations', default=None, metavar='[f]ile',
                          help='INI file of C-MOVE destinations: [destinations] then '
                               'lines AET = host:port')
@@ -283,11 +403,13 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
             scp = QRSCP(directory, ns.aetitle, ns.port, host=ns.bind, db_path=ns.db,
                         destinations=destinations, accept=ns.accept,
                         max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
+        scp.fsync = ns.fsync
         configure(scp, ns)
 
         serve_until_stopped(
-            scp, ready, '%s listening on %s:%d, serving %s (%d instances), %d destination(s)',
-            ns.aetitle, ns.bind or '*', scp.local_ae.port, directory, len(scp.db),
+            scp, ready, '%s listening on %s:%d, serving %s (%d instances indexed, %s), '
+            '%d destination(s)', ns.aetitle, ns.bind or '*', scp.local_ae.port, directory,
+            len(scp.db), 'indexing the folder' if scp.indexing else 'index up to date',
             len(destinations),
         )
         return 0

@@ -225,7 +225,7 @@ def test_qrscp_process_with_our_tools(tmp_path, start_server):
                        f'WS1 = 127.0.0.1:{ws1_port}\n')
         args = ['-aet', 'PACS', '-od', pacs, '--db', db, '--destinations', ini]
         server = start_server('qrscp', *args)
-        assert '(0 instances), 2 destination(s)' in server.log()
+        assert '(0 instances indexed, indexing the folder), 2 destination(s)' in server.log()
         port = server.port
 
         stored = ours('storescu', '+sd', *peer(port, 'PACS'), incoming)
@@ -284,7 +284,7 @@ def test_qrscp_process_with_our_tools(tmp_path, start_server):
 
     # The same folder and index, a new process: the studies are still found.
     server = start_server('qrscp', *args)
-    assert '(3 instances)' in server.log(), server.log()
+    assert '(3 instances indexed' in server.log(), server.log()
     studies = ours('findscu', '-S', '-k', 'StudyInstanceUID=', '-k', 'PatientID=',
                    *peer(server.port, 'PACS'))
     assert studies.returncode == 0, studies.explain()

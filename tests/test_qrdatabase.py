@@ -205,6 +205,23 @@ def test_scan_follows_the_folder(tmp_path):
         assert _values(db.find(query('PATIENT', PatientID='')), 'PatientID') == ['P2']
 
 
+def test_scan_reports_progress_and_stops_without_forgetting(tmp_path):
+    folder = tmp_path / 'pacs'
+    folder.mkdir()
+    first = write_dataset(make_dataset(PatientID='P1'), folder)
+    write_dataset(make_dataset(PatientID='P2'), folder)
+    seen: list[tuple[int, int]] = []
+    with QRDatabase(tmp_path / 'index.sqlite') as db:
+        assert db.scan(folder, progress=lambda done, total: seen.append((done, total))) == (2, 0)
+        assert seen[-1] == (2, 2)
+        first.unlink()
+        stop = threading.Event()
+        stop.set()
+        assert db.scan(folder, stop=stop) == (0, 0)  # stopped: not every file was seen
+        assert len(db) == 2
+        assert db.scan(folder) == (0, 1)
+
+
 def test_bad_database_path_is_one_line(tmp_path):
     with pytest.raises(OSError, match='cannot open the index database'):
         QRDatabase(tmp_path / 'missing' / 'index.sqlite')

@@ -8,7 +8,8 @@ The cases on which the two used to disagree, each with the rule that holds now:
 * so does a DT bound: ``-20240115`` includes ``20240115103000`` (the loopback SCP said no);
   a UTC offset is not taken for the range separator;
 * ``*`` alone is universal matching (a note of C.2.2.2.4), also for an instance without the
-  attribute (the index said no: SQL's NULL GLOB '*');
+  attribute (the index said no: SQL's NULL GLOB '*'), whatever the key's VR (DA, UI and the
+  number strings included, where both said no);
 * the binary number VRs compare as numbers (the index compared a JSON number with text and
   never matched).
 """
@@ -40,6 +41,9 @@ from pynetdicom2.qrdatabase import QRDatabase
     ('LO', 'P[1]', 'P1', False),
     ('DA', '2024*', '20240101', False),            # no wildcards for dates
     ('UI', '1.2.*', '1.2.3', False),               # nor for UIDs
+    ('DA', '*', None, True),                       # but a lone '*' is universal, any VR
+    ('UI', '*', '1.2.3', True),
+    ('IS', '**', None, True),
     # C.2.2.2.1 single value matching
     ('PN', 'Doe^J', 'Doe^J', True),
     ('PN', 'doe^j', 'Doe^J', False),               # case sensitive

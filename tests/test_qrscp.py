@@ -7,6 +7,7 @@ INI file, get; the index surviving a restart; the command line's options and one
 from __future__ import annotations
 
 import socket
+import os
 import threading
 
 import pytest
@@ -90,6 +91,7 @@ def test_index_is_built_from_the_folder_and_kept(tmp_path):
     db_path = tmp_path / 'elsewhere.sqlite'
     scp = QRSCP(folder, 'PACS', 0, host='127.0.0.1', db_path=db_path)
     try:
+        assert scp.wait_indexed(TIMEOUT)  # indexed in the background
         assert len(scp.db) == 3 and db_path.exists()
         with scp:
             found = client(scp, tmp_path).find(query('STUDY', PatientID='ONDISK',
@@ -194,6 +196,17 @@ def test_cli_serves_and_moves(run_qrscp, tmp_path):
                              '-k', f'StudyInstanceUID={study[0].StudyInstanceUID}',
                              '127.0.0.1', port]) == 0
         assert len(dest.received) == 2
+
+
+def test_cli_fsync_syncs_each_stored_file_and_its_directory(run_qrscp, tmp_path, monkeypatch):
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, 'fsync', lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    (tmp_path / 'pacs').mkdir()
+    scp = run_qrscp('-od', str(tmp_path / 'pacs'), '--fsync')
+    assert scp.fsync
+    client(scp, tmp_path).store(*make_study(1, 2))
+    assert len(synced) == 4  # each file, then its directory
 
 
 def test_cli_help_reads_like_dcmtk(capsys):

@@ -37,8 +37,10 @@ def serve(archive_dir: str, tmp: str) -> None:
             QRSCP(archive_dir, 'PACS', 0, host='127.0.0.1',
                   destinations={'WS1': ('127.0.0.1', ws1.local_ae.port)}) as scp:
         pacs = {'aet': 'PACS', 'address': '127.0.0.1', 'port': scp.local_ae.port}
-        # Files already in the folder were indexed at start; what arrives by C-STORE is
-        # indexed as it is filed.
+        # Files already in the folder are indexed in the background while the archive
+        # serves (queries see what is indexed so far); what arrives by C-STORE is indexed as
+        # it is filed. A script that needs the whole folder in its answers waits for it.
+        scp.wait_indexed()
         for ds in make_study(instances=3, PatientID='P2', PatientName='Roe^Jane'):
             pynetdicom2.store('MYSCU', pacs, ds)
         query_and_retrieve(pacs, os.path.join(tmp, 'got'))

@@ -2,7 +2,8 @@
 
 PS3.4 C.4.2.3.1: the C-MOVE SCP performs its sub-operations as a Storage SCU, on an
 association it requests from the destination; :class:`MoveDestination` opens it, keeps it
-fitting the instances that come along, and releases it.
+fitting the instances that come along, and releases it. The destination may release it
+first (PS3.8 7.2): its A-RELEASE-RQ is answered, never left waiting.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
 from pynetdicom2.exceptions import (
     AssociationError,
+    AssociationReleasedError,
     DCMTimeoutError,
     DIMSEProcessingError,
     NetDICOMError,
 )
+from pynetdicom2.fsm import States
 from pynetdicom2.negotiation import MAX_CONTEXTS
 from pynetdicom2.services.base import ProposalView, as_status, logger
 from pynetdicom2.services.storage import storage_scu
@@ -44,6 +47,15 @@ class MoveDestination:
     syntax can only go over a context of that syntax: its class is proposed with that one
     syntax alone (the acceptor picks one syntax per context, PS3.8 9.3.3.2), the association
     renewed when the syntax an instance needs changes.
+
+    A destination that asks to release the association itself (A-RELEASE-RQ, PS3.8 7.2) gets
+    its A-RELEASE-RP, and the association's thread and socket end with it. A C-STORE it left
+    unanswered is a failed sub-operation. If it had answered C-STOREs on that association,
+    the next instance opens a new one (a peer that ends associations after some operations
+    still gets the rest); if it had answered none, it has refused the instances, and the
+    C-MOVE ends with A702H for the rest (PS3.4 C.4.2.1.5) rather than open association
+    after association. When both sides ask at once, the collision is resolved as PS3.8
+    Table 9-10 prescribes (Sta9 to Sta12: we, the requester, answer first).
     """
 
     def __init__(self, asce: Association, remote_ae: Any, msg: dm.CMoveRQMessage) -> None:
@@ -70,6 +82,9 @@ class MoveDestination:
         # SOP class -> the one compressed syntax its context proposes (absent: the usual ones)
         self._compressed: dict[UID, UID] = {}
         self._assoc: Any = None
+        # C-STORE responses the current association brought: whether the destination took
+        # part before it released it.
+        self._answered = 0
 
     def _open(self, needed: UID) -> None:
         self.close()
@@ -93,12 +108,34 @@ class MoveDestination:
         except NetDICOMError as exc:
             raise DestinationLost(f'no association with the move destination: {exc}') from exc
         self._assoc = assoc
+        self._answered = 0
         self._proposed = set(classes)
+
+    @staticmethod
+    def _release_requested(assoc: Any) -> bool:
+        """True once the destination's A-RELEASE-RQ has arrived: the state machine then
+        awaits our A-RELEASE response (PS3.8 Table 9-10, Sta8), and no C-STORE-RSP can come."""
+        return bool(assoc.dul.state is States.STA_8)
+
+    def _released_by_destination(self) -> None:
+        """Answer the destination's A-RELEASE-RQ (PS3.8 Table 9-10, AR-4) and forget the
+        association; :class:`DestinationLost` when it answered no C-STORE on it."""
+        assoc, self._assoc = self._assoc, None
+        answered = self._answered
+        assoc.answer_release()  # sends the A-RELEASE-RP, then ends the DUL thread and socket
+        if not answered:
+            raise DestinationLost(
+                'the move destination released the association before answering a C-STORE'
+            )
+        logger.info('the move destination released the association after %d C-STORE(s): '
+                    'the next instance goes on a new one', answered)
 
     def store(self, instance: SubOperationInstance, msg_id: int) -> statuses.Status | None:
         sop_class = instance.sop_class
         if sop_class not in self._seen:
             self._seen.append(sop_class)
+        if self._assoc is not None and self._release_requested(self._assoc):
+            self._released_by_destination()
         syntax = instance.transfer_syntax
         compressed = syntax if syntax is not None and syntax.is_compressed else None
         if (self._assoc is None or sop_class not in self._proposed
@@ -116,13 +153,18 @@ class MoveDestination:
         source = source_for(instance, accepted[1])
         originator, originator_id = self._originator
         try:
-            return as_status(
+            status = as_status(
                 assoc.get_scu(sop_class)(
                     source, msg_id, move_originator_aet=originator,
                     move_originator_message_id=originator_id,
                 ),
                 dm.CStoreRSPMessage,
             )
+        except AssociationReleasedError:
+            logger.warning('the move destination asked to release the association instead of '
+                           'answering the C-STORE of %s', instance.sop_instance)
+            self._released_by_destination()
+            return None  # this sub-operation failed; the next goes on a new association
         except (AssociationError, DCMTimeoutError, DIMSEProcessingError) as exc:
             self._assoc = None
             if assoc.association_established:
@@ -130,15 +172,27 @@ class MoveDestination:
             raise DestinationLost(
                 f'the association with the move destination failed: {exc}'
             ) from exc
+        self._answered += 1
+        return status
 
     def close(self) -> None:
+        """Release the association (PS3.8 7.2), or answer the destination's own request to.
+
+        Its DUL thread and socket have ended when this returns, whatever the destination did.
+        """
         assoc, self._assoc = self._assoc, None
         if assoc is None:
             return
         try:
-            if assoc.association_established:
-                assoc.release()
-            else:
-                assoc.kill()
+            if self._release_requested(assoc):
+                assoc.answer_release()
+            elif assoc.association_established:
+                assoc.release()  # a collision is resolved inside (Sta9 to Sta12)
         except NetDICOMError as exc:
-            logger.info('releasing the sub-association failed: %s', exc)
+            if self._release_requested(assoc):
+                # Its A-RELEASE-RQ arrived after we looked, before ours could go (Sta8).
+                assoc.answer_release()
+            else:
+                logger.info('releasing the sub-association failed: %s', exc)
+        finally:
+            assoc.kill()

@@ -19,7 +19,7 @@ from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import dsutils, statuses
-from pynetdicom2.exceptions import EventHandlingError, NetDICOMError
+from pynetdicom2.exceptions import EventHandlingError, InvalidDataSetError, NetDICOMError
 from pynetdicom2.filestorage import read_meta
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.identifiers import encode_identifier
@@ -50,6 +50,20 @@ class SubOperationInstance(NamedTuple):
     source: Any
 
 
+def _read(source: Any, **options: Any) -> Dataset:
+    """pydicom's ``dcmread``; what it cannot parse is :class:`InvalidDataSetError`, so that
+    one unreadable file is one failed sub-operation, not the end of the C-MOVE or C-GET."""
+    from pydicom import dcmread
+
+    try:
+        return dcmread(source, **options)
+    except OSError:
+        raise
+    except Exception as exc:  # pydicom's parse errors are of many types
+        name = getattr(source, 'name', source)
+        raise InvalidDataSetError(f'{name}: pydicom cannot read it ({exc})') from exc
+
+
 def _describe(item: Any) -> SubOperationInstance:
     """SOP class, instance and transfer syntax of a Dataset or a Part-10 file path."""
     if isinstance(item, Dataset):
@@ -65,11 +79,9 @@ def _describe(item: Any) -> SubOperationInstance:
         meta = read_meta(fp)
         sop_class, instance = meta.sop_class_uid, meta.sop_instance_uid
         if not sop_class or not instance:
-            from pydicom import dcmread
-
             fp.seek(0)
-            ds = dcmread(fp, stop_before_pixels=True, specific_tags=['SOPClassUID',
-                                                                     'SOPInstanceUID'])
+            ds = _read(fp, stop_before_pixels=True, specific_tags=['SOPClassUID',
+                                                                  'SOPInstanceUID'])
             sop_class = sop_class or ds.get('SOPClassUID', '')
             instance = instance or ds.get('SOPInstanceUID', '')
     return SubOperationInstance(
@@ -101,9 +113,7 @@ def source_for(instance: SubOperationInstance, ts: UID) -> Any:
             return source
         ds = copy.deepcopy(source)
     else:
-        from pydicom import dcmread
-
-        ds = dcmread(source)
+        ds = _read(source)
     if swap:
         dsutils.swap_word_values(ds)
         # The data set is now in the context's byte order; say so.
@@ -221,6 +231,7 @@ def perform_sub_operations(
         return
     ops = _SubOperations(total)
     iterator: Any = None
+    instance_uid: UID | None = None
     try:
         if total == 0:
             ops.respond(asce, ctx, msg, response_class, statuses.SUCCESS)
@@ -254,7 +265,7 @@ def perform_sub_operations(
     except DestinationLost as exc:
         logger.warning('sub-operations stopped: %s', exc)
         close_iterator(iterator)
-        ops.record(None, None)
+        ops.record(None, instance_uid)  # the one in flight is in the Failed SOP Instance list
         ops.fail_remaining()
         ops.respond(asce, ctx, msg, response_class, statuses.Status(0xA702, response_class),
                     str(exc))

@@ -91,7 +91,7 @@ def test_dcmtk_tools_against_qrscp_process(dcmtk, free_port, sample_of, assert_s
 
     # A new process over the same folder: its index still holds the three studies.
     qrscp = start_server('qrscp', *args)
-    assert f'({len(samples)} instances)' in qrscp.log(), qrscp.log()
+    assert f'({len(samples)} instances indexed' in qrscp.log(), qrscp.log()
     again = dcmtk.run('findscu', '-v', '-S', '-aec', AET, *TIMEOUTS,
                       *keys('STUDY', PatientID='INTEROP-1', StudyInstanceUID=''),
                       '127.0.0.1', qrscp.port)
