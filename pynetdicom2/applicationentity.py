@@ -75,6 +75,7 @@ from pynetdicom2.exceptions import (
     AssociationReleasedError,
     DCMTimeoutError,
     EventHandlingError,
+    InvalidDataSetError,
     NetDICOMError,
 )
 from pynetdicom2.filestorage import (
@@ -751,15 +752,18 @@ class FolderStorageMixin:
         :meth:`get_file`) is only closed (None). A file that is not ours is never
         overwritten (:func:`~pynetdicom2.filestorage.place`): with ``replace`` only a copy of
         the same instance is. With :attr:`fsync`, the file and then its directory are on the
-        disk before this returns, and so before the C-STORE-RSP. Raises :class:`OSError`
-        when the data set cannot be named (its staged file is then deleted) or put in place.
+        disk before this returns, and so before the C-STORE-RSP. Raises
+        :class:`~pynetdicom2.exceptions.InvalidDataSetError` when the data set's values make no
+        file name, :class:`OSError` when it cannot be read or put in place (its staged file
+        is deleted either way).
         """
         if not isinstance(fp, StagedFile):
             fp.close()
             return None
         naming = self.file_naming
         try:
-            header = read_header(fp) if naming is not None and naming.needs_dataset else None
+            header = (read_header(fp, naming.keywords)
+                      if naming is not None and naming.needs_dataset else None)
             if self.fsync:
                 sync_file(fp)
         except OSError:
@@ -778,7 +782,7 @@ class FolderStorageMixin:
                                    max_iterations=self.max_iterations)
             except ValueError as exc:
                 fp.discard()
-                raise OSError(str(exc)) from exc
+                raise InvalidDataSetError(f'no file name can be made of it: {exc}') from exc
             except BaseException:
                 fp.discard()
                 raise

@@ -65,6 +65,11 @@ _SOP_INSTANCE_UID = 0x00080018
 _PIXEL_DATA = 0x7FE00010
 _MAX_UID_VALUE = 66  # 64 characters and padding, with room for a stray pad byte
 _CHUNK = 64 * 1024
+_STRUCTS = {
+    little: (struct.Struct(endian + 'HHI'), struct.Struct(endian + 'HH2sH'),
+             struct.Struct(endian + 'I'))
+    for little, endian in ((True, '<'), (False, '>'))
+}
 
 
 class DataSetSummary(NamedTuple):
@@ -82,17 +87,30 @@ class _Source:
     def __init__(self, fp: BinaryIO, deflated: bool) -> None:
         self.fp = fp
         self.inflater = zlib.decompressobj(-zlib.MAX_WBITS) if deflated else None
+        # Where a plain file is and where it ends, when the file can tell: reads then ask for
+        # exactly what is left and skips are seeks (a small data set costs one read).
+        self.here: int | None = None
         self.end: int | None = None
         if self.inflater is None:
             try:
-                here = fp.tell()
-                self.end = fp.seek(0, io.SEEK_END)
-                fp.seek(here)
-            except (OSError, AttributeError, ValueError):
-                self.end = None
+                self.here = fp.tell()
+                self.end = os.fstat(fp.fileno()).st_size
+            except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+                try:
+                    self.end = fp.seek(0, io.SEEK_END)
+                    fp.seek(self.here or 0)
+                except (OSError, AttributeError, ValueError):
+                    self.here = self.end = None
 
     def read(self, size: int) -> bytes:
         if self.inflater is None:
+            if self.end is not None and self.here is not None:
+                size = min(size, self.end - self.here)
+                if size <= 0:
+                    return b''
+                data = self.fp.read(size) or b''
+                self.here += len(data)
+                return data
             return self.fp.read(size) or b''
         inflater = self.inflater
         out = b''
@@ -108,10 +126,10 @@ class _Source:
 
     def skip(self, size: int) -> int:
         """Skip ``size`` bytes; return how many there were (fewer at the end)."""
-        if self.inflater is None and self.end is not None:
-            here = self.fp.tell()
-            size = max(0, min(size, self.end - here))
-            self.fp.seek(here + size)
+        if self.inflater is None and self.end is not None and self.here is not None:
+            size = max(0, min(size, self.end - self.here))
+            self.here += size
+            self.fp.seek(self.here)
             return size
         skipped = 0
         while skipped < size:
@@ -137,10 +155,8 @@ class _Walker:
     def __init__(self, source: _Source, implicit: bool, little: bool) -> None:
         self.source = source
         self.implicit = implicit
-        endian = '<' if little else '>'
-        self.tag_length = struct.Struct(endian + 'HHI')  # implicit VR and item headers
-        self.explicit_short = struct.Struct(endian + 'HH2sH')
-        self.long_length = struct.Struct(endian + 'I')
+        # implicit VR and item headers; explicit VR with a 2-byte length; a 4-byte length
+        self.tag_length, self.explicit_short, self.long_length = _STRUCTS[little]
         self.buf = b''
         self.pos = 0
         self.offset = 0  # data set offset of buf[0]
@@ -160,8 +176,9 @@ class _Walker:
         self.buf = rest + self.source.read(max(missing, _CHUNK))
         return len(self.buf) >= size
 
-    def _skip(self, size: int, what: str) -> None:
-        """Move past a value of ``size`` bytes, which must all be there."""
+    def _skip(self, size: int, what: str, start: int) -> None:
+        """Move past a value of ``size`` bytes, which must all be there; ``what``, a tag
+        (:func:`_name`) or a word, and ``start`` say what and where for the error."""
         ahead = len(self.buf) - self.pos
         if size <= ahead:
             self.pos += size
@@ -172,7 +189,7 @@ class _Walker:
         self.pos = 0
         if skipped < size - ahead:
             raise InvalidDataSetError(
-                f'the data set is cut short: {what} needs {size} bytes, '
+                f'the data set is cut short: {what} at byte {start} needs {size} bytes, '
                 f'{ahead + skipped} are left'
             )
 
@@ -186,22 +203,28 @@ class _Walker:
 
     def _header(self) -> tuple[int, bytes | None, int]:
         """Read one element, item or delimiter header: ``(tag, vr or None, length)``."""
-        start = self._where()
-        if not self._have(8):
-            raise InvalidDataSetError(
-                f'the data set is cut short at byte {start}: an element header needs 8 bytes, '
-                f'{len(self.buf) - self.pos} are left'
-            )
         buf, pos = self.buf, self.pos
+        if pos + 8 > len(buf):
+            if not self._have(8):
+                raise InvalidDataSetError(
+                    f'the data set is cut short at byte {self._where()}: an element header '
+                    f'needs 8 bytes, {len(self.buf) - self.pos} are left'
+                )
+            buf, pos = self.buf, self.pos
+        if not self.implicit:
+            group, element, vr, length = self.explicit_short.unpack_from(buf, pos)
+            if group != 0xFFFE:  # items and delimiters have no VR (PS3.5 7.5)
+                if vr in _SHORT_VRS:
+                    self.pos = pos + 8
+                    return group << 16 | element, vr, length
+                return self._long_header(group, element, vr)
         group, element, length = self.tag_length.unpack_from(buf, pos)
-        tag = group << 16 | element
-        if group == 0xFFFE or self.implicit:
-            self.pos = pos + 8
-            return tag, None, length
-        group, element, vr, length = self.explicit_short.unpack_from(buf, pos)
-        if vr in _SHORT_VRS:
-            self.pos = pos + 8
-            return tag, vr, length
+        self.pos = pos + 8
+        return group << 16 | element, None, length
+
+    def _long_header(self, group: int, element: int, vr: bytes) -> tuple[int, bytes, int]:
+        """The rest of an explicit VR header with a 4-byte length (PS3.5 7.1.2)."""
+        start = self._where()
         if vr not in _LONG_VRS:
             raise InvalidDataSetError(
                 f'element ({group:04X},{element:04X}) at byte {start} has VR {vr!r}, which is '
@@ -213,30 +236,41 @@ class _Walker:
                 f'at byte {start}'
             )
         self.pos += 12
-        return tag, vr, self.long_length.unpack_from(self.buf, self.pos - 4)[0]
+        return group << 16 | element, vr, self.long_length.unpack_from(self.buf, self.pos - 4)[0]
 
     def walk(self) -> None:
         """Walk the whole data set: top-level elements until the data ends."""
         if self.at_end():
             raise InvalidDataSetError('the data set is empty')
-        while not self.at_end():
-            start = self._where()
-            tag, vr, length = self._header()
-            if tag >> 16 == 0xFFFE:
-                raise InvalidDataSetError(
-                    f'an item or delimiter ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {start} '
-                    'stands where a data element belongs (PS3.5 7.5)'
-                )
+        header = self._header
+        while self.pos < len(self.buf) or self._have(1):
+            start = self.offset + self.pos
+            tag, vr, length = header()
             if length == _UNDEFINED:
+                if tag >> 16 == 0xFFFE:
+                    raise self._misplaced(tag, start)
                 self._undefined_length(tag, vr, start, 1)
             elif tag == _SOP_CLASS_UID or tag == _SOP_INSTANCE_UID:
                 self._uid(tag, length, start)
+            elif tag >> 16 == 0xFFFE:
+                raise self._misplaced(tag, start)
             else:
-                self._skip(length, f'the value of {_name(tag)} at byte {start}')
+                end = self.pos + length
+                if end <= len(self.buf):
+                    self.pos = end  # the usual case: the value is in the window
+                else:
+                    self._skip(length, _name(tag), start)
+
+    @staticmethod
+    def _misplaced(tag: int, start: int) -> InvalidDataSetError:
+        return InvalidDataSetError(
+            f'an item or delimiter {_name(tag)} at byte {start} stands where a data element '
+            'belongs (PS3.5 7.5)'
+        )
 
     def _uid(self, tag: int, length: int, start: int) -> None:
         if length > _MAX_UID_VALUE or not self._have(length):
-            self._skip(length, f'the value of {_name(tag)} at byte {start}')
+            self._skip(length, _name(tag), start)
             return
         value = self.buf[self.pos:self.pos + length]
         self.pos += length
@@ -282,7 +316,7 @@ class _Walker:
                     '(FFFE,E000) or the sequence delimiter (FFFE,E0DD) (PS3.5 7.5)'
                 )
             if length != _UNDEFINED:
-                self._skip(length, f'the item at byte {item_start}')
+                self._skip(length, 'the item', item_start)
             elif fragments:
                 raise InvalidDataSetError(
                     f'a fragment of {_name(tag)} at byte {item_start} has an undefined length '
@@ -311,7 +345,7 @@ class _Walker:
             if length == _UNDEFINED:
                 self._undefined_length(tag, vr, start, depth + 1)
             else:
-                self._skip(length, f'the value of {_name(tag)} at byte {start}')
+                self._skip(length, _name(tag), start)
 
 
 def _name(tag: int) -> str:

@@ -49,7 +49,7 @@ import string
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ClassVar, NamedTuple
 
@@ -630,14 +630,17 @@ def numbered(target: str | os.PathLike[str], max_iterations: int) -> Path:
     )
 
 
-def read_header(fp: BinaryIO) -> Dataset:
+def read_header(fp: BinaryIO, keywords: Iterable[str] | None = None) -> Dataset:
     """The data set of a staged Part-10 file without its pixel data (for a naming policy).
 
-    Raises :class:`OSError` when it cannot be read (the C-STORE then answers A700H).
+    ``keywords``: read only these elements (and the SOP UIDs); None: every element but the
+    pixel data. Raises :class:`OSError` when it cannot be read (the C-STORE then answers
+    A700H).
     """
+    tags = None if keywords is None else sorted({*keywords, *_FROM_COMMAND_SET})
     try:
         fp.seek(0)
-        return dcmread(fp, stop_before_pixels=True, force=True)
+        return dcmread(fp, stop_before_pixels=True, force=True, specific_tags=tags)
     except OSError:
         raise
     except Exception as exc:
@@ -652,11 +655,15 @@ class FileNaming:
     every component of it and places it in a directory. With ``replace`` a second copy of an
     instance replaces the first; without, it becomes ``<name>_1.dcm``, ``<name>_2.dcm`` ...
     (:func:`numbered`). Subclass it and override :meth:`relative_path` for a layout of your
-    own; a :class:`ValueError` refuses the data set (the C-STORE answers A700H).
+    own; a :class:`ValueError` refuses the data set (the C-STORE answers C000H: cannot
+    understand, since its values make no file name).
     """
 
     #: True when :meth:`relative_path` needs the data set (read from the staged file).
     needs_dataset: ClassVar[bool] = False
+    #: The attribute keywords :meth:`relative_path` reads from the data set (None: any, so
+    #: the whole header is read).
+    keywords: tuple[str, ...] | None = None
 
     def __init__(self, *, replace: bool = False) -> None:
         self.replace = replace
@@ -755,6 +762,8 @@ class TemplateNaming(FileNaming):
             raise ValueError(f'file name template {template!r}: {exc}') from None
         if not self._components:
             raise ValueError(f'file name template {template!r} names no file')
+        self.keywords = tuple(sorted({field for pieces in self._components
+                                      for _literal, field in pieces if field}))
 
     @staticmethod
     def _field(field: str | None, spec: str | None, conversion: str | None) -> str | None:

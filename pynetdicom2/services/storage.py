@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO, Union, cast
 
+from pydicom import config
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
@@ -99,8 +100,8 @@ def _open_for_context(
             raise InvalidDataSetError(f'{os.fspath(path)} is not sent: {exc}') from None
         # The data set's own UIDs name it (the file meta's are a copy, PS3.10 7.1, and some
         # files disagree with it): the peer checks the command against the data set.
-        sop_class = UID(found.sop_class_uid or meta.sop_class_uid or '')
-        instance = UID(found.sop_instance_uid or meta.sop_instance_uid or '')
+        sop_class = _as_uid(found.sop_class_uid, meta.sop_class_uid)
+        instance = _as_uid(found.sop_instance_uid, meta.sop_instance_uid)
         ctx = context_for(sop_class)
         if meta.transfer_syntax != ctx.supported_ts:
             raise NetDICOMError(
@@ -120,6 +121,14 @@ def _open_for_context(
         fp.close()
         raise
     return fp, sop_class, instance, ctx  # UIDs already (revalidating costs more than a send)
+
+
+def _as_uid(in_data_set: str | None, in_meta: UID | None) -> UID:
+    """The data set's UID, as the file meta's UID object when they agree (the usual case:
+    a UID validated again costs more than the rest of a small file's send)."""
+    if in_data_set is None or in_data_set == in_meta:
+        return in_meta or UID('')
+    return UID(in_data_set, config.IGNORE)
 
 
 def storage_scu(
@@ -350,6 +359,9 @@ def _store_status(
     if status.is_success or status.is_warning:
         try:
             asce.received_files.keep(data, msg.command_set)
+        except InvalidDataSetError as exc:
+            logger.warning('refusing %s: %s', instance, exc)
+            return statuses.C_STORE_CANNOT_UNDERSTAND
         except OSError as exc:
             logger.error('could not put %s in place: %s', instance, exc)
             return statuses.C_STORE_OUT_OF_RESOURCES

@@ -283,3 +283,18 @@ def test_without_fsync_nothing_is_synced(tmp_path, monkeypatch):
     with serving(scp), client().request_association(remote(scp)) as assoc:
         assert sc.storage_scu(assoc, _ctx(assoc, CT), dataset(CT), 1).is_success
     assert calls == []
+
+
+def test_a_value_a_file_name_cannot_be_made_of_is_refused_and_the_association_goes_on(
+        tmp_path):
+    """--filepath: a templated value pydicom cannot decode is C000H, not an abort."""
+    scp = ae.StorageAE(tmp_path, 'STORESCP', 0, host='127.0.0.1').add_scp(sc.storage_scp)
+    scp.file_naming = filestorage.TemplateNaming('{Rows}/{SOPInstanceUID}.dcm', replace=True)
+    ds = dataset(CT)
+    odd_rows = b'\x28\x00\x10\x00\x03\x00\x00\x00abc'  # (0028,0010) US, 3 bytes: no US value
+    with serving(scp), client().request_association(remote(scp)) as assoc:
+        status = send_raw(assoc, CT, ds.SOPInstanceUID, encoded(ds) + odd_rows)
+        good = dataset(CT, Rows=4)
+        assert sc.storage_scu(assoc, _ctx(assoc, CT), good, assoc.new_message_id()).is_success
+    assert status == 0xC000
+    assert visible(tmp_path) == [f'4/{good.SOPInstanceUID}.dcm']
