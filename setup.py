@@ -34,7 +34,8 @@ setup(
     },
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5'],
-        'docs': ['sphinx>=7'],
+        # autodoc imports every module: pynetdicom2.testing (the pytest plugin) needs pytest.
+        'docs': ['sphinx>=7', 'pytest>=7'],
         'lint': ['ruff>=0.4'],
     },
     classifiers=[

@@ -83,6 +83,7 @@ from pynetdicom2.filestorage import (
     FileNaming,
     SOPInstanceUIDNaming,
     StagedFile,
+    current_source_ae_title,
     numbered,
     place,
     read_header,
@@ -231,6 +232,14 @@ class AEBase:
         #: A larger one is dropped as it arrives and its request answered out of resources
         #: (:mod:`pynetdicom2.dimsedecoder`). Read when an association starts.
         self.max_data_set_in_memory: int | None = dm.DEFAULT_MAX_DATA_SET_IN_MEMORY
+        #: As an acceptor, which order picks a context's transfer syntax among those both
+        #: sides have (PS3.8 9.3.3.2): ``'requester'``, the proposal's (a file arrives in
+        #: the syntax it was sent in whenever we accept it), or ``'acceptor'``, ours:
+        #: :attr:`supported_ts`, or the class's entry of :attr:`transfer_syntaxes_by_sop_class`.
+        self.transfer_syntax_preference = 'requester'
+        #: Transfer syntaxes accepted per SOP class, in our order of preference, in place of
+        #: :attr:`supported_ts` (e.g. ``{CT: [ImplicitVRLittleEndian]}``).
+        self.transfer_syntaxes_by_sop_class: dict[str, Sequence[str]] = {}
         self.context_def_list: dict[int, PContextDefList] = {}
         self.store_in_file: set[str] = set()
         self.supported_scu: dict[str, Any] = {}
@@ -364,7 +373,7 @@ class AEBase:
         """
         fp = tempfile.TemporaryFile()
         try:
-            write_meta(fp, command_set, context.supported_ts)
+            write_meta(fp, command_set, context.supported_ts, current_source_ae_title())
         except BaseException:
             fp.close()
             raise
@@ -731,7 +740,7 @@ class FolderStorageMixin:
         """A staged file in ``path`` holding the preamble and file meta of the data set."""
         staged = StagedFile(path)
         try:
-            write_meta(staged, command_set, ctx.supported_ts)
+            write_meta(staged, command_set, ctx.supported_ts, current_source_ae_title())
             staged.data_set_offset = staged.tell()
         except BaseException:
             staged.discard()

@@ -1,7 +1,10 @@
 """DCMTK-style console scripts: ``pynetdicom2-echoscu``, ``-storescu``, ``-storescp``,
 ``-findscu``, ``-movescu`` and ``-getscu``; ``pynetdicom2-qrscp`` (the Query/Retrieve SCP)
 lives in :mod:`pynetdicom2.qrscp`; both take their options, logging and error lines from
-:mod:`pynetdicom2.toolsupport`.
+:mod:`pynetdicom2.toolsupport`. ``storescu``, ``storescp`` and ``findscu`` are written in
+:mod:`pynetdicom2.app_storescu`, :mod:`pynetdicom2.app_storescp` and
+:mod:`pynetdicom2.app_findscu` (with the query options movescu and getscu share); they are
+imported here, so ``apps.<tool>`` and ``apps.<tool>_main`` name every tool.
 
 This module owns the command lines that follow DCMTK's spelling, so that a PACS engineer's
 fingers work unchanged: ``peer port`` positionals, ``-aet``/``-aec`` for the calling and
@@ -15,7 +18,7 @@ Usage::
     pynetdicom2-echoscu -aec PACS 10.0.0.5 104
     pynetdicom2-storescu -aec PACS +sd +r 10.0.0.5 104 ./study
     pynetdicom2-storescp -aet STORESCP -od ./incoming 11112
-    pynetdicom2-findscu -aec PACS -S -k PatientName=Doe* -k StudyInstanceUID= 10.0.0.5 104
+    pynetdicom2-findscu -aec PACS -S -k PatientName=Doe* -k StudyInstanceUID 10.0.0.5 104
     pynetdicom2-movescu -aec PACS -aem WS1 +P 11113 -od in -k StudyInstanceUID=1.2.3 pacs 104
     pynetdicom2-getscu -aec PACS -od in -k StudyInstanceUID=1.2.3 10.0.0.5 104
     pynetdicom2-qrscp -aet PACS -od /srv/pacs --destinations dest.ini -v 11112
@@ -23,36 +26,34 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, TextIO
 
 from pynetdicom2 import commands, sopclass, uids
-from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
+from pynetdicom2.app_findscu import (
+    QUERY_MODELS,
+    add_query_options,
+    build_query,
+    findscu,
+    findscu_main,
+)
+from pynetdicom2.app_storescp import storescp, storescp_main
+from pynetdicom2.app_storescu import storescu, storescu_main
+from pynetdicom2.applicationentity import ClientAE, ClientStorageAE
 from pynetdicom2.exceptions import NetDICOMError
-from pynetdicom2.filestorage import TemplateNaming
 from pynetdicom2.toolsupport import (
-    StoreRun,
     add_network,
-    add_server_options,
-    build_identifier,
-    collect_files,
     configure,
     dcmtk_parser,
-    existing_directory,
-    listen_errors,
     move_receiver,
     remote_of,
     run_dcmtk,
-    serve_until_stopped,
     sub_operation_counts,
 )
 
-__all__ = ['echoscu', 'findscu', 'getscu', 'movescu', 'storescp', 'storescu']
+__all__ = ['echoscu', 'echoscu_main', 'findscu', 'findscu_main', 'getscu', 'getscu_main',
+           'movescu', 'movescu_main', 'storescp', 'storescp_main', 'storescu', 'storescu_main']
 
 logger = logging.getLogger('pynetdicom2.apps')
 
@@ -96,239 +97,7 @@ def echoscu(argv: Sequence[str] | None = None) -> int:
     return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
 
 
-# --- storescu -----------------------------------------------------------------------------------
-
-
-class _Progress:
-    """Files, MB/s and ETA on one line of a terminal; silent when it is not one."""
-
-    def __init__(self, files: list[Path], stream: TextIO) -> None:
-        self.total = len(files)
-        self.total_bytes = sum(_size(path) for path in files)
-        self.done = 0
-        self.done_bytes = 0
-        self.start = time.perf_counter()
-        self.stream = stream
-        self.enabled = stream.isatty()
-
-    def advance(self, path: Path) -> None:
-        self.done += 1
-        self.done_bytes += _size(path)
-        if not self.enabled:
-            return
-        elapsed = max(time.perf_counter() - self.start, 1e-6)
-        rate = self.done_bytes / elapsed
-        left = (self.total_bytes - self.done_bytes) / rate if rate else 0.0
-        self.stream.write(f'\r{self.done}/{self.total} files  {rate / 1e6:6.1f} MB/s  '
-                          f'ETA {left:5.0f} s ')
-        self.stream.flush()
-
-    def finish(self) -> None:
-        if self.enabled and self.done:
-            self.stream.write('\n')
-            self.stream.flush()
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def storescu(argv: Sequence[str] | None = None) -> int:
-    """``pynetdicom2-storescu [options] peer port dcmfile-in...``: C-STORE files.
-
-    Each file is sent as it is, in its own transfer syntax (one association per transfer
-    syntax met). Prints a summary (sent / failed / skipped with reasons); exit status 1 if any
-    file failed, 0 otherwise.
-
-    >>> import tempfile
-    >>> from pathlib import Path
-    >>> from pynetdicom2.loopback import LoopbackSCP, make_study, write_dataset
-    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(Path(tmp, 'pacs'), 'PACS') as scp:
-    ...     series = Path(tmp, 'study', 'series1')
-    ...     series.mkdir(parents=True)
-    ...     for ds in make_study(1, 2):
-    ...         _ = write_dataset(ds, series)
-    ...     storescu(['-aec', 'PACS', '+sd', '+r', scp.address, str(scp.port),
-    ...               str(Path(tmp, 'study'))])
-    ...     len(scp.stored_files())
-    sent 2, failed 0, skipped 0
-    0
-    2
-    """
-    parser = dcmtk_parser('pynetdicom2-storescu', 'DICOM storage (C-STORE) SCU')
-    parser.add_argument('peer', help='hostname of DICOM peer')
-    parser.add_argument('port', type=int, help='tcp/ip port number of peer')
-    parser.add_argument('files', nargs='+', metavar='dcmfile-in',
-                        help='DICOM file or directory to be transmitted')
-    scan = parser.add_argument_group('input files')
-    scan.add_argument('+sd', '--scan-directories', action='store_true',
-                      help='scan directories for input files (dcmfile-in)')
-    scan.add_argument('+r', '--recurse', action='store_true',
-                      help='recurse within specified directories')
-    add_network(parser, 'STORESCU')
-    ns = parser.parse_args(argv)
-
-    def body() -> int:
-        run = StoreRun(collect_files(ns.files, scan_directories=ns.scan_directories,
-                                     recurse=ns.recurse))
-        progress = _Progress(run.files, sys.stderr)
-        failed: list[tuple[Path, str]] = []
-
-        def client_for(ts: str) -> Any:
-            return configure(ClientAE(ns.aetitle, [ts], ns.max_pdu), ns)
-
-        for path, stored, detail in run.send(client_for, remote_of(ns)):
-            progress.advance(path)
-            if stored:
-                logger.info('stored %s: %s', path, detail)
-            else:
-                failed.append((path, detail))
-        progress.finish()
-        for path, reason in run.skipped:
-            print(f'W: skipped {path}: {reason}', file=sys.stderr)
-        for path, reason in failed:
-            print(f'E: failed {path}: {reason}', file=sys.stderr)
-        print(run.summary())
-        return 1 if failed else 0
-
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
-
-
-# --- storescp -----------------------------------------------------------------------------------
-
-
-class _StoreSCP(StorageAE):
-    """The storage SCP of ``pynetdicom2-storescp``: it logs what it receives."""
-
-    def on_receive_store(self, context: Any, ds: Any) -> Any:
-        logger.info('received %s', context.sop_class)
-        return super().on_receive_store(context, ds)
-
-
-def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
-    """``pynetdicom2-storescp [options] [port]``: receive C-STOREs into ``-od``.
-
-    Files are written atomically as ``<SOPInstanceUID>.dcm``, or where ``--filepath``
-    says (a template of attribute keywords). Serves until interrupted
-    (Ctrl-C or SIGTERM). ``ready`` (for embedding) is called with the AE once it listens.
-
-    Usage (it serves until stopped, so this is not run as a doctest)::
-
-        storescp(['-aet', 'STORESCP', '-od', 'incoming', '11112'])
-    """
-    parser = dcmtk_parser('pynetdicom2-storescp', 'DICOM storage (C-STORE) SCP')
-    add_server_options(parser, 'STORESCP')
-    output = parser.add_argument_group('output options')
-    output.add_argument('-od', '--output-directory', default='.', metavar='[d]irectory',
-                        help='write received objects to existing directory d (default: .)')
-    output.add_argument('--filepath', default=None, metavar='template',
-                        help='file path under -od from attribute values, e.g. '
-                             "'{PatientID}/{StudyInstanceUID}/{SOPInstanceUID}.dcm' "
-                             '(default: <SOPInstanceUID>.dcm)')
-    output.add_argument('--fsync', action='store_true',
-                        help='answer Success only once each file and its directory are on '
-                             'the disk (fsync): nothing acknowledged is lost in a power cut')
-    parser.add_argument('--max-associations', type=int, default=None, metavar='[n]umber',
-                        help='reject associations beyond n at once (default: no limit)')
-    ns = parser.parse_args(argv)
-
-    def body() -> int:
-        directory = existing_directory(ns.output_directory)
-        # A bad template fails now, not once per file.
-        naming = TemplateNaming(ns.filepath, replace=True) if ns.filepath else None
-        with listen_errors(ns.port):
-            scp = _StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu,
-                            host=ns.bind)
-        scp.file_naming = naming
-        scp.fsync = ns.fsync
-        scp.allowed_calling_aets = frozenset(ns.accept) or None
-        scp.maximum_associations = ns.max_associations
-        configure(scp, ns)
-        scp.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
-
-        serve_until_stopped(scp, ready, '%s listening on %s:%d, writing to %s', ns.aetitle,
-                            ns.bind or '*', scp.local_ae.port, directory)
-        return 0
-
-    return run_dcmtk(ns, f'port {ns.port}', body)
-
-
-# --- findscu, movescu, getscu -------------------------------------------------------------------
-
-_MODELS = {
-    'patient': (uids.PATIENT_ROOT_FIND_SOP_CLASS, uids.PATIENT_ROOT_MOVE_SOP_CLASS,
-                uids.PATIENT_ROOT_GET_SOP_CLASS),
-    'study': (uids.STUDY_ROOT_FIND_SOP_CLASS, uids.STUDY_ROOT_MOVE_SOP_CLASS,
-              uids.STUDY_ROOT_GET_SOP_CLASS),
-    'psonly': (uids.PATIENT_STUDY_ONLY_FIND_SOP_CLASS, uids.PATIENT_STUDY_ONLY_MOVE_SOP_CLASS,
-               uids.PATIENT_STUDY_ONLY_GET_SOP_CLASS),
-}
-
-
-def _add_query(parser: argparse.ArgumentParser) -> None:
-    model = parser.add_argument_group('query information model')
-    choice = model.add_mutually_exclusive_group()
-    choice.add_argument('-P', '--patient', dest='model', action='store_const', const='patient',
-                        help='use patient root information model')
-    choice.add_argument('-S', '--study', dest='model', action='store_const', const='study',
-                        help='use study root information model (default)')
-    choice.add_argument('-O', '--psonly', dest='model', action='store_const', const='psonly',
-                        help='use patient/study only information model')
-    parser.set_defaults(model='study')
-    keys = parser.add_argument_group('override matching keys')
-    keys.add_argument('-k', '--key', action='append', default=[], metavar='[k]ey: gggg,eeee=str',
-                      help='override matching key (keyword or tag; e.g. -k PatientName=Doe* '
-                           '-k 0020,000D=); QueryRetrieveLevel defaults to STUDY')
-
-
-def findscu(argv: Sequence[str] | None = None) -> int:
-    """``pynetdicom2-findscu [options] peer port``: C-FIND with ``-k`` keys; print matches.
-
-    >>> import tempfile
-    >>> from pynetdicom2.loopback import LoopbackSCP, make_study
-    >>> with tempfile.TemporaryDirectory() as tmp, LoopbackSCP(tmp, 'PACS') as scp:
-    ...     _ = scp.add(*make_study(1, 2, PatientName='Doe^Jane', StudyInstanceUID='1.2.3'))
-    ...     _ = scp.add(*make_study(1, 1, PatientName='Roe^Rick'))
-    ...     findscu(['-aec', 'PACS', '-S', '-k', 'PatientName=Doe*', '-k', 'StudyInstanceUID=',
-    ...              scp.address, str(scp.port)])
-    # match 1
-    ...Patient's Name...PN: 'Doe^Jane'
-    ...Study Instance UID...UI: 1.2.3
-    1 match(es)
-    0
-    """
-    parser = dcmtk_parser('pynetdicom2-findscu', 'DICOM query (C-FIND) SCU')
-    parser.add_argument('peer', help='hostname of DICOM peer')
-    parser.add_argument('port', type=int, help='tcp/ip port number of peer')
-    _add_query(parser)
-    add_network(parser, 'FINDSCU')
-    ns = parser.parse_args(argv)
-
-    def body() -> int:
-        request = build_identifier(ns.key)
-        root = _MODELS[ns.model][0]
-        client = configure(ClientAE(ns.aetitle, max_pdu_length=ns.max_pdu), ns)
-        client.add_scu(sopclass.qr_find_scu, [root])
-        count = 0
-        final = None
-        with client.request_association(remote_of(ns)) as assoc:
-            for match, status in assoc.get_scu(root)(request, 1):
-                if status.is_pending and match is not None:
-                    count += 1
-                    print(f'# match {count}')
-                    print(match)
-                elif not status.is_pending:
-                    final = status
-        print(f'{count} match(es)')
-        if final is not None and not final.is_success:
-            print(f'E: C-FIND ended with {final}', file=sys.stderr)
-            return 1
-        return 0
-
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+# --- movescu, getscu (findscu: pynetdicom2.app_findscu) ------------------------------------------
 
 
 def getscu(argv: Sequence[str] | None = None) -> int:
@@ -350,7 +119,7 @@ def getscu(argv: Sequence[str] | None = None) -> int:
     parser = dcmtk_parser('pynetdicom2-getscu', 'DICOM retrieve (C-GET) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')
     parser.add_argument('port', type=int, help='tcp/ip port number of peer')
-    _add_query(parser)
+    add_query_options(parser)
     add_network(parser, 'GETSCU')
     output = parser.add_argument_group('output options')
     output.add_argument('-od', '--output-directory', default='.', metavar='[d]irectory',
@@ -358,8 +127,8 @@ def getscu(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(argv)
 
     def body() -> int:
-        request = build_identifier(ns.key)
-        root = _MODELS[ns.model][2]
+        request = build_query(None, ns.key, ns.model)
+        root = QUERY_MODELS[ns.model][2]
         client = configure(ClientStorageAE(ns.output_directory, ns.aetitle,
                                             max_pdu_length=ns.max_pdu), ns)
         client.add_scu(sopclass.qr_get_scu, [root])
@@ -404,7 +173,7 @@ def movescu(argv: Sequence[str] | None = None) -> int:
     parser = dcmtk_parser('pynetdicom2-movescu', 'DICOM retrieve (C-MOVE) SCU')
     parser.add_argument('peer', help='hostname of DICOM peer')
     parser.add_argument('port', type=int, help='tcp/ip port number of peer')
-    _add_query(parser)
+    add_query_options(parser)
     add_network(parser, 'MOVESCU')
     parser.add_argument('-aem', '--move', default=None, metavar='[a]etitle',
                         help='set move destination to AE title (default: -aet)')
@@ -417,8 +186,8 @@ def movescu(argv: Sequence[str] | None = None) -> int:
     ns = parser.parse_args(argv)
 
     def body() -> int:
-        request = build_identifier(ns.key)
-        root = _MODELS[ns.model][1]
+        request = build_query(None, ns.key, ns.model)
+        root = QUERY_MODELS[ns.model][1]
         destination = ns.move or ns.aetitle
         client = configure(ClientAE(ns.aetitle, max_pdu_length=ns.max_pdu), ns)
         client.add_scu(sopclass.qr_move_scu, [root])
@@ -443,21 +212,6 @@ def movescu(argv: Sequence[str] | None = None) -> int:
 def echoscu_main() -> None:
     """Entry point of ``pynetdicom2-echoscu``."""
     sys.exit(echoscu())
-
-
-def storescu_main() -> None:
-    """Entry point of ``pynetdicom2-storescu``."""
-    sys.exit(storescu())
-
-
-def storescp_main() -> None:
-    """Entry point of ``pynetdicom2-storescp``."""
-    sys.exit(storescp())
-
-
-def findscu_main() -> None:
-    """Entry point of ``pynetdicom2-findscu``."""
-    sys.exit(findscu())
 
 
 def getscu_main() -> None:

@@ -151,6 +151,8 @@ class AssociationAcceptor(Association):
                 max_pdu_length=self.max_pdu_length,
                 identity_response=self.identity_response,
                 max_operations=getattr(ae, 'async_window', None) or (1, 1),
+                syntaxes_by_class=getattr(ae, 'transfer_syntaxes_by_sop_class', None) or {},
+                preference=getattr(ae, 'transfer_syntax_preference', 'requester'),
             )
         negotiated = negotiation.negotiate_as_acceptor(assoc_req, capabilities)
         self.peer_max_pdu_length = negotiated.peer_max_pdu_length
@@ -266,6 +268,7 @@ class AssociationAcceptor(Association):
             raise self._handle_errors(rq)
         self.remote_ae = rq.calling_ae_title
         self.local_ae = rq.called_ae_title
+        self.received_files.source_ae_title = self.remote_ae.strip()
         self.user_identity = next(
             (
                 item

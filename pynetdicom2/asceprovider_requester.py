@@ -19,7 +19,7 @@ from typing import Any, Callable
 from pydicom.uid import UID
 
 from pynetdicom2 import negotiation, pdu
-from pynetdicom2.asceprovider_association import Association
+from pynetdicom2.asceprovider_association import GRACE, Association
 from pynetdicom2.asceprovider_types import (
     AEBaseProto,
     PContextDefList,
@@ -103,6 +103,7 @@ class AssociationRequester(Association):
         #: Contexts on which the acceptor granted us the SCP role (C-GET sub-operations).
         self.sop_classes_as_scp: dict[int, tuple[int, UID, UID]] = {}
         super().__init__(local_ae, None, max_pdu_length)
+        self.received_files.source_ae_title = str(self.remote_ae.aet).strip()
 
     def _dul_class(self) -> Callable[..., DULServiceProvider]:
         if self.ssl_context is None:
@@ -138,7 +139,8 @@ class AssociationRequester(Association):
         Raises :class:`AssociationRejectedError` (result, source, diagnostic),
         :class:`AssociationAbortedError` (:class:`ConnectionFailedError` when the connection
         fails: an A-P-ABORT, the :class:`OSError` its ``__cause__``), :class:`DCMTimeoutError`
-        when no answer comes within ``connect_timeout + artim_timeout``, :class:`AssociationError`
+        when no answer comes within ``artim_timeout`` of the connection (made within
+        ``connect_timeout``, TLS handshake included), :class:`AssociationError`
         for an unusable request or answer. The DUL is stopped before any of them is raised.
         """
         remote = self.remote_ae
@@ -158,7 +160,10 @@ class AssociationRequester(Association):
             )
         try:
             self.dul.send(rq)
-            reply = self.dul.receive(self.ae.connect_timeout + self.ae.artim_timeout)
+            # Connecting (and a TLS handshake) is bounded by connect_timeout on the socket;
+            # the reply, by ARTIM from then on, as DCMTK's -to and -ta are.
+            self.dul.connected.wait(2 * self.ae.connect_timeout + GRACE)
+            reply = self.dul.receive(self.ae.artim_timeout)
             if isinstance(reply, pdu.AAbortPDU) and self.dul.transport_error is not None:
                 error = self.dul.transport_error
                 raise ConnectionFailedError(

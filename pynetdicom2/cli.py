@@ -6,6 +6,11 @@ an iterable of lines; :func:`main` prints them. Errors a user can fix (a wrong p
 rejected association, an unknown attribute, an unreadable file) end the program with one line
 on stderr and exit status 1; ``-d``/``--debug`` shows the traceback and the library's debug log.
 
+The flags are the original pynetdicom2's, kept for its users: ``--aet`` is the called AE title
+(the peer), ``--local_aet`` ours (:data:`ORIGINAL_FLAGS`, the end of every ``--help``). The
+DCMTK-style tools of :mod:`pynetdicom2.apps` (``pynetdicom2-echoscu`` ...) spell them as DCMTK
+does (``-aet`` ours, ``-aec`` the peer) and add TLS and DCMTK's other flags.
+
 Usage::
 
     python -m pynetdicom2 verify --aet PACS --address 10.0.0.5 --port 104
@@ -46,13 +51,18 @@ from pynetdicom2.toolsupport import (
     ToolError,
     build_identifier,
     collect_files,
+    listen_port,
     move_receiver,
+    port_number,
     print_error,
     stderr_logging,
     sub_operation_counts,
 )
 
-__all__ = ['Args', 'find', 'get', 'get_parser', 'main', 'move', 'parse_args', 'store', 'verify']
+__all__ = [
+    'ORIGINAL_FLAGS', 'Args', 'find', 'get', 'get_parser', 'main', 'move', 'parse_args', 'store',
+    'verify',
+]
 
 logger = logging.getLogger('pynetdicom2.cli')
 
@@ -71,6 +81,18 @@ _GET_ROOTS = {
 
 #: A failure the user can act on: :func:`main` prints it on one line and exits 1.
 CLIError = ToolError
+
+#: What ``python -m pynetdicom2 --help`` says about its flags, and where DCMTK's are.
+ORIGINAL_FLAGS = """\
+These commands keep the flags of the original pynetdicom2: --aet is the called AE
+title (the peer), --local_aet ours, --address and --port the peer's address.
+
+For DCMTK's spelling (-aet ours, -aec the peer, -to/-ta/-td timeouts, TLS with +tls,
+user identity with -usr, -q/-v/-d/-ll logging) use the DCMTK-style tools installed
+with the package: pynetdicom2-echoscu, pynetdicom2-storescu, pynetdicom2-storescp,
+pynetdicom2-findscu, pynetdicom2-movescu, pynetdicom2-getscu and pynetdicom2-qrscp
+(the table of DCMTK's flags and ours: docs/reference/dcmtk_flags.rst).
+"""
 
 
 @dataclass
@@ -202,11 +224,13 @@ def demo(args: Args) -> Iterator[str]:
 
 def _add_conn_params(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('connection')
-    group.add_argument('--aet', required=True, help='called AE title (the peer)')
+    group.add_argument('--aet', required=True,
+                       help="called AE title: the peer's (DCMTK's -aec, not its -aet)")
     group.add_argument('--address', required=True, help='peer host name or IP address')
-    group.add_argument('--port', required=True, type=int, help='peer TCP port')
+    group.add_argument('--port', required=True, type=port_number,
+                       help='peer TCP port (1..65535)')
     group.add_argument('--local_aet', default='PYNETDICOM2',
-                       help='calling AE title (ours) [default: %(default)s]')
+                       help="calling AE title: ours (DCMTK's -aet) [default: %(default)s]")
     identity = parser.add_argument_group('user identity (PS3.7 D.3.3.7)')
     identity.add_argument('--username', help='user name (alone, or with --password)')
     identity.add_argument('--password', help='password for --username')
@@ -241,15 +265,24 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help='debug log (PDUs) and tracebacks on errors')
 
 
+def _add_parser(subparsers: Any, name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` ends with :data:`ORIGINAL_FLAGS`."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=text, description=text, epilog=ORIGINAL_FLAGS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def _create_verify_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser('verify', help='C-ECHO a peer (like echoscu)')
+    parser = _add_parser(subparsers, 'verify', 'C-ECHO a peer (like echoscu)')
     _add_conn_params(parser)
     _add_common(parser)
     parser.set_defaults(func=verify)
 
 
 def _create_find_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser('find', help='C-FIND: query a peer (like findscu)')
+    parser = _add_parser(subparsers, 'find', 'C-FIND: query a peer (like findscu)')
     _add_conn_params(parser)
     _add_root_and_level(parser)
     _add_attr(parser)
@@ -259,7 +292,7 @@ def _create_find_parser(subparsers: Any) -> None:
 
 
 def _create_store_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser('store', help='C-STORE files to a peer (like storescu +r)')
+    parser = _add_parser(subparsers, 'store', 'C-STORE files to a peer (like storescu +r)')
     _add_conn_params(parser)
     parser.add_argument('--file_or_dir', required=True,
                         help='a Part-10 file, or a directory scanned recursively')
@@ -268,12 +301,12 @@ def _create_store_parser(subparsers: Any) -> None:
 
 
 def _create_move_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser('move', help='C-MOVE: retrieve to an AE (like movescu)')
+    parser = _add_parser(subparsers, 'move', 'C-MOVE: retrieve to an AE (like movescu)')
     _add_conn_params(parser)
     parser.add_argument('--dest_aet', default='PYNETDICOM2',
                         help='move destination AE title [default: %(default)s]')
-    parser.add_argument('--local_port', type=int,
-                        help='receive the sub-operations here, as --dest_aet')
+    parser.add_argument('--local_port', type=listen_port,
+                        help='receive the sub-operations here, as --dest_aet (1..65535)')
     parser.add_argument('--storage_dir', help='where received files go [default: .]')
     _add_root_and_level(parser)
     _add_attr(parser)
@@ -283,8 +316,8 @@ def _create_move_parser(subparsers: Any) -> None:
 
 
 def _create_get_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser('get', help='C-GET: retrieve over this association '
-                                               '(like getscu)')
+    parser = _add_parser(subparsers, 'get', 'C-GET: retrieve over this association '
+                                            '(like getscu)')
     _add_conn_params(parser)
     parser.add_argument('--storage_dir', help='where received files go [default: .]')
     _add_root_and_level(parser)
@@ -307,6 +340,7 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='python -m pynetdicom2',
         description='DICOM network tools: verify, find, store, move, get, demo.',
+        epilog=ORIGINAL_FLAGS, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument('--version', action='version', version=f'pynetdicom2 {__version__}')
     subparsers = parser.add_subparsers(title='commands')

@@ -32,7 +32,7 @@ from typing import Any, Optional
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from pynetdicom2 import negotiation, sopclass, statuses, uids
+from pynetdicom2 import negotiation, sopclass, statuses, transcode, uids
 from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
 from pynetdicom2.asceprovider import AssociationRequester, RemoteAEConfig
 from pynetdicom2.exceptions import NetDICOMError
@@ -119,23 +119,35 @@ def store(
 
 
 def _proposal_for(source: str | os.PathLike[str] | Dataset) -> tuple[str, list[str]]:
-    """The SOP class of a source and the transfer syntaxes to propose for it."""
+    """The SOP class of a source and the transfer syntaxes to propose for it: its own
+    first, then those it can be converted to (the uncompressed little endian ones, for a
+    source in an uncompressed syntax), so that a peer accepting only Implicit VR Little
+    Endian gets an Explicit VR file too."""
     if isinstance(source, Dataset):
         sop_class = source.get('SOPClassUID')
         if not sop_class:
             raise NetDICOMError('the data set has no SOPClassUID: cannot choose a context')
         meta = getattr(source, 'file_meta', None)
         original = meta.get('TransferSyntaxUID') if meta is not None else None
-        if original:
-            return str(sop_class), [UID(original)]
-        return str(sop_class), [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+        return str(sop_class), _with_conversions(UID(original) if original else None)
     with open(source, 'rb') as fp:
         meta = read_meta(fp)
     if not meta.sop_class_uid or not meta.transfer_syntax:
         raise NetDICOMError(
             f'{os.fspath(source)}: the file meta names no SOP class or transfer syntax'
         )
-    return str(meta.sop_class_uid), [meta.transfer_syntax]
+    return str(meta.sop_class_uid), _with_conversions(meta.transfer_syntax)
+
+
+def _with_conversions(own: UID | None) -> list[str]:
+    """``own`` first, then Explicit and Implicit VR Little Endian when ``own`` converts to
+    them (:mod:`pynetdicom2.transcode`; a compressed syntax does not)."""
+    targets: list[str] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+    if own is None:
+        return targets
+    if not transcode.can_convert(own, ExplicitVRLittleEndian):
+        return [own]
+    return list(dict.fromkeys([own, *targets]))
 
 
 def store_many(

@@ -121,7 +121,8 @@ class _Source:
             try:
                 out += inflater.decompress(data, size - len(out))
             except zlib.error as exc:
-                raise InvalidDataSetError(f'the deflated data set does not inflate: {exc}') from None
+                raise InvalidDataSetError(
+                    f'the deflated data set does not inflate: {exc}') from None
         return out
 
     def skip(self, size: int) -> int:
@@ -290,13 +291,18 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise InvalidDataSetError(f'sequences nest deeper than {MAX_DEPTH} levels')
         fragments = vr in (b'OB', b'OW') or (vr is None and tag == _PIXEL_DATA)
-        implicit = self.implicit
+        implicit, structs = self.implicit, (self.tag_length, self.explicit_short,
+                                            self.long_length)
         if vr == b'UN':
-            self.implicit = True  # PS3.5 6.2.2: the content of such a UN is implicit VR LE
+            # PS3.5 6.2.2: the content of such a UN is implicit VR little endian, in a big
+            # endian data set too.
+            self.implicit = True
+            self.tag_length, self.explicit_short, self.long_length = _STRUCTS[True]
         try:
             self._items(tag, start, depth, fragments)
         finally:
             self.implicit = implicit
+            self.tag_length, self.explicit_short, self.long_length = structs
 
     def _items(self, tag: int, start: int, depth: int, fragments: bool) -> None:
         """Items up to the sequence delimiter of the element ``tag`` begun at ``start``."""

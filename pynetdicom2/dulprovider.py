@@ -196,7 +196,11 @@ class DULServiceProvider(TransportThread):
         self._in_action = False
         self._finished = False
         self._resources_released = False
+        #: Set once the transport connection is made or has failed (acceptor: at once), so a
+        #: requester can time the A-ASSOCIATE-AC from the connection on (DCMTK's ``-ta``).
+        self.connected = threading.Event()
         if dul_socket is not None:
+            self.connected.set()
             # Evt5, transport connection indication: the connection exists from now on, so
             # ARTIM runs from now on (AE-5) and the state is Sta2 before send/receive can look.
             self._left_idle = True
@@ -429,6 +433,7 @@ class DULServiceProvider(TransportThread):
             self._enter_data_phase()  # established: P-DATA may come, at full speed
         if machine.current_state is _STA_4:
             # AE-1 just ran: the transport service confirms (Evt2) or reports failure (Evt17).
+            self.connected.set()
             if self.dul_socket is not None:
                 self._attach(self.dul_socket)
                 return self._event(Events.EVT_2, None)

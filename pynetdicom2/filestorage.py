@@ -64,8 +64,10 @@ logger = logging.getLogger('pynetdicom2.filestorage')
 
 __all__ = [
     'PREAMBLE', 'FileNaming', 'Part10Meta', 'SOPInstanceUIDNaming', 'StagedFile',
-    'StagingReserve', 'StudySeriesNaming', 'TemplateNaming', 'encode_meta', 'is_copy_of',
-    'is_safe_uid', 'numbered', 'place', 'read_header', 'read_meta', 'safe_component',
+    'StagingReserve', 'StudySeriesNaming', 'TemplateNaming', 'current_source_ae_title',
+    'encode_meta', 'is_copy_of',
+    'is_safe_uid', 'numbered', 'place', 'read_header', 'read_meta', 'receiving_from',
+    'safe_component',
     'sync_directories', 'sync_file', 'write_meta',
 ]
 
@@ -126,15 +128,21 @@ def _padded_uid(uid: str) -> bytes:
 
 
 def encode_meta(
-    sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, version_name: str = ''
+    sop_class_uid: str, sop_instance_uid: str, transfer_syntax: str, version_name: str = '',
+    source_ae_title: str = '',
 ) -> bytes:
     """The preamble, ``DICM`` and the File Meta Information group (PS3.10 7.1) as bytes.
 
-    Written by hand rather than through pydicom: it is six elements, and a storage SCP
-    writes it for every file it receives.
+    Written by hand rather than through pydicom: it is a few elements, and a storage SCP
+    writes it for every file it receives. ``source_ae_title``, when it is a valid AE title
+    (PS3.5 6.2: at most 16 characters, no backslash or control character), becomes (0002,0016)
+    Source Application Entity Title (PS3.10 Table 7.1-1; a storage SCP writes the calling AE
+    title there, as DCMTK's storescp does); anything else is left out.
 
     >>> encode_meta('1.2.3', '1.2.3.4', '1.2.840.10008.1.2.1')[128:132]
     b'DICM'
+    >>> b'MODALITY' in encode_meta('1.2.3', '1.2.3.4', '1.2.840.10008.1.2.1', '', 'MODALITY')
+    True
     """
     body = [
         # (0002,0001) File Meta Information Version: OB, 4-byte length, value 00 01.
@@ -147,6 +155,9 @@ def encode_meta(
     if version_name:
         raw = version_name.encode('ascii')
         body.append(_element(0x0002, 0x0013, b'SH', raw + b' ' if len(raw) % 2 else raw))
+    source = _ae_value(source_ae_title)
+    if source:
+        body.append(_element(0x0002, 0x0016, b'AE', source))
     group = b''.join(body)
     # (0002,0000) File Meta Information Group Length: the bytes after it.
     length = _TAG.pack(0x0002, 0x0000) + b'UL' + _SHORT_LENGTH.pack(4) + _LONG_LENGTH.pack(
@@ -155,12 +166,14 @@ def encode_meta(
     return b''.join((PREAMBLE, length, group))
 
 
-def write_meta(fp: BinaryIO, command_set: Dataset, ts: str) -> None:
+def write_meta(fp: BinaryIO, command_set: Dataset, ts: str, source_ae_title: str = '') -> None:
     """Write the preamble and File Meta Information for the data set of a C-STORE-RQ.
 
     SOP class and instance come from the command set (Affected SOP Class/Instance UID), the
-    transfer syntax is the accepted context's, and the implementation class UID is ours.
-    The data set, in that transfer syntax, is to be written right after.
+    transfer syntax is the accepted context's, and the implementation class UID is ours;
+    ``source_ae_title`` (the calling AE title of the association) is written as (0002,0016)
+    Source Application Entity Title. The data set, in that transfer syntax, is to be written
+    right after.
 
     >>> import io
     >>> command_set = Dataset()       # in a storage SCP: the C-STORE-RQ's command set
@@ -177,8 +190,19 @@ def write_meta(fp: BinaryIO, command_set: Dataset, ts: str) -> None:
             _command_value(command_set, _FROM_COMMAND_SET['SOPInstanceUID']),
             ts,
             IMPLEMENTATION_VERSION_NAME,
+            source_ae_title,
         )
     )
+
+
+def _ae_value(title: str) -> bytes:
+    """An AE title's value padded to even length with a space (PS3.5 6.2); b'' for one that
+    is empty or not an AE title (over 16 characters, non-ASCII, backslash, control code)."""
+    text = title.strip(' ')
+    if not text or len(text) > 16 or any(not ' ' <= c <= '~' or c == '\\' for c in text):
+        return b''
+    raw = text.encode('ascii')
+    return raw + b' ' if len(raw) % 2 else raw
 
 
 def _command_value(command_set: Dataset, tag: int) -> str:
@@ -458,6 +482,18 @@ def sync_directories(path: str | os.PathLike[str], up_to: str | os.PathLike[str]
         directory = os.path.dirname(directory)
 
 
+def _current_umask() -> int:
+    """The process's umask (read once: os.umask can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# Received files get the mode a file the process creates gets (0666 less the umask), as a
+# file storescp writes does, not mkstemp's private 0600: other users of the archive read them.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _open_hidden(directory: str | os.PathLike[str]) -> io.FileIO:
     """A new, empty hidden file in ``directory``, open for reading and writing.
 
@@ -466,6 +502,8 @@ def _open_hidden(directory: str | os.PathLike[str]) -> io.FileIO:
     """
     fd, name = tempfile.mkstemp(prefix='.pynetdicom2-', suffix='.part', dir=directory)
     try:
+        if hasattr(os, 'fchmod'):  # POSIX
+            os.fchmod(fd, _FILE_MODE)
         raw = io.FileIO(fd, 'r+')
     except BaseException:
         os.close(fd)
@@ -482,8 +520,27 @@ def _remove(raw: io.FileIO) -> None:
         os.unlink(raw.name)
 
 
-# What StagingReserve.offered() offers to the StagedFiles made in this thread meanwhile.
+# What StagingReserve.offered() offers to the StagedFiles made in this thread meanwhile, and
+# the calling AE title receiving_from() names for their file meta.
 _offer = threading.local()
+
+
+@contextlib.contextmanager
+def receiving_from(source_ae_title: str) -> Iterator[None]:
+    """Within the block, files this thread writes meta for name ``source_ae_title`` as their
+    Source Application Entity Title (PS3.10 Table 7.1-1): the association that opens a
+    received data set's file (``get_file`` has no argument for it) says who sent it."""
+    previous = getattr(_offer, 'source_ae_title', '')
+    _offer.source_ae_title = source_ae_title
+    try:
+        yield
+    finally:
+        _offer.source_ae_title = previous
+
+
+def current_source_ae_title() -> str:
+    """The AE title :func:`receiving_from` names in this thread ('' outside it)."""
+    return str(getattr(_offer, 'source_ae_title', ''))
 
 
 class StagingReserve:

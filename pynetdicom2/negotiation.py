@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from pydicom.uid import UID
@@ -225,6 +225,29 @@ class AcceptorCapabilities:
     identity_response: bytes = b''
     #: Operations we can invoke / perform at once (PS3.7 D.3.3.3; 0: unlimited).
     max_operations: tuple[int, int] = (1, 1)
+    #: Transfer syntaxes accepted for these SOP classes, in our order of preference, in place
+    #: of ``transfer_syntaxes`` (e.g. only Implicit VR Little Endian for one class).
+    syntaxes_by_class: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    #: Which order picks the one syntax of a context (PS3.8 9.3.3.2) among those both sides
+    #: have: ``'requester'`` (its proposal's order: a file arrives in the syntax it was sent
+    #: in whenever we accept it) or ``'acceptor'`` (ours).
+    preference: str = 'requester'
+
+    def choose(self, sop_class: str, proposed: Sequence[str]) -> str | None:
+        """The syntax to accept for a context of ``sop_class`` proposing ``proposed``.
+
+        >>> from dataclasses import replace
+        >>> caps = AcceptorCapabilities((), (), ['1.2.840.10008.1.2.1', '1.2.840.10008.1.2'], 0)
+        >>> caps.choose('1.2.3', ['1.2.840.10008.1.2', '1.2.840.10008.1.2.1'])
+        '1.2.840.10008.1.2'
+        >>> replace(caps, preference='acceptor').choose('1.2.3', ['1.2.840.10008.1.2',
+        ...                                                       '1.2.840.10008.1.2.1'])
+        '1.2.840.10008.1.2.1'
+        """
+        ours = self.syntaxes_by_class.get(sop_class, self.transfer_syntaxes)
+        if self.preference == 'acceptor':
+            return next((ts for ts in ours if ts in proposed), None)
+        return next((ts for ts in proposed if ts in ours), None)
 
 
 @dataclass
@@ -386,7 +409,7 @@ def negotiate_as_acceptor(
             result = USER_REJECTION if known else ABSTRACT_SYNTAX_NOT_SUPPORTED
             ac_contexts.append(pdu.PresentationContextItemAC(context_id, result, first_ts))
             continue
-        chosen = next((ts for ts in capabilities.transfer_syntaxes if ts in proposed_ts), None)
+        chosen = capabilities.choose(sop_class, proposed_ts)
         if chosen is None:
             ac_contexts.append(
                 pdu.PresentationContextItemAC(context_id, TRANSFER_SYNTAXES_NOT_SUPPORTED, first_ts)

@@ -380,6 +380,9 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
                      'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '
                      'folder,\nindexed in SQLite; Patient Root and Study Root models')
     add_server_options(parser, 'QRSCP')
+    parser.add_argument('--require-called-aet', action='store_true',
+                        help='reject associations that call another AE title than -aet '
+                             '(A-ASSOCIATE-RJ 1/1/7; default: answer any called AE title)')
     parser.add_argument('--max-associations', type=int, default=None, metavar='[n]umber',
                         help='reject associations beyond n at once (default: no limit)')
     storage = parser.add_argument_group('storage and index options')
@@ -404,6 +407,7 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
                         destinations=destinations, accept=ns.accept,
                         max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
         scp.fsync = ns.fsync
+        scp.require_called_aet = ns.require_called_aet
         configure(scp, ns)
 
         serve_until_stopped(

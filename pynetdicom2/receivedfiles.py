@@ -36,7 +36,7 @@ from typing import Any, BinaryIO, Protocol, cast
 from pydicom.dataset import Dataset
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2.filestorage import StagedFile, StagingReserve, is_safe_uid
+from pynetdicom2.filestorage import StagedFile, StagingReserve, is_safe_uid, receiving_from
 from pynetdicom2.fsm import PContextDef
 
 __all__ = ['DiscardedDataSet', 'FileKeeper', 'ReceivedFiles']
@@ -133,6 +133,8 @@ class ReceivedFiles:
         self._staged_in: str | None = None  # the directory of the last staged file
         self._staged = 0  # staged files received so far
         self._local = threading.local()  # how deep in handling() blocks each thread is
+        #: The peer's AE title, for the file meta of what it sends (set once associated).
+        self.source_ae_title = ''
 
     def __len__(self) -> int:
         with self._lock:
@@ -153,7 +155,7 @@ class ReceivedFiles:
                 sop_class, instance,
             )
             return cast(BinaryIO, DiscardedDataSet()), 0
-        with self._reserve.offered():
+        with self._reserve.offered(), receiving_from(self.source_ae_title):
             fp, start = self.ae.get_file(context, command_set)
         with self._lock:
             self._files[id(fp)] = fp

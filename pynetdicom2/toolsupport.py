@@ -8,9 +8,11 @@ This module owns the pieces that :mod:`pynetdicom2.apps` (the DCMTK-style ``echo
   :func:`build_identifier` (PS3.4 C.4.1.1.3: the identifier of a C-FIND, C-MOVE or C-GET);
 * sending Part-10 files as they are: :func:`collect_files` and :class:`StoreRun` (one
   association per transfer syntax, at most 128 presentation contexts each, PS3.8 9.3.2.2);
-* DCMTK's option spelling for the network (``-aet``, ``-aec``, ``-to``, ``-ta``, ``-td``,
-  ``-pdu``): :func:`dcmtk_parser`, :func:`add_network`, :func:`configure`, and
-  :func:`run_dcmtk`, which turns an error into one ``E:`` line and exit status 1;
+* DCMTK's flags (general, network, TLS and user identity options): :func:`dcmtk_parser`,
+  :func:`add_network`, :func:`add_server_options`, :func:`configure` and :func:`remote_of`
+  live in :mod:`pynetdicom2.toolflags` and are importable from here too;
+* :func:`run_dcmtk`, which logs at the level asked (``-q``, ``-v``, ``-d``, ``-ll``) and turns
+  an error into one ``E:`` line and exit status 1;
 * logging to stderr (:func:`stderr_logging`), and a server run until Ctrl-C or SIGTERM
   (:func:`serve_until_stopped`), with a clear line for a port in use (:func:`listen_errors`).
 
@@ -31,6 +33,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -40,9 +43,8 @@ from typing import Any
 from pydicom import datadict
 from pydicom.dataset import Dataset
 
-from pynetdicom2 import __version__, sopclass, uids
-from pynetdicom2.applicationentity import AEBase, ClientAE, StorageAE, check_async_window
-from pynetdicom2.asceprovider import RemoteAEConfig
+from pynetdicom2 import sopclass, uids
+from pynetdicom2.applicationentity import ClientAE, StorageAE
 from pynetdicom2.exceptions import (
     AssociationRejectedError,
     ConnectionFailedError,
@@ -51,14 +53,28 @@ from pynetdicom2.exceptions import (
 from pynetdicom2.filestorage import read_meta
 from pynetdicom2.negotiation import MAX_CONTEXTS
 from pynetdicom2.statuses import Status
+from pynetdicom2.toolflags import (
+    MAX_PDU,
+    MIN_PDU,
+    DcmtkFormatter,
+    ToolError,
+    add_network,
+    add_server_options,
+    configure,
+    dcmtk_parser,
+    listen_port,
+    log_level,
+    max_pdu_value,
+    port_number,
+    remote_of,
+    uses_tls,
+)
 
 __all__ = [
     'FLOAT_VR', 'INT_VR', 'MAX_PDU', 'MIN_PDU', 'StoreRun', 'ToolError', 'add_network',
-    'add_server_options', 'max_pdu_value',
-    'build_identifier', 'collect_files', 'configure', 'convert_tag', 'convert_value',
-    'dcmtk_parser', 'existing_directory', 'listen_errors', 'move_receiver', 'parse_attrs',
-    'print_error',
-    'remote_of',
+    'add_server_options', 'build_identifier', 'collect_files', 'configure', 'convert_tag',
+    'convert_value', 'dcmtk_parser', 'existing_directory', 'listen_errors', 'listen_port',
+    'max_pdu_value', 'move_receiver', 'parse_attrs', 'port_number', 'print_error', 'remote_of',
     'run_dcmtk', 'serve_until_stopped', 'stderr_logging', 'sub_operation_counts',
 ]
 
@@ -68,10 +84,6 @@ logger = logging.getLogger('pynetdicom2.toolsupport')
 INT_VR = frozenset({'IS', 'SL', 'SS', 'SV', 'UL', 'US', 'UV'})
 #: Value representations whose values a ``KEY=VALUE`` key converts to float.
 FLOAT_VR = frozenset({'DS', 'FD', 'FL'})
-
-
-class ToolError(NetDICOMError):
-    """A failure the user can act on (a missing file, a bad option): one line, exit 1."""
 
 
 # --- query keys ---------------------------------------------------------------------------------
@@ -279,14 +291,16 @@ class StoreRun:
         return f'sent {self.sent}, failed {self.failed}, skipped {len(self.skipped)}'
 
 
-def move_receiver(storage_dir: str, ae_title: str, port: int | None) -> Any:
+def move_receiver(storage_dir: str, ae_title: str, port: int | None, *,
+                  ssl_context: ssl.SSLContext | None = None) -> Any:
     """A storage SCP (and C-ECHO) titled ``ae_title`` on ``port`` that writes to
     ``storage_dir``, to receive a C-MOVE's sub-operations (PS3.4 C.4.2.2) for the length of a
-    ``with`` block; with ``port`` None, a block that does nothing.
+    ``with`` block; with ``port`` None, a block that does nothing. ``ssl_context`` (a server
+    context, e.g. :func:`~pynetdicom2.toolflags.server_tls`): it accepts over TLS.
     """
     if port is None:
         return contextlib.nullcontext()
-    receiver = StorageAE(storage_dir, ae_title, port, uids.ALL_TS)
+    receiver = StorageAE(storage_dir, ae_title, port, uids.ALL_TS, ssl_context=ssl_context)
     return receiver.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
 
 
@@ -297,119 +311,20 @@ def sub_operation_counts(operation: str, response: Any) -> str:
             f'failed {response.num_of_failed_sub_ops}, warning {response.num_of_warning_sub_ops}')
 
 
-# --- DCMTK's options and error lines ------------------------------------------------------------
+# --- DCMTK's options (in toolflags) and error lines -----------------------------------------
 
 
-def dcmtk_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser with DCMTK's general options (``--version``, ``-v``, ``-d``); ``+``
-    starts an option too (``+sd``, ``+P``)."""
-    parser = argparse.ArgumentParser(
-        prog=prog, description=description, prefix_chars='-+', allow_abbrev=False,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    general = parser.add_argument_group('general options')
-    general.add_argument('--version', action='version', version=f'{prog} (pynetdicom2 '
-                                                                  f'{__version__})')
-    general.add_argument('-v', '--verbose', action='store_true',
-                         help='verbose mode, print processing details')
-    general.add_argument('-d', '--debug', action='store_true',
-                         help='debug mode, print debug information (and tracebacks)')
-    return parser
-
-
-def add_server_options(parser: argparse.ArgumentParser, aet: str) -> None:
-    """What every server tool takes: the port (default 104), the network options with our AE
-    title ``aet``, ``--bind`` (the interface) and ``--accept`` (calling AE titles allowed)."""
-    parser.add_argument('port', type=int, nargs='?', default=104,
-                        help='tcp/ip port number to listen on (default: 104)')
-    add_network(parser, aet, called=False)
-    parser.add_argument('--bind', default='', metavar='address',
-                        help='interface to listen on (default: all)')
-    parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
-                        help='accept associations only from this calling AE title '
-                             '(repeatable; default: any)')
-
-
-#: The ``-pdu`` range, DCMTK's (its ASC_MINIMUMPDUSIZE and ASC_MAXIMUMPDUSIZE): 0, which
-#: PS3.8 D.1 allows and means unlimited, would let every peer send PDUs of any size.
-MIN_PDU = 4096
-MAX_PDU = 131072
-
-
-def max_pdu_value(text: str) -> int:
-    """``-pdu``: an integer from :data:`MIN_PDU` to :data:`MAX_PDU`, else an argparse error.
-
-    >>> max_pdu_value('16384')
-    16384
-    >>> max_pdu_value('0')
-    Traceback (most recent call last):
-      ...
-    argparse.ArgumentTypeError: 0 is not in 4096..131072 (bytes, as DCMTK allows)
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not an integer') from None
-    if not MIN_PDU <= value <= MAX_PDU:
-        raise argparse.ArgumentTypeError(
-            f'{value} is not in {MIN_PDU}..{MAX_PDU} (bytes, as DCMTK allows)'
-        )
-    return value
-
-
-def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) -> None:
-    """DCMTK's network options: ``-aet`` (default ``aet``), ``-aec`` (when ``called``),
-    ``-to``, ``-ta``, ``-td`` and ``-pdu``."""
-    group = parser.add_argument_group('network options')
-    group.add_argument('-aet', '--aetitle', default=aet, metavar='[a]etitle',
-                       help=f'set my AE title (default: {aet})')
-    if called:
-        group.add_argument('-aec', '--call', default='ANY-SCP', metavar='[a]etitle',
-                           help='set called AE title of peer (default: ANY-SCP)')
-    group.add_argument('-to', '--timeout', type=float, default=None, metavar='[s]econds',
-                       help='timeout for connection requests (default: 15)')
-    group.add_argument('-ta', '--acse-timeout', type=float, default=30.0, metavar='[s]econds',
-                       help='timeout for ACSE messages (default: 30)')
-    group.add_argument('-td', '--dimse-timeout', type=float, default=None, metavar='[s]econds',
-                       help='timeout for DIMSE messages (default: 15; a server aborts an '
-                            'association that sends none for this long, default 60)')
-    group.add_argument('-pdu', '--max-pdu', type=max_pdu_value, default=16384,
-                       metavar='[n]umber',
-                       help=f'set max receive pdu to n bytes ({MIN_PDU}..{MAX_PDU}; '
-                            'default: 16384)')
-    group.add_argument('--async-window', type=int, default=None, metavar='[n]umber',
-                       help='up to n operations outstanding at once, if the peer agrees (PS3.7 '
-                            'D.3.3.3 asynchronous operations window; 0: unlimited; default: '
-                            'one at a time, no window proposed)')
-
-
-def configure(ae: AEBase, ns: argparse.Namespace) -> AEBase:
-    """Apply the timeout options to an AE.
-
-    ``-td`` bounds the wait for a DIMSE message: a response for a client, and for a server
-    also the next request of an idle association (its ``network_timeout``).
-    """
-    if ns.timeout is not None:
-        ae.connect_timeout = ns.timeout
-    ae.artim_timeout = ns.acse_timeout
-    if ns.dimse_timeout is not None:
-        ae.dcm_timeout = ns.dimse_timeout
-        ae.network_timeout = ns.dimse_timeout
-    if ns.async_window is not None:
-        ae.async_window = check_async_window((ns.async_window, ns.async_window))
-    return ae
-
-
-def remote_of(ns: argparse.Namespace) -> RemoteAEConfig:
-    """The peer of a DCMTK-style SCU: ``-aec``, ``peer`` and ``port``."""
-    return RemoteAEConfig(ns.call, ns.peer, ns.port)
-
-
-def _error_line(exc: BaseException, peer: str) -> str | None:
+def _error_line(exc: BaseException, peer: str, ns: argparse.Namespace | None = None
+                ) -> str | None:
     if isinstance(exc, AssociationRejectedError):
+        identity = ' and our user identity' if getattr(ns, 'identity', None) else ''
         return (f'association rejected by {peer} (result {exc.result}, source {exc.source}, '
-                f'reason {exc.diagnostic}): check -aec, and that the peer accepts our -aet')
+                f'reason {exc.diagnostic}): check -aec, and that the peer accepts our '
+                f'-aet{identity}')
     if isinstance(exc, ConnectionFailedError):
+        if isinstance(exc.__cause__, ssl.SSLError) or (ns is not None and uses_tls(ns)):
+            return (f'{exc}: check the peer and port, and TLS: our +tls certificate, the CAs '
+                    'we trust (+cf, +cd) and the peer\'s (or -ic)')
         return f'{exc}: check the peer and port, and that the peer is listening'
     if isinstance(exc, (NetDICOMError, OSError)):
         return str(exc)
@@ -419,20 +334,21 @@ def _error_line(exc: BaseException, peer: str) -> str | None:
 
 
 def run_dcmtk(ns: argparse.Namespace, peer: str, body: Callable[[], int]) -> int:
-    """Run ``body()`` with logging set up (``-v``, ``-d``); its exit status.
+    """Run ``body()`` with logging set up (``-q``, ``-v``, ``-d``, ``-ll``); its exit status.
 
-    An error is one ``E:`` line on stderr and status 1 (with ``-d``, the traceback);
-    Ctrl-C is status 130. ``peer`` names the other side in the line.
+    An error is one ``E:`` line on stderr and status 1 (at level debug or trace, ``-d``, the
+    traceback instead); Ctrl-C is status 130. ``peer`` names the other side in the line.
     """
-    with stderr_logging(ns.debug, ns.verbose, '%(levelname).1s: %(message)s'):
+    level = log_level(ns)
+    with stderr_logging(False, False, DcmtkFormatter('%(message)s'), level=level):
         try:
             return int(body())
         except KeyboardInterrupt:
             return 130
         except Exception as exc:
-            if ns.debug:
+            if level <= logging.DEBUG:
                 raise
-            print_error(exc, 'E: ', lambda error: _error_line(error, peer))
+            print_error(exc, 'E: ', lambda error: _error_line(error, peer, ns))
             return 1
 
 
@@ -478,24 +394,52 @@ def listen_errors(port: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stderr_logging(debug: bool, verbose: bool, fmt: str) -> Iterator[None]:
-    """Log the library to stderr: DEBUG with ``-d``, INFO with ``-v``, else errors only.
+def stderr_logging(debug: bool, verbose: bool, fmt: str | logging.Formatter,
+                   level: int | None = None) -> Iterator[None]:
+    """Log the library to stderr: DEBUG with ``-d``, INFO with ``-v``, else errors only
+    (``level``, when given, instead). ``fmt``: a format string or a formatter.
 
     The ``pynetdicom2`` logger gets this handler alone and stops propagating while the block
-    runs; its handlers, level and propagation are put back afterwards.
+    runs. Tools may run at once in one process (a server in a thread, a client in another):
+    the last one started is in force, and when the last one ends the logger's handlers,
+    level and propagation are put back as they were before the first.
     """
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR
+    if level is None:
+        level = logging.DEBUG if debug else logging.INFO if verbose else logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
-    package_logger = logging.getLogger('pynetdicom2')
-    saved = package_logger.handlers[:], package_logger.level, package_logger.propagate
-    package_logger.handlers[:] = [handler]
-    package_logger.setLevel(level)
-    package_logger.propagate = False
+    handler.setFormatter(fmt if isinstance(fmt, logging.Formatter) else logging.Formatter(fmt))
+    setting = (handler, level)
+    with _logging_lock:
+        if not _logging_settings:
+            package_logger = logging.getLogger('pynetdicom2')
+            _logging_saved[:] = [package_logger.handlers[:], package_logger.level,
+                                 package_logger.propagate]
+        _logging_settings.append(setting)
+        _apply_logging()
     try:
         yield
     finally:
-        package_logger.handlers[:], level, package_logger.propagate = saved
+        with _logging_lock:
+            _logging_settings.remove(setting)
+            _apply_logging()
+
+
+# The tools' logging settings in force, the last one applied (see stderr_logging), and what
+# the package logger was before the first.
+_logging_lock = threading.Lock()
+_logging_settings: list[tuple[logging.Handler, int]] = []
+_logging_saved: list[Any] = []
+
+
+def _apply_logging() -> None:
+    package_logger = logging.getLogger('pynetdicom2')
+    if _logging_settings:
+        handler, level = _logging_settings[-1]
+        package_logger.handlers[:] = [handler]
+        package_logger.setLevel(level)
+        package_logger.propagate = False
+    elif _logging_saved:
+        package_logger.handlers[:], level, package_logger.propagate = _logging_saved
         package_logger.setLevel(level)
 
 

@@ -302,3 +302,13 @@ def test_place_file_returns_where_the_file_went(tmp_path):
     assert os.listdir(tmp_path) == ['1.2.3.4.dcm']
     named = open(tmp_path / 'custom.dcm', 'w+b')  # noqa: SIM115 - place_file closes it
     assert client.place_file(named, rq.command_set) is None and named.closed
+
+
+def test_a_received_file_names_its_sender_in_the_file_meta(tmp_path):
+    """PS3.10 Table 7.1-1: (0002,0016) Source Application Entity Title, the calling AE."""
+    with pynetdicom2.storage(tmp_path, 'SCP', 0, host='127.0.0.1') as scp:
+        remote = {'aet': 'SCP', 'address': '127.0.0.1', 'port': scp.local_ae.port}
+        ds = make_dataset()
+        assert pynetdicom2.store('MODALITY1', remote, ds).is_success
+    meta = dcmread(tmp_path / f'{ds.SOPInstanceUID}.dcm').file_meta
+    assert meta.SourceApplicationEntityTitle == 'MODALITY1'

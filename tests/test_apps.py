@@ -63,15 +63,24 @@ def test_storescu_files_and_directories(dicom_scp, tmp_path, capsys):
     (top / 'README').write_text('not DICOM')
 
     assert apps.storescu([*peer(dicom_scp), str(top)]) == 1  # a directory needs +sd
-    assert '+sd' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert '+sd' in err and 'E: no input files to be sent' in err
 
-    assert apps.storescu(['+sd', *peer(dicom_scp), str(top)]) == 0
+    # As DCMTK's storescu, a file that is not DICOM halts the run (here: before sending).
+    assert apps.storescu(['+sd', *peer(dicom_scp), str(top)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == 'sent 0, failed 0, skipped 1, not sent 2'
+    assert 'README: not a DICOM Part-10 file: nothing sent (-nh skips such files)' in captured.err
+    assert dicom_scp.stored_files() == []
+
+    assert apps.storescu(['+sd', '-nh', *peer(dicom_scp), str(top)]) == 1  # README not stored
     captured = capsys.readouterr()
     assert captured.out.strip() == 'sent 2, failed 0, skipped 1'
-    assert 'README: not a DICOM Part-10 file' in captured.err
+    assert 'W: skipped' in captured.err and 'README: not a DICOM Part-10 file' in captured.err
 
+    (top / 'README').unlink()
     assert apps.storescu(['+sd', '+r', *peer(dicom_scp), str(top)]) == 0
-    assert capsys.readouterr().out.strip() == 'sent 4, failed 0, skipped 1'
+    assert capsys.readouterr().out.strip() == 'sent 4, failed 0, skipped 0'
     assert len(dicom_scp.stored_files()) == 4
 
 
@@ -287,10 +296,31 @@ def test_storescp_fsync_makes_success_durable(storescp_thread, tmp_path, monkeyp
     assert len(synced) == 2  # the file, then its directory
 
 
-def test_storescu_reports_a_truncated_file_and_sends_the_others(dicom_scp, tmp_path, capsys):
+def test_storescu_reports_a_truncated_file_and_with_nh_sends_the_others(dicom_scp, tmp_path,
+                                                                        capsys):
+    paths = [write_dataset(make_dataset(), tmp_path) for _ in range(3)]
+    paths[1].write_bytes(paths[1].read_bytes()[:-5])
+    assert apps.storescu(['-nh', *peer(dicom_scp), *map(str, paths)]) == 1
+    captured = capsys.readouterr()
+    assert str(paths[1]) in captured.err and 'cut short' in captured.err
+    assert captured.out.strip() == 'sent 2, failed 1, skipped 0'
+    assert len(dicom_scp.stored_files()) == 2
+
+
+def test_storescu_halts_at_a_truncated_file(dicom_scp, tmp_path, capsys):
     paths = [write_dataset(make_dataset(), tmp_path) for _ in range(3)]
     paths[1].write_bytes(paths[1].read_bytes()[:-5])
     assert apps.storescu([*peer(dicom_scp), *map(str, paths)]) == 1
     captured = capsys.readouterr()
-    assert str(paths[1]) in captured.err and 'cut short' in captured.err
-    assert len(dicom_scp.stored_files()) == 2
+    assert 'cut short' in captured.err and 'halted' in captured.err
+    assert captured.out.strip() == 'sent 1, failed 1, skipped 0, not sent 1'
+    assert len(dicom_scp.stored_files()) == 1
+
+
+def test_getscu_takes_keys_without_a_value_as_findscu_does(dicom_scp, tmp_path, capsys):
+    study = make_study(1, 2)
+    dicom_scp.add(*study)
+    assert apps.getscu(['-k', f'StudyInstanceUID={study[0].StudyInstanceUID}', '-k', 'PatientID',
+                        '-od', str(tmp_path), *peer(dicom_scp)]) == 0
+    assert 'completed 2, failed 0' in capsys.readouterr().out
+    assert dicom_scp.requests[-1].dataset['PatientID'].is_empty

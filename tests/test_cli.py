@@ -288,3 +288,28 @@ def test_a_connection_failure_is_told_by_its_type(capsys, monkeypatch):
                         verify_failing(AssociationAbortedError(2, 0, 'cannot connect, or so')))
     error = one_line_error(*run(capsys, 'verify', '--aet', 'X', '--address', 'h', '--port', '1'))
     assert error == 'error: X at h:1 aborted the association (cannot connect, or so)'
+
+
+# --- the original's flags, and where DCMTK's are ------------------------------------------------
+
+
+@pytest.mark.parametrize('argv', [['--help'], ['verify', '--help'], ['move', '--help']])
+def test_help_says_these_are_the_original_flags_and_points_to_the_dcmtk_tools(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 0
+    out = ' '.join(capsys.readouterr().out.split())
+    assert '--aet is the called AE title (the peer)' in out
+    for tool in ('pynetdicom2-echoscu', 'pynetdicom2-storescu', 'pynetdicom2-qrscp'):
+        assert tool in out
+    if argv != ['--help']:
+        assert "DCMTK's -aec, not its -aet" in out
+
+
+@pytest.mark.parametrize(('option', 'value'), [('--port', '70000'), ('--port', '0'),
+                                               ('--local_port', '70000')])
+def test_ports_outside_their_range_are_usage_errors(option, value, capsys):
+    argv = ['move', '--aet', 'PACS', '--address', 'h', '--port', '104', option, value]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert f'argument {option}: {value} is not in 1..65535' in err

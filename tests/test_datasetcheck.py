@@ -176,3 +176,11 @@ def test_zlib_is_raw_deflate():
     with_header = zlib.compress(raw)  # a zlib header is not PS3.5 A.5's raw deflate
     with pytest.raises(InvalidDataSetError):
         datasetcheck.check_bytes(with_header, DEFLATED)
+
+
+def test_a_un_of_undefined_length_is_little_endian_in_a_big_endian_data_set():
+    """PS3.5 6.2.2: the items of such a UN stay implicit VR little endian."""
+    inner = implicit(0x00100010, b'DOE^J ') + implicit(ITEM_END, b'')
+    data = (struct.pack('>HH2sHI', 0x0009, 0x1010, b'UN', 0, UNDEFINED)
+            + implicit(ITEM, b'', UNDEFINED) + inner + implicit(SEQUENCE_END, b''))
+    assert datasetcheck.check_bytes(data, BIG).length == len(data)

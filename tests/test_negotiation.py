@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from pydicom.uid import UID
 
@@ -121,8 +123,8 @@ def test_check_request(rq, required, expected):
 @pytest.mark.parametrize(
     ('proposed', 'expected'),
     [
-        # The acceptor's preference (explicit before implicit), whatever the proposal order.
-        ([context(1, ECHO, IMPLICIT, EXPLICIT)], [(1, 0, EXPLICIT)]),
+        # The requester's preference among what we accept (the default).
+        ([context(1, ECHO, IMPLICIT, EXPLICIT)], [(1, 0, IMPLICIT)]),
         ([context(1, ECHO, IMPLICIT)], [(1, 0, IMPLICIT)]),
         ([context(1, ECHO, BIG, IMPLICIT)], [(1, 0, IMPLICIT)]),
         ([context(1, ECHO, BIG, JPEG)], [(1, 4, BIG)]),
@@ -137,7 +139,7 @@ def test_check_request(rq, required, expected):
         ),
     ],
     ids=[
-        'acceptor-preference', 'only-implicit', 'skips-unsupported', 'ts-not-supported',
+        'requester-preference', 'only-implicit', 'skips-unsupported', 'ts-not-supported',
         'abstract-not-supported', 'known-but-wrong-role', 'even-id', 'duplicate-id', 'mixed',
     ],
 )
@@ -156,6 +158,24 @@ def test_presentation_context_results(proposed, expected):
     }
     assert result.scp_context_ids == set(accepted)
     assert result.scu_context_ids == set()
+
+
+def test_the_acceptors_order_when_it_says_so():
+    """``preference='acceptor'``: explicit before implicit, whatever the proposal order."""
+    capabilities = dataclasses.replace(CAPABILITIES, preference='acceptor')
+    result = negotiation.negotiate_as_acceptor(
+        request([context(1, ECHO, IMPLICIT, EXPLICIT)]), capabilities)
+    assert result.accepted_contexts[1].supported_ts == EXPLICIT
+
+
+def test_syntaxes_per_sop_class_replace_the_general_list():
+    """One class accepted in Implicit VR Little Endian only (``storescp +xi`` for it)."""
+    capabilities = dataclasses.replace(CAPABILITIES, syntaxes_by_class={ECHO: [IMPLICIT]})
+    result = negotiation.negotiate_as_acceptor(
+        request([context(1, ECHO, EXPLICIT, IMPLICIT), context(3, CT, EXPLICIT, IMPLICIT)]),
+        capabilities)
+    assert result.accepted_contexts[1].supported_ts == IMPLICIT
+    assert result.accepted_contexts[3].supported_ts == EXPLICIT
 
 
 @pytest.mark.parametrize(

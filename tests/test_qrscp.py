@@ -6,8 +6,8 @@ INI file, get; the index surviving a restart; the command line's options and one
 
 from __future__ import annotations
 
-import socket
 import os
+import socket
 import threading
 
 import pytest

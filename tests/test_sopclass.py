@@ -221,11 +221,14 @@ def test_storage_scu_streams_a_file_as_it_is(tmp_path, ts):
 
 
 def test_storage_scu_refuses_a_file_that_does_not_fit_the_context(tmp_path):
-    ct_file = write_file(tmp_path / 'ct.dcm', dataset(), IMPLICIT)
+    jpeg = dataset()
+    jpeg.PixelData = encapsulate([b'\xff\xd8fake-jpeg\xff\xd9'])
+    jpeg['PixelData'].VR = 'OB'
+    ct_file = write_file(tmp_path / 'ct.dcm', jpeg, JPEG)  # no conversion to explicit VR LE
     mr_file = write_file(tmp_path / 'mr.dcm', dataset(MR), EXPLICIT)
     with serving(storage_server(tmp_path / 'in')) as srv:
         with store_client([EXPLICIT], [CT, MR]).request_association(remote(srv)) as assoc:
-            with pytest.raises(NetDICOMError, match='transfer syntax'):
+            with pytest.raises(NetDICOMError, match='JPEG Baseline.*Explicit VR Little Endian'):
                 assoc.get_scu(CT)(ct_file, 1)
             with pytest.raises(NetDICOMError, match='holds SOP class'):
                 assoc.get_scu(CT)(mr_file, 2)
@@ -234,6 +237,17 @@ def test_storage_scu_refuses_a_file_that_does_not_fit_the_context(tmp_path):
                 assoc.get_scu(CT)(tmp_path / 'junk', 3)
             assert assoc.get_scu(ECHO)(4).is_success  # nothing was sent: still usable
     assert files(srv.storage_dir) == []
+
+
+def test_storage_scu_converts_a_file_to_the_accepted_uncompressed_syntax(tmp_path):
+    ds = dataset()
+    path = write_file(tmp_path / 'ct.dcm', ds, EXPLICIT)
+    with serving(storage_server(tmp_path / 'in')) as srv:
+        with store_client([IMPLICIT], [CT]).request_association(remote(srv)) as assoc:
+            assert assoc.get_scu(CT)(path, 1).is_success
+    stored = dcmread(srv.storage_dir / f'{ds.SOPInstanceUID}.dcm')
+    assert stored.file_meta.TransferSyntaxUID == IMPLICIT
+    assert stored.PatientName == ds.PatientName
 
 
 def test_encode_for_context_never_transcodes_pixel_data():

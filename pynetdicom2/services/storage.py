@@ -9,15 +9,16 @@ uses too for the sub-operations it receives (:mod:`pynetdicom2.services.retrieve
 from __future__ import annotations
 
 import copy
+import io
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, BinaryIO, Union, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, Union, cast
 
 from pydicom import config
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from pynetdicom2 import datasetcheck, dsutils, statuses, uids
+from pynetdicom2 import datasetcheck, dsutils, statuses, transcode, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2.exceptions import (
     DIMSEProcessingError,
@@ -103,13 +104,6 @@ def _open_for_context(
         sop_class = _as_uid(found.sop_class_uid, meta.sop_class_uid)
         instance = _as_uid(found.sop_instance_uid, meta.sop_instance_uid)
         ctx = context_for(sop_class)
-        if meta.transfer_syntax != ctx.supported_ts:
-            raise NetDICOMError(
-                f'{os.fspath(path)} is in transfer syntax {meta.transfer_syntax} but context '
-                f'{ctx.id} accepted {ctx.supported_ts}: the file is sent as it is, without '
-                'transcoding, so propose its own transfer syntax (e.g. ClientAE(...,'
-                ' supported_ts=[...]) or commands.store)'
-            )
         if sop_class != ctx.sop_class:
             raise NetDICOMError(
                 f'{os.fspath(path)} holds SOP class {sop_class}, not {ctx.sop_class} of context '
@@ -117,10 +111,88 @@ def _open_for_context(
             )
         if not instance:
             raise NetDICOMError(f'{os.fspath(path)} has no SOP instance UID')
+        if meta.transfer_syntax != ctx.supported_ts:
+            return _converted(path, fp, meta.transfer_syntax, ctx), sop_class, instance, ctx
     except BaseException:
         fp.close()
         raise
     return fp, sop_class, instance, ctx  # UIDs already (revalidating costs more than a send)
+
+
+def _converted(path: str | os.PathLike[str], fp: BinaryIO, syntax: UID,
+               ctx: PContextDef) -> BinaryIO:
+    """The data set of ``fp`` (at its start) in the context's transfer syntax, streamed.
+
+    Raises :class:`~pynetdicom2.exceptions.NetDICOMError` naming the file, its syntax and
+    what the peer accepted when no conversion exists (a compressed file to an uncompressed
+    syntax, say).
+    """
+    if not transcode.can_convert(syntax, ctx.supported_ts):
+        raise NetDICOMError(
+            f'{os.fspath(path)} is in {_syntax_name(syntax)} and the peer accepted '
+            f'{_syntax_name(ctx.supported_ts)} for its SOP class (context {ctx.id}): '
+            'pynetdicom2 converts only between the uncompressed syntaxes; the file is not sent'
+        )
+    logger.debug('sending %s converted from %s to %s', os.fspath(path), _syntax_name(syntax),
+                 _syntax_name(ctx.supported_ts))
+    return cast(BinaryIO, ConvertedFile(fp, transcode.convert(fp, syntax, ctx.supported_ts)))
+
+
+def _syntax_name(uid: str) -> str:
+    name = UID(uid).name
+    return f'{name} ({uid})' if name != uid else str(uid)
+
+
+class ConvertedFile(io.RawIOBase):
+    """A data set converted as it is read: what the C-STORE fragmenter reads, in place of
+    the file (:func:`pynetdicom2.fragmentation.fragment_file`). A read stops at the end of a
+    converted piece (the fragmenter reads again); closing it closes the file.
+
+    >>> import io
+    >>> converted = ConvertedFile(io.BytesIO(b'source'), iter([b'con', b'verted']))
+    >>> converted.read(4), converted.read(4), converted.read(), converted.read()
+    (b'con', b'vert', b'ed', b'')
+    """
+
+    def __init__(self, fp: BinaryIO, pieces: Iterator[bytes]) -> None:
+        super().__init__()
+        self._fp = fp
+        self._pieces = pieces
+        self._piece = memoryview(b'')
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (fewer at a piece's end): one copy, no buffer in between."""
+        if size is None or size < 0:
+            rest, self._piece = bytes(self._piece), memoryview(b'')
+            return b''.join([rest, *self._pieces])
+        while not self._piece:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return b''
+            self._piece = memoryview(piece)
+        data = bytes(self._piece[:size])
+        self._piece = self._piece[size:]
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._piece:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._piece = memoryview(piece)
+        count = min(len(buffer), len(self._piece))
+        buffer[:count] = self._piece[:count]
+        self._piece = self._piece[count:]
+        return count
+
+    def close(self) -> None:
+        try:
+            self._fp.close()
+        finally:
+            super().close()
 
 
 def _as_uid(in_data_set: str | None, in_meta: UID | None) -> UID:
@@ -143,9 +215,11 @@ def storage_scu(
 
     ``dataset`` is a path to a Part-10 file or a :class:`~pydicom.dataset.Dataset`. A file
     is streamed from disk as it is, past its preamble and file meta, in chunks bounded by the
-    peer's maximum PDU length (memory does not grow with the file); its transfer syntax must
-    be the context's (no transcoding) and its SOP class the context's, else
-    :class:`~pynetdicom2.exceptions.NetDICOMError` is raised before anything is sent. A
+    peer's maximum PDU length (memory does not grow with the file). Its SOP class must be
+    the context's; a file in another uncompressed transfer syntax than the context's is
+    converted as it streams (:mod:`pynetdicom2.transcode`), and where no conversion exists
+    :class:`~pynetdicom2.exceptions.NetDICOMError` names the file, its syntax and the
+    context's, before anything is sent. A
     Dataset is encoded in the context's transfer syntax. The move originator elements
     (PS3.7 9.3.1.1) are sent only when both are given. Registered without default SOP
     classes: pass them to ``add_scu``.

@@ -1,0 +1,114 @@
+"""Sending to a peer that accepts another transfer syntax than the file's: our ClientAE
+converts as it streams (pynetdicom2.transcode), DCMTK's storescp receives.
+
+``storescp +xi`` accepts Implicit VR Little Endian only; for any other single syntax,
+``storescp -xf FILE PROFILE`` with a profile of that one syntax (``+xe``/``+xb`` only state a
+preference). Each received file is compared with the source element by element, pixel data
+byte for byte (swapped where the byte order changed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from pynetdicom2 import applicationentity as ae
+from pynetdicom2 import commands
+from pynetdicom2 import sopclass as sc
+from pynetdicom2.exceptions import NetDICOMError
+
+DCMTK_SCP_AET = 'STORESCP'
+
+#: DCMTK's names of the uncompressed syntaxes in a storescp configuration file.
+DCMTK_NAMES = {
+    ImplicitVRLittleEndian: 'LittleEndianImplicit',
+    ExplicitVRLittleEndian: 'LittleEndianExplicit',
+    ExplicitVRBigEndian: 'BigEndianExplicit',
+    DeflatedExplicitVRLittleEndian: 'DeflatedLittleEndianExplicit',
+}
+
+
+def remote(port: int) -> dict:
+    return {'aet': DCMTK_SCP_AET, 'address': '127.0.0.1', 'port': port}
+
+
+def one_syntax_profile(directory: Path, syntax: str) -> list[str]:
+    """storescp arguments for a profile accepting CT and MR images in ``syntax`` only."""
+    config = directory / 'one-syntax.cfg'
+    config.write_text(
+        '[[TransferSyntaxes]]\n[Only]\nTransferSyntax1 = ' + DCMTK_NAMES[syntax] + '\n'
+        '[[PresentationContexts]]\n[Contexts]\n'
+        'PresentationContext1 = CTImageStorage\\Only\n'
+        'PresentationContext2 = MRImageStorage\\Only\n'
+        '[[Profiles]]\n[OneSyntax]\nPresentationContexts = Contexts\n'
+    )
+    return ['-xf', str(config), 'OneSyntax']
+
+
+def received(out: Path, sop_instance_uid: str) -> Path:
+    (path,) = [p for p in out.iterdir() if p.name.endswith(sop_instance_uid)]
+    return path
+
+
+@pytest.mark.parametrize('target', [ImplicitVRLittleEndian, ExplicitVRLittleEndian,
+                                    ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian])
+@pytest.mark.parametrize('name', ['implicit_le', 'explicit_le', 'explicit_be', 'deflated'])
+def test_a_file_is_converted_to_the_one_syntax_storescp_accepts(
+        name, target, dcmtk, free_port, sample_of, assert_same, tmp_path):
+    sample = sample_of(name)
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    args = ['+xi'] if target == ImplicitVRLittleEndian else one_syntax_profile(tmp_path, target)
+    client = ae.ClientAE('OURSCU', supported_ts=[sample.transfer_syntax, target])
+    client.add_scu(sc.storage_scu, [sample.sop_class_uid])
+    port = free_port()
+    with dcmtk.server('storescp', '-v', '-aet', DCMTK_SCP_AET, *args, '-od', out,
+                      port=port) as server:
+        with client.request_association(remote(port)) as assoc:
+            pc_id, accepted = assoc.sop_classes_as_scu[sample.sop_class_uid]
+            assert accepted == target
+            status = assoc.get_scu(sample.sop_class_uid)(str(sample.path), 1)
+        assert status.is_success, f'{status}\n{server.log()}'
+    actual = assert_same(sample, received(out, sample.sop_instance_uid), same_syntax=False)
+    assert actual.file_meta.TransferSyntaxUID == target
+
+
+def test_commands_store_proposes_conversions_and_storescp_xi_gets_implicit(
+        dcmtk, free_port, sample_of, assert_same, tmp_path):
+    """The one-liner proposes the file's own syntax, then explicit and implicit VR LE."""
+    sample = sample_of('explicit_le')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, '+xi', '-od', out, port=port) as server:
+        status = commands.store('OURSCU', remote(port), str(sample.path))
+        assert status.is_success, f'{status}\n{server.log()}'
+    actual = assert_same(sample, received(out, sample.sop_instance_uid), same_syntax=False)
+    assert actual.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+
+
+def test_a_compressed_file_the_peer_cannot_take_is_named_in_a_clear_error(
+        dcmtk, free_port, sample_of, tmp_path):
+    sample = sample_of('jpeg_baseline')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    client = ae.ClientAE('OURSCU', supported_ts=[ImplicitVRLittleEndian])
+    client.add_scu(sc.storage_scu, [sample.sop_class_uid])
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, '+xi', '-od', out, port=port):
+        with client.request_association(remote(port)) as assoc:
+            with pytest.raises(NetDICOMError) as raised:
+                assoc.get_scu(sample.sop_class_uid)(str(sample.path), 1)
+            # the association goes on: nothing was sent
+            assert assoc.association_established
+    message = str(raised.value)
+    assert str(sample.path) in message and 'JPEG Baseline' in message
+    assert 'Implicit VR Little Endian' in message
+    assert list(out.iterdir()) == []
