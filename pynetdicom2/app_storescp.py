@@ -73,7 +73,7 @@ from pynetdicom2.toolsupport import (
 )
 
 __all__ = ['EXEC_DRAIN_TIMEOUT', 'ExtensionNaming', 'Peer', 'ReceptionCommand', 'StoreSCP',
-           'StudyUIDNaming', 'storescp', 'storescp_main', 'writable_directory']
+           'StudyUIDNaming', 'storescp', 'storescp_main', 'syntax_policy', 'writable_directory']
 
 logger = logging.getLogger('pynetdicom2.apps')
 
@@ -336,6 +336,46 @@ class StoreSCP(StorageAE):
 # --- the command line ---------------------------------------------------------------------------
 
 
+_UNCOMPRESSED = (uids.ExplicitVRLittleEndian, uids.ExplicitVRBigEndian,
+                 uids.ImplicitVRLittleEndian)
+#: storescp's preference flags, as DCMTK spells them: what each accepts, in its order.
+_SYNTAX_FLAGS = (
+    ('+x=', '--prefer-uncompr', 'prefer explicit VR local byte order (little endian here)'),
+    ('+xe', '--prefer-little', 'prefer explicit VR little endian TS'),
+    ('+xb', '--prefer-big', 'prefer explicit VR big endian TS'),
+    ('+xs', '--prefer-lossless', 'prefer default JPEG lossless TS'),
+    ('+xr', '--prefer-rle', 'prefer RLE lossless TS'),
+    ('+xd', '--prefer-deflated', 'prefer deflated explicit VR little endian TS'),
+    ('+xi', '--implicit', 'accept implicit VR little endian TS only'),
+    ('+xa', '--accept-all', 'accept all supported transfer syntaxes (the default)'),
+)
+_PREFERRED = {
+    '+x=': (), '+xe': (), '+xb': (uids.ExplicitVRBigEndian,),
+    '+xs': (uids.JPEG_LOSSLESS_NON_HIERARCHICAL_FIRST_ORDER_PREDICTION_PROCESS_14_SELECTION_VALUE_1,
+            ),
+    '+xr': (uids.RLE_LOSSLESS,), '+xd': (uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,),
+}
+
+
+def syntax_policy(flag: str | None) -> tuple[tuple[str, ...], str]:
+    """``(accepted syntaxes, preference)`` for a preference flag (None: ``+xa``).
+
+    As DCMTK's storescp: a ``+x`` flag accepts the uncompressed syntaxes, its own first, in
+    our order; ``+xi`` implicit VR little endian alone; ``+xa`` (our default; DCMTK's is
+    ``+x=``) every syntax we know, in the requester's order.
+
+    >>> syntax_policy('+xb')[0][:2], syntax_policy('+xb')[1]
+    (('1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1'), 'acceptor')
+    >>> syntax_policy('+xi')
+    (('1.2.840.10008.1.2',), 'acceptor')
+    """
+    if flag is None or flag == '+xa':
+        return tuple(uids.ALL_TS), 'requester'
+    if flag == '+xi':
+        return (uids.ImplicitVRLittleEndian,), 'acceptor'
+    return tuple(dict.fromkeys([*_PREFERRED[flag], *_UNCOMPRESSED])), 'acceptor'
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = dcmtk_parser('pynetdicom2-storescp', 'DICOM storage (C-STORE) SCP')
     add_server_options(parser, 'STORESCP')
@@ -359,6 +399,13 @@ def _parser() -> argparse.ArgumentParser:
                              'Instance UID: p_<StudyInstanceUID>')
     output.add_argument('-fe', '--filename-extension', default=None, metavar='[e]xtension',
                         help='end file names with e instead of .dcm (e.g. -fe .img, or -fe "")')
+    syntaxes = parser.add_argument_group(
+        'preferred network transfer syntaxes (default: accept all, in the order the '
+        'requester proposes them)')
+    choice = syntaxes.add_mutually_exclusive_group()
+    for flag, long, help_text in _SYNTAX_FLAGS:
+        choice.add_argument(flag, long, dest='syntax_policy', action='store_const',
+                            const=flag, help=help_text)
     events = parser.add_argument_group('event options')
     events.add_argument('-xcr', '--exec-on-reception', default=None, metavar='[c]ommand',
                         help='execute command c after having received and stored one object; '
@@ -386,9 +433,11 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         naming = _naming(ns)  # a bad template fails now, not once per file
         command = (ReceptionCommand(ns.exec_on_reception)
                    if ns.exec_on_reception is not None else None)
+        accepted, preference = syntax_policy(ns.syntax_policy)
         with listen_errors(ns.port):
-            scp = StoreSCP(directory, ns.aetitle, ns.port, uids.ALL_TS, ns.max_pdu,
+            scp = StoreSCP(directory, ns.aetitle, ns.port, accepted, ns.max_pdu,
                            host=ns.bind)
+        scp.transfer_syntax_preference = preference
         scp.file_naming = naming
         scp.on_reception = command
         scp.fsync = ns.fsync

@@ -22,6 +22,7 @@ from pydicom.uid import (
 from pynetdicom2 import applicationentity as ae
 from pynetdicom2 import commands
 from pynetdicom2 import sopclass as sc
+from pynetdicom2.app_storescp import syntax_policy
 from pynetdicom2.exceptions import NetDICOMError
 
 DCMTK_SCP_AET = 'STORESCP'
@@ -112,3 +113,29 @@ def test_a_compressed_file_the_peer_cannot_take_is_named_in_a_clear_error(
     assert str(sample.path) in message and 'JPEG Baseline' in message
     assert 'Implicit VR Little Endian' in message
     assert list(out.iterdir()) == []
+
+
+# --- the receiving side: storescp's preference flags, DCMTK storescu as the sender ------------
+
+
+@pytest.mark.parametrize(('flag', 'expected'), [
+    ('+xi', ImplicitVRLittleEndian),
+    ('+xb', ExplicitVRBigEndian),
+    ('+xe', ExplicitVRLittleEndian),
+    ('+xa', ExplicitVRBigEndian),  # the requester's order: storescu -xb proposes BE first
+])
+def test_our_storescp_preference_flags_choose_what_storescu_sends(
+        flag, expected, dcmtk, serve, sample_of, assert_same, tmp_path):
+    """DCMTK's storescu proposes one combined context (+C, big endian first with -xb); what
+    our SCP accepts, by the flag's policy (app_storescp.syntax_policy), is what arrives."""
+    sample = sample_of('explicit_le')
+    accepted, preference = syntax_policy(flag)
+    scp = ae.StorageAE(tmp_path / 'in', DCMTK_SCP_AET, 0, accepted, bind_and_activate=False)
+    scp.add_scp(sc.storage_scp)
+    scp.transfer_syntax_preference = preference
+    with serve(scp) as port:
+        sent = dcmtk.run('storescu', '-v', '-R', '+C', '-xb', '-aec', DCMTK_SCP_AET,
+                         '127.0.0.1', port, sample.path)
+    assert sent.returncode == 0, sent.explain()
+    actual = assert_same(sample, tmp_path / 'in' / sample.stored_name, same_syntax=False)
+    assert actual.file_meta.TransferSyntaxUID == expected
