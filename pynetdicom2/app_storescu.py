@@ -40,7 +40,7 @@ from typing import Any, TextIO, TypeVar, Union
 
 from pydicom.uid import UID
 
-from pynetdicom2 import sopclass
+from pynetdicom2 import sopclass, transcode, uids
 from pynetdicom2.applicationentity import ClientAE
 from pynetdicom2.asceprovider import PContextDefList
 from pynetdicom2.exceptions import (
@@ -63,8 +63,8 @@ from pynetdicom2.toolsupport import (
     run_dcmtk,
 )
 
-__all__ = ['AssociationPlan', 'FileProgress', 'StoreTally', 'TransferMeter', 'plan_associations',
-           'storescu', 'storescu_main']
+__all__ = ['PROPOSALS', 'AssociationPlan', 'FileProgress', 'StoreTally', 'TransferMeter',
+           'plan_associations', 'proposed_syntaxes', 'storescu', 'storescu_main']
 
 logger = logging.getLogger('pynetdicom2.apps')
 
@@ -127,21 +127,71 @@ def _pairs(groups: dict[str, dict[str, list[Path]]], ts: str) -> Iterator[tuple[
         yield (sop_class, ts), paths
 
 
+#: The proposal flags as DCMTK's storescu spells them, and the uncompressed syntaxes each
+#: proposes in its order (the library converts a file to whichever the peer accepts).
+PROPOSALS: dict[str, tuple[str, ...]] = {
+    '-x=': (uids.ExplicitVRLittleEndian, uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
+    '-xe': (uids.ExplicitVRLittleEndian, uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
+    '-xb': (uids.ExplicitVRBigEndian, uids.ExplicitVRLittleEndian, uids.ImplicitVRLittleEndian),
+    '-xi': (uids.ImplicitVRLittleEndian,),
+    '-xd': (uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, uids.ExplicitVRLittleEndian,
+            uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
+}
+
+
+def proposed_syntaxes(file_ts: str, flag: str | None) -> tuple[str, ...]:
+    """The transfer syntaxes one context proposes for files in ``file_ts``.
+
+    A file in a syntax :mod:`pynetdicom2.transcode` cannot convert (a compressed one) is
+    proposed in its own syntax only. Otherwise: with a proposal flag, what it names (``-xi``:
+    implicit VR little endian only, the file converted); without, the file's own syntax
+    first, then explicit and implicit VR little endian (one context, combined, as DCMTK's
+    ``+C``: the peer picks one and the file is converted to it if need be).
+
+    >>> proposed_syntaxes('1.2.840.10008.1.2.1', '-xi')
+    ('1.2.840.10008.1.2',)
+    >>> proposed_syntaxes('1.2.840.10008.1.2.2', None)
+    ('1.2.840.10008.1.2.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2')
+    >>> proposed_syntaxes('1.2.840.10008.1.2.4.50', '-xb')
+    ('1.2.840.10008.1.2.4.50',)
+    """
+    if not transcode.can_convert(file_ts, uids.ExplicitVRLittleEndian):
+        return (file_ts,)
+    if flag is not None:
+        return PROPOSALS[flag]
+    return tuple(dict.fromkeys([file_ts, uids.ExplicitVRLittleEndian,
+                                uids.ImplicitVRLittleEndian]))
+
+
 def _client_for(plan: AssociationPlan, ns: argparse.Namespace) -> ClientAE:
-    """A client proposing exactly the plan's contexts, each with its one transfer syntax."""
-    syntaxes = list(dict.fromkeys(ts for _, ts in plan.contexts))
+    """A client proposing exactly the plan's contexts: one per SOP class and file syntax,
+    with the syntaxes :func:`proposed_syntaxes` gives."""
+    proposals = [(sop_class, proposed_syntaxes(ts, ns.proposal))
+                 for sop_class, ts in plan.contexts]
+    syntaxes = list(dict.fromkeys(ts for _, listed in proposals for ts in listed))
     classes = list(dict.fromkeys(sop_class for sop_class, _ in plan.contexts))
     client = ClientAE(ns.aetitle, syntaxes, ns.max_pdu)
     configure(client, ns)
     client.add_scu(sopclass.storage_scu, classes)
-    # The registry's own contexts list every transfer syntax for each class; a file is sent
-    # as it is, so each pair gets a context of its own (renumbered by the association).
+    # The registry's own contexts list every transfer syntax for each class; here each pair
+    # gets a context of its own (renumbered by the association).
     with client.lock:
         client.context_def_list = {
-            1 + 2 * index: PContextDefList(1 + 2 * index, UID(sop_class), (UID(ts),))
-            for index, (sop_class, ts) in enumerate(plan.contexts)
+            1 + 2 * index: PContextDefList(1 + 2 * index, UID(sop_class),
+                                           tuple(UID(ts) for ts in listed))
+            for index, (sop_class, listed) in enumerate(proposals)
         }
     return client
+
+
+def _context_for(accepted: dict[Pair, Any], pair: Pair) -> Any:
+    """The accepted context a file of ``pair`` goes on: its own syntax's, else one of its
+    SOP class in a syntax the file converts to (None: refused)."""
+    if pair in accepted:
+        return accepted[pair]
+    sop_class, file_ts = pair
+    return next((ctx for (cls, ts), ctx in accepted.items()
+                 if cls == sop_class and transcode.can_convert(file_ts, ts)), None)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -155,8 +205,9 @@ def _send(assoc: Any, plan: AssociationPlan, meter: TransferMeter | None,
                 for ctx in assoc.accepted_contexts.values()}
     sendable = []
     for path, pair in plan.files:
-        if pair in accepted:
-            sendable.append((path, pair))
+        ctx = _context_for(accepted, pair)
+        if ctx is not None:
+            sendable.append((path, ctx))
         elif not stopped():
             yield path, NetDICOMError(f'peer refused {pair[0]} in {pair[1]}')
     classes = [sop_class for sop_class, _ in accepted]
@@ -174,8 +225,8 @@ def _send(assoc: Any, plan: AssociationPlan, meter: TransferMeter | None,
             yield from assoc.store_many([path], **options)
         return
     # A SOP class in several transfer syntaxes (-R): each file on its pair's context.
-    for path, pair in _until(stopped, sendable):
-        yield path, _store_one(assoc, accepted[pair], path)
+    for path, ctx in _until(stopped, sendable):
+        yield path, _store_one(assoc, ctx, path)
 
 
 def _until(stopped: Callable[[], bool], items: Iterable[T]) -> Iterator[T]:
@@ -354,6 +405,22 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument('+r', '--recurse', action='store_true',
                       help='recurse within specified directories')
     add_network(parser, 'STORESCU')
+    proposal = parser.add_argument_group(
+        'proposed transmission transfer syntaxes (default: the file\'s own, then explicit '
+        'and implicit VR little endian; the file is converted to what the peer accepts)')
+    proposals = proposal.add_mutually_exclusive_group()
+    for flag, long, help_text in (
+        ('-x=', '--propose-uncompr', 'propose all uncompressed TS, explicit VR with local '
+                                     'byte ordering first'),
+        ('-xe', '--propose-little', 'propose all uncompressed TS, explicit VR little endian '
+                                    'first'),
+        ('-xb', '--propose-big', 'propose all uncompressed TS, explicit VR big endian first'),
+        ('-xi', '--propose-implicit', 'propose implicit VR little endian TS only'),
+        ('-xd', '--propose-deflated', 'propose deflated explicit VR little endian TS and all '
+                                      'uncompressed transfer syntaxes'),
+    ):
+        proposals.add_argument(flag, long, dest='proposal', action='store_const', const=flag,
+                               help=help_text)
     other = parser.add_argument_group('storage options')
     other.add_argument('-R', '--required', action='store_true',
                        help='propose only required presentation contexts: one association '

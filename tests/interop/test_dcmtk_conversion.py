@@ -20,6 +20,7 @@ from pydicom.uid import (
 )
 
 from pynetdicom2 import applicationentity as ae
+from pynetdicom2 import apps
 from pynetdicom2 import commands
 from pynetdicom2 import sopclass as sc
 from pynetdicom2.app_storescp import syntax_policy
@@ -139,3 +140,43 @@ def test_our_storescp_preference_flags_choose_what_storescu_sends(
     assert sent.returncode == 0, sent.explain()
     actual = assert_same(sample, tmp_path / 'in' / sample.stored_name, same_syntax=False)
     assert actual.file_meta.TransferSyntaxUID == expected
+
+
+# --- our storescu's proposal flags, DCMTK's storescp receiving ----------------------------------
+
+
+@pytest.mark.parametrize(('flags', 'scp_flags', 'expected'), [
+    ([], ['+xi'], ImplicitVRLittleEndian),        # default proposal, converted for +xi
+    (['-xi'], [], ImplicitVRLittleEndian),        # implicit only, whatever storescp prefers
+    (['-xb'], 'big endian only', ExplicitVRBigEndian),    # -xb proposes big endian too
+    (['-xd'], 'deflated only', DeflatedExplicitVRLittleEndian),
+])
+def test_our_storescu_proposal_flags(flags, scp_flags, expected, dcmtk, free_port, sample_of,
+                                     assert_same, tmp_path):
+    sample = sample_of('explicit_le')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    if isinstance(scp_flags, str):  # a one-syntax profile
+        scp_flags = one_syntax_profile(tmp_path, expected)
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, *scp_flags, '-od', out,
+                      port=port) as server:
+        code = apps.storescu([*flags, '-aec', DCMTK_SCP_AET, '127.0.0.1', str(port),
+                              str(sample.path)])
+        assert code == 0, server.log()
+    actual = assert_same(sample, received(out, sample.sop_instance_uid), same_syntax=False)
+    assert actual.file_meta.TransferSyntaxUID == expected
+
+
+def test_our_storescu_default_proposal_does_not_reach_a_big_endian_only_peer(
+        dcmtk, free_port, sample_of, tmp_path, capsys):
+    """Without -xb big endian is not proposed: the file is reported, not stored."""
+    sample = sample_of('explicit_le')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET,
+                      *one_syntax_profile(tmp_path, ExplicitVRBigEndian), '-od', out, port=port):
+        code = apps.storescu(['-aec', DCMTK_SCP_AET, '127.0.0.1', str(port), str(sample.path)])
+    assert code != 0
+    assert list(out.iterdir()) == []
