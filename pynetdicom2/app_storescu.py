@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import logging
 import os
 import sys
@@ -214,7 +213,7 @@ def _send(assoc: Any, plan: AssociationPlan, meter: TransferMeter | None,
     if len(classes) == len(set(classes)):
         # One context per SOP class: the library picks it, and keeps as many C-STOREs
         # outstanding as the association's window allows.
-        options = {'progress': meter} if meter and _takes_progress(assoc.store_many) else {}
+        options = {'progress': meter} if meter else {}
         paths = _until(stopped, (path for path, _ in sendable))
         if assoc.async_window[0] != 1:  # 0: no limit
             yield from assoc.store_many(paths, **options)
@@ -246,14 +245,6 @@ def _store_one(assoc: Any, ctx: Any, path: Path) -> Outcome:
         raise  # the association is done for: the run stops
     except (NetDICOMError, OSError) as exc:
         return exc
-
-
-def _takes_progress(store_many: Callable[..., Any]) -> bool:
-    """Whether the library's ``store_many`` reports the bytes of each file as they go."""
-    try:
-        return 'progress' in inspect.signature(store_many).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def is_stored(outcome: Outcome) -> bool:

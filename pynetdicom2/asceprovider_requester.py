@@ -267,13 +267,15 @@ class AssociationRequester(Association):
         return functools.partial(service, self, PContextDef(pc_id, UID(sop_class), ts))
 
     def store_many(
-        self, sources: Iterable[DataSetSource], window: int | None = None
+        self, sources: Iterable[DataSetSource], window: int | None = None,
+        progress: Callable[[DataSetSource, int, int], Any] | None = None,
     ) -> Iterator[tuple[DataSetSource, Status | Exception]]:
         """C-STORE many files or Datasets, up to ``window`` outstanding at once, yielding
         ``(source, status)`` as the responses come: :func:`pynetdicom2.sopclass.store_many`.
 
         ``window`` None: as many as the association's window (``async_window``) allows,
-        one at a time with a peer that granted none.
+        one at a time with a peer that granted none. ``progress(source, sent, total)``, if
+        given, is called as each file's data set goes out (see ``store_many``).
 
         Usage (``client`` proposed ``async_window=(16, 1)``)::
 
@@ -281,7 +283,7 @@ class AssociationRequester(Association):
                 for path, status in assoc.store_many(paths):
                     print(path, status)
         """
-        return store_many(self, sources, window)
+        return store_many(self, sources, window, progress)
 
     def abort(self, reason: int = 0) -> None:
         """Abort the association: A-ABORT with service-user source and ``reason``."""

@@ -515,3 +515,16 @@ def test_dataset_in_another_byte_order_has_its_words_swapped() -> None:
         raw = storage.encode_for_context(source, syntax)
         assert dsutils.decode(raw, implicit, True).PixelData == b'\x01\x00\x02\x00'
     assert source.PixelData == b'\x00\x01\x00\x02'  # the caller's data set is left alone
+
+
+def test_store_many_reports_the_bytes_of_each_file_as_they_go(tmp_path):
+    big = dataset(pixel_bytes=300_000)
+    path = write_file(tmp_path / 'big.dcm', big, EXPLICIT)
+    seen: list[tuple[object, int, int]] = []
+    with serving(storage_server(tmp_path / 'in')) as srv:
+        with store_client([EXPLICIT], [CT]).request_association(remote(srv)) as assoc:
+            outcomes = list(assoc.store_many([path], progress=lambda *args: seen.append(args)))
+    assert outcomes[0][1].is_success
+    assert len(seen) > 2 and all(source == path for source, _, _ in seen)
+    sent = [count for _, count, _ in seen]
+    assert sent == sorted(sent) and sent[-1] == seen[-1][2] > 300_000  # all of it, in order

@@ -143,6 +143,43 @@ def _syntax_name(uid: str) -> str:
     return f'{name} ({uid})' if name != uid else str(uid)
 
 
+class _Reported(io.RawIOBase):
+    """A data set file whose reads are reported to ``progress(source, sent, total)``."""
+
+    def __init__(self, fp: BinaryIO, source: DataSetSource,
+                 progress: Callable[[DataSetSource, int, int], Any]) -> None:
+        super().__init__()
+        self._fp = fp
+        self._source = source
+        self._progress = progress
+        self._sent = 0
+        try:
+            self._total = os.fstat(fp.fileno()).st_size - fp.tell()
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            self._total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._fp.read(-1 if size is None else size)
+        if data:
+            self._sent += len(data)
+            self._progress(self._source, self._sent, max(self._total, self._sent))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._fp.close()
+        finally:
+            super().close()
+
+
 class ConvertedFile(io.RawIOBase):
     """A data set converted as it is read: what the C-STORE fragmenter reads, in place of
     the file (:func:`pynetdicom2.fragmentation.fragment_file`). A read stops at the end of a
@@ -299,8 +336,14 @@ def store_many(
     asce: Association,
     sources: Iterable[DataSetSource],
     window: int | None = None,
+    progress: Callable[[DataSetSource, int, int], Any] | None = None,
 ) -> Iterator[tuple[DataSetSource, statuses.Status | Exception]]:
     """C-STORE each source, up to ``window`` at once; yield ``(source, status)`` as answered.
+
+    ``progress(source, sent, total)``, if given, is called as a file's data set is read for
+    sending (about once per P-DATA-TF), with the bytes read so far and the file's size past
+    its meta (the size before conversion, when it is converted). It runs in the thread that
+    sends, the association's provider thread: keep it short.
 
     Requests go out without waiting for the responses of the previous ones, as long as fewer
     than ``window`` are outstanding (None: as many as the association's window allows; never
@@ -357,6 +400,9 @@ def store_many(
             except (NetDICOMError, OSError) as exc:
                 yield source, exc
                 continue
+            if progress is not None and not isinstance(source, Dataset):
+                rq.data_set = cast(BinaryIO, _Reported(cast(BinaryIO, rq.data_set), source,
+                                                       progress))
             while limit and len(pending) >= limit:
                 yield collect()
             try:
