@@ -143,30 +143,19 @@ def _syntax_name(uid: str) -> str:
     return f'{name} ({uid})' if name != uid else str(uid)
 
 
-class _Reported(io.RawIOBase):
-    """A data set file whose reads are reported to ``progress(source, sent, total)``."""
+class _ReadThrough(io.RawIOBase):
+    """A readable stand-in for a data set file, which it closes when closed; a subclass
+    says what :meth:`read` gives (the fragmenter reads it, PS3.8 Annex E)."""
 
-    def __init__(self, fp: BinaryIO, source: DataSetSource,
-                 progress: Callable[[DataSetSource, int, int], Any]) -> None:
+    def __init__(self, fp: BinaryIO) -> None:
         super().__init__()
         self._fp = fp
-        self._source = source
-        self._progress = progress
-        self._sent = 0
-        try:
-            self._total = os.fstat(fp.fileno()).st_size - fp.tell()
-        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
-            self._total = 0
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        data = self._fp.read(-1 if size is None else size)
-        if data:
-            self._sent += len(data)
-            self._progress(self._source, self._sent, max(self._total, self._sent))
-        return data
+        raise NotImplementedError
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -180,7 +169,29 @@ class _Reported(io.RawIOBase):
             super().close()
 
 
-class ConvertedFile(io.RawIOBase):
+class _Reported(_ReadThrough):
+    """A data set file whose reads are reported to ``progress(source, sent, total)``."""
+
+    def __init__(self, fp: BinaryIO, source: DataSetSource,
+                 progress: Callable[[DataSetSource, int, int], Any]) -> None:
+        super().__init__(fp)
+        self._source = source
+        self._progress = progress
+        self._sent = 0
+        try:
+            self._total = os.fstat(fp.fileno()).st_size - fp.tell()
+        except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+            self._total = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._fp.read(-1 if size is None else size)
+        if data:
+            self._sent += len(data)
+            self._progress(self._source, self._sent, max(self._total, self._sent))
+        return data
+
+
+class ConvertedFile(_ReadThrough):
     """A data set converted as it is read: what the C-STORE fragmenter reads, in place of
     the file (:func:`pynetdicom2.fragmentation.fragment_file`). A read stops at the end of a
     converted piece (the fragmenter reads again); closing it closes the file.
@@ -192,13 +203,9 @@ class ConvertedFile(io.RawIOBase):
     """
 
     def __init__(self, fp: BinaryIO, pieces: Iterator[bytes]) -> None:
-        super().__init__()
-        self._fp = fp
+        super().__init__(fp)
         self._pieces = pieces
         self._piece = memoryview(b'')
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         """Up to ``size`` bytes (fewer at a piece's end): one copy, no buffer in between."""
@@ -213,23 +220,6 @@ class ConvertedFile(io.RawIOBase):
         data = bytes(self._piece[:size])
         self._piece = self._piece[size:]
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._piece:
-            piece = next(self._pieces, None)
-            if piece is None:
-                return 0
-            self._piece = memoryview(piece)
-        count = min(len(buffer), len(self._piece))
-        buffer[:count] = self._piece[:count]
-        self._piece = self._piece[count:]
-        return count
-
-    def close(self) -> None:
-        try:
-            self._fp.close()
-        finally:
-            super().close()
 
 
 def _as_uid(in_data_set: str | None, in_meta: UID | None) -> UID:
