@@ -6,6 +6,13 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
+# Permissively licensed decoders for pydicom 3 (pylibjpeg-libjpeg is GPLv3: not here).
+CODECS = [
+    f'{requirement}; python_version >= "3.10"'
+    for requirement in ('numpy>=1.24', 'pillow>=10', 'pylibjpeg>=2', 'pylibjpeg-openjpeg>=2.3',
+                        'pyjpegls>=1.2')
+]
+
 setup(
     name='pynetdicom2',
     version='1.0.0.dev0',
@@ -33,7 +40,11 @@ setup(
         ],
     },
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5'],
+        'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5',
+                 *CODECS],
+        # Compressed pixel data decoded when a peer accepts only uncompressed syntaxes
+        # (pynetdicom2.pixelcodecs): pydicom 3's decoders, hence Python 3.10 or later.
+        'codecs': CODECS,
         # autodoc imports every module: pynetdicom2.testing (the pytest plugin) needs pytest.
         'docs': ['sphinx>=7', 'pytest>=7'],
         'lint': ['ruff>=0.4'],

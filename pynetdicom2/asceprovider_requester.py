@@ -100,6 +100,8 @@ class AssociationRequester(Association):
             for pc_id, ctx in proposal.items()
         }
         self.sop_classes_as_scu: dict[UID, tuple[int, UID]] = {}
+        #: Every accepted context on which we are SCU, by SOP class, in the proposal's order.
+        self.scu_contexts: dict[UID, list[PContextDef]] = {}
         #: Contexts on which the acceptor granted us the SCP role (C-GET sub-operations).
         self.sop_classes_as_scp: dict[int, tuple[int, UID, UID]] = {}
         super().__init__(local_ae, None, max_pdu_length)
@@ -179,10 +181,16 @@ class AssociationRequester(Association):
             raise
         self.peer_max_pdu_length = result.peer_max_pdu_length
         self.accepted_contexts = result.accepted_contexts
+        # A class proposed in several contexts (a compressed file's own syntax, and the
+        # uncompressed ones it decodes to) may have several accepted: all are kept, in the
+        # proposal's order, and the first is the class's context.
+        self.scu_contexts = {}
+        for pc_id, ctx in sorted(result.accepted_contexts.items()):
+            if pc_id in result.scu_context_ids:
+                self.scu_contexts.setdefault(ctx.sop_class, []).append(ctx)
         self.sop_classes_as_scu = {
-            ctx.sop_class: (pc_id, ctx.supported_ts)
-            for pc_id, ctx in result.accepted_contexts.items()
-            if pc_id in result.scu_context_ids
+            sop_class: (contexts[0].id, contexts[0].supported_ts)
+            for sop_class, contexts in self.scu_contexts.items()
         }
         self.sop_classes_as_scp = {
             pc_id: (pc_id, ctx.sop_class, ctx.supported_ts)

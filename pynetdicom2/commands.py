@@ -32,9 +32,9 @@ from typing import Any, Optional
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from pynetdicom2 import negotiation, sopclass, statuses, transcode, uids
+from pynetdicom2 import negotiation, pixelcodecs, sopclass, statuses, transcode, uids
 from pynetdicom2.applicationentity import ClientAE, ClientStorageAE, StorageAE
-from pynetdicom2.asceprovider import AssociationRequester, RemoteAEConfig
+from pynetdicom2.asceprovider import AssociationRequester, PContextDefList, RemoteAEConfig
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.filestorage import read_meta
 
@@ -110,44 +110,70 @@ def store(
     (0x0) Success: -
     ['P1', 'P2']
     """
-    sop_class, syntaxes = _proposal_for(ds)
-    with _association(
-        local_aet, remote_ae, sopclass.storage_scu, syntaxes, [sop_class]
-    ) as assoc:
+    sop_class, contexts = _proposal_for(ds)
+    client = _storage_client(local_aet, {sop_class: contexts})
+    with client.request_association(remote_ae) as assoc:
         status: statuses.Status = assoc.get_scu(sop_class)(ds, 1)
     return status
 
 
-def _proposal_for(source: str | os.PathLike[str] | Dataset) -> tuple[str, list[str]]:
-    """The SOP class of a source and the transfer syntaxes to propose for it: its own
-    first, then those it can be converted to (the uncompressed little endian ones, for a
-    source in an uncompressed syntax), so that a peer accepting only Implicit VR Little
-    Endian gets an Explicit VR file too."""
+def _storage_client(local_aet: str, proposals: Mapping[str, Iterable[tuple[str, ...]]],
+                    window: int | None = None) -> ClientAE:
+    """A ClientAE proposing, for each SOP class, one context per tuple of syntaxes."""
+    contexts = [(UID(sop_class), tuple(UID(ts) for ts in listed))
+                for sop_class, per_class in proposals.items()
+                for listed in dict.fromkeys(per_class)]
+    syntaxes = list(dict.fromkeys(ts for _, listed in contexts for ts in listed))
+    client = ClientAE(local_aet, syntaxes,
+                      async_window=None if window is None else (window, 1))
+    client.add_scu(sopclass.storage_scu, list(proposals))
+    with client.lock:  # the registry lists every syntax per class: these contexts instead
+        client.context_def_list = {
+            1 + 2 * index: PContextDefList(1 + 2 * index, sop_class, listed)
+            for index, (sop_class, listed) in enumerate(contexts)
+        }
+    return client
+
+
+def _proposal_for(
+    source: str | os.PathLike[str] | Dataset,
+) -> tuple[str, list[tuple[str, ...]]]:
+    """The SOP class of a source and the contexts to propose for it, each a tuple of
+    transfer syntaxes: its own syntax first, then those it can be converted to, so that a
+    peer accepting only Implicit VR Little Endian gets an Explicit VR file too.
+
+    An uncompressed source: one context, its syntax, then explicit and implicit VR little
+    endian. A compressed file whose pixel data can be decoded here
+    (:mod:`pynetdicom2.pixelcodecs`): its syntax in a context of its own, and the
+    uncompressed ones in another, since the acceptor picks one syntax per context (PS3.8
+    9.3.3.2) and would otherwise pick for us. Anything else: its own syntax alone.
+    """
     if isinstance(source, Dataset):
         sop_class = source.get('SOPClassUID')
         if not sop_class:
             raise NetDICOMError('the data set has no SOPClassUID: cannot choose a context')
         meta = getattr(source, 'file_meta', None)
         original = meta.get('TransferSyntaxUID') if meta is not None else None
-        return str(sop_class), _with_conversions(UID(original) if original else None)
+        return str(sop_class), _contexts_for(UID(original) if original else None, False)
     with open(source, 'rb') as fp:
         meta = read_meta(fp)
     if not meta.sop_class_uid or not meta.transfer_syntax:
         raise NetDICOMError(
             f'{os.fspath(source)}: the file meta names no SOP class or transfer syntax'
         )
-    return str(meta.sop_class_uid), _with_conversions(meta.transfer_syntax)
+    return str(meta.sop_class_uid), _contexts_for(meta.transfer_syntax, True)
 
 
-def _with_conversions(own: UID | None) -> list[str]:
-    """``own`` first, then Explicit and Implicit VR Little Endian when ``own`` converts to
-    them (:mod:`pynetdicom2.transcode`; a compressed syntax does not)."""
-    targets: list[str] = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
+def _contexts_for(own: UID | None, decodable: bool) -> list[tuple[str, ...]]:
+    """See :func:`_proposal_for`; ``decodable``: a compressed ``own`` may be decoded."""
+    uncompressed: tuple[str, ...] = (ExplicitVRLittleEndian, ImplicitVRLittleEndian)
     if own is None:
-        return targets
-    if not transcode.can_convert(own, ExplicitVRLittleEndian):
-        return [own]
-    return list(dict.fromkeys([own, *targets]))
+        return [uncompressed]
+    if transcode.can_convert(own, ExplicitVRLittleEndian):
+        return [tuple(dict.fromkeys([own, *uncompressed]))]
+    if decodable and pixelcodecs.can_decompress(own):
+        return [(own,), uncompressed]
+    return [(own,)]
 
 
 def store_many(
@@ -175,21 +201,18 @@ def store_many(
     ('(0x0) Success: -', 5)
     """
     sendable: list[str | os.PathLike[str] | Dataset] = []
-    classes: dict[str, None] = {}
-    syntaxes: dict[str, None] = {}
+    proposals: dict[str, list[tuple[str, ...]]] = {}
     for source in sources:
         try:
-            sop_class, proposed = _proposal_for(source)
+            sop_class, contexts = _proposal_for(source)
         except (NetDICOMError, OSError) as exc:
             yield source, exc
             continue
         sendable.append(source)
-        classes[sop_class] = None
-        syntaxes.update(dict.fromkeys(proposed))
+        proposals.setdefault(sop_class, []).extend(contexts)
     if not sendable:
         return
-    client = ClientAE(local_aet, syntaxes, async_window=(window, 1))
-    client.add_scu(sopclass.storage_scu, list(classes))
+    client = _storage_client(local_aet, proposals, window)
     with client.request_association(remote_ae) as assoc:
         yield from assoc.store_many(sendable, window)
 

@@ -228,7 +228,9 @@ def test_storage_scu_refuses_a_file_that_does_not_fit_the_context(tmp_path):
     mr_file = write_file(tmp_path / 'mr.dcm', dataset(MR), EXPLICIT)
     with serving(storage_server(tmp_path / 'in')) as srv:
         with store_client([EXPLICIT], [CT, MR]).request_association(remote(srv)) as assoc:
-            with pytest.raises(NetDICOMError, match='JPEG Baseline.*Explicit VR Little Endian'):
+            # No conversion (or, with the codecs extra, a decoder that fails on fake JPEG):
+            # either way the error names the file and its syntax, and nothing is sent.
+            with pytest.raises(NetDICOMError, match=r'ct\.dcm.*JPEG Baseline'):
                 assoc.get_scu(CT)(ct_file, 1)
             with pytest.raises(NetDICOMError, match='holds SOP class'):
                 assoc.get_scu(CT)(mr_file, 2)

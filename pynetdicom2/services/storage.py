@@ -18,7 +18,7 @@ from pydicom import config
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from pynetdicom2 import datasetcheck, dsutils, statuses, transcode, uids
+from pynetdicom2 import datasetcheck, dsutils, pixelcodecs, statuses, transcode, uids
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2.exceptions import (
     DIMSEProcessingError,
@@ -79,13 +79,14 @@ def encode_for_context(ds: Dataset, ts: UID) -> bytes:
 
 
 def _open_for_context(
-    path: str | os.PathLike[str], context_for: Callable[[UID], PContextDef]
+    path: str | os.PathLike[str], context_for: ContextFor
 ) -> tuple[BinaryIO, UID, UID, PContextDef]:
     """Open a Part-10 file, pick its context by SOP class, check the file fits it, leave it
     at its data set (the file meta is read once).
 
     Returns ``(file, sop_class_uid, sop_instance_uid, context)``; the file is the caller's
-    to close. ``context_for`` raises NetDICOMError for a SOP class it has no context for.
+    to close. ``context_for(sop_class, syntax)`` picks the context (preferring one in the
+    file's own syntax) and raises NetDICOMError for a SOP class it has no context for.
     """
     fp = open(path, 'rb')  # noqa: SIM115 - closed by the message encoder or below
     try:
@@ -103,7 +104,7 @@ def _open_for_context(
         # files disagree with it): the peer checks the command against the data set.
         sop_class = _as_uid(found.sop_class_uid, meta.sop_class_uid)
         instance = _as_uid(found.sop_instance_uid, meta.sop_instance_uid)
-        ctx = context_for(sop_class)
+        ctx = context_for(sop_class, meta.transfer_syntax)
         if sop_class != ctx.sop_class:
             raise NetDICOMError(
                 f'{os.fspath(path)} holds SOP class {sop_class}, not {ctx.sop_class} of context '
@@ -121,21 +122,32 @@ def _open_for_context(
 
 def _converted(path: str | os.PathLike[str], fp: BinaryIO, syntax: UID,
                ctx: PContextDef) -> BinaryIO:
-    """The data set of ``fp`` (at its start) in the context's transfer syntax, streamed.
+    """The data set of ``fp`` (at its start) in the context's transfer syntax: streamed
+    between uncompressed syntaxes (:mod:`pynetdicom2.transcode`); compressed pixel data
+    decoded in memory where the decoders are installed (:mod:`pynetdicom2.pixelcodecs`).
 
     Raises :class:`~pynetdicom2.exceptions.NetDICOMError` naming the file, its syntax and
-    what the peer accepted when no conversion exists (a compressed file to an uncompressed
-    syntax, say).
+    what the peer accepted when no conversion exists.
     """
-    if not transcode.can_convert(syntax, ctx.supported_ts):
-        raise NetDICOMError(
-            f'{os.fspath(path)} is in {_syntax_name(syntax)} and the peer accepted '
-            f'{_syntax_name(ctx.supported_ts)} for its SOP class (context {ctx.id}): '
-            'pynetdicom2 converts only between the uncompressed syntaxes; the file is not sent'
-        )
-    logger.debug('sending %s converted from %s to %s', os.fspath(path), _syntax_name(syntax),
-                 _syntax_name(ctx.supported_ts))
-    return cast(BinaryIO, ConvertedFile(fp, transcode.convert(fp, syntax, ctx.supported_ts)))
+    target = ctx.supported_ts
+    if transcode.can_convert(syntax, target):
+        logger.debug('sending %s converted from %s to %s', os.fspath(path),
+                     _syntax_name(syntax), _syntax_name(target))
+        return cast(BinaryIO, ConvertedFile(fp, transcode.convert(fp, syntax, target)))
+    if pixelcodecs.can_decompress(syntax, target):
+        fp.close()
+        logger.debug('sending %s decompressed from %s to %s', os.fspath(path),
+                     _syntax_name(syntax), _syntax_name(target))
+        return io.BytesIO(encode_for_context(pixelcodecs.decompressed(path), target))
+    hint = ''
+    if transcode.can_convert(target, target) and not pixelcodecs.available():
+        hint = (": decoding compressed pixel data takes pip install 'pynetdicom2[codecs]' "
+                '(Python 3.10 or later)')
+    raise NetDICOMError(
+        f'{os.fspath(path)} is in {_syntax_name(syntax)} and the peer accepted '
+        f'{_syntax_name(target)} for its SOP class (context {ctx.id}); no conversion between '
+        f'them here{hint}; the file is not sent'
+    )
 
 
 def _syntax_name(uid: str) -> str:
@@ -222,6 +234,35 @@ class ConvertedFile(_ReadThrough):
         return data
 
 
+#: ``context_for(sop_class, syntax)``: the context a source of that class and transfer
+#: syntax (None: a Dataset without one) goes on.
+ContextFor = Callable[[UID, Union[UID, None]], PContextDef]
+
+
+def _chooser(asce: Association, fallback: PContextDef | None) -> ContextFor:
+    """Pick, among the contexts accepted for a source's SOP class, one in the source's own
+    syntax (sent as it is), else the first proposed (converted to it). With ``fallback`` (the
+    context a caller gave), only its class's contexts count, it among them."""
+    by_class: dict[UID, list[PContextDef]] = dict(getattr(asce, 'scu_contexts', None) or {})
+    if not by_class:
+        by_class = {sop_class: [PContextDef(pc_id, sop_class, ts)]
+                    for sop_class, (pc_id, ts) in getattr(asce, 'sop_classes_as_scu', {}).items()}
+
+    def context_for(sop_class: UID, syntax: UID | None) -> PContextDef:
+        if fallback is not None and fallback.sop_class != sop_class:
+            return fallback  # another class than the caller's: _open_for_context says so
+        candidates = by_class.get(sop_class, [])
+        if fallback is not None and fallback not in candidates:
+            candidates = [fallback, *candidates]
+        if not candidates:
+            raise NetDICOMError(
+                f'no accepted presentation context for SOP class {sop_class or "(none)"}'
+            )
+        return next((ctx for ctx in candidates if ctx.supported_ts == syntax), candidates[0])
+
+    return context_for
+
+
 def _as_uid(in_data_set: str | None, in_meta: UID | None) -> UID:
     """The data set's UID, as the file meta's UID object when they agree (the usual case:
     a UID validated again costs more than the rest of a small file's send)."""
@@ -265,7 +306,10 @@ def storage_scu(
     True True
     2
     """
-    rq = store_request(ctx, dataset, msg_id, move_originator_aet, move_originator_message_id)
+    rq, ctx = _request(dataset, _chooser(asce, ctx), msg_id)
+    if move_originator_aet is not None and move_originator_message_id is not None:
+        rq.move_originator_aet = move_originator_aet
+        rq.move_originator_message_id = move_originator_message_id
     try:
         asce.invoke(rq, ctx.id)
     except BaseException:
@@ -287,7 +331,7 @@ def store_request(
     Raises :class:`~pynetdicom2.exceptions.NetDICOMError` when it cannot go on that context
     (see :func:`storage_scu`).
     """
-    rq, _ = _request(dataset, lambda _sop_class: ctx, msg_id)
+    rq, _ = _request(dataset, lambda _sop_class, _syntax: ctx, msg_id)
     if move_originator_aet is not None and move_originator_message_id is not None:
         rq.move_originator_aet = move_originator_aet
         rq.move_originator_message_id = move_originator_message_id
@@ -295,7 +339,7 @@ def store_request(
 
 
 def _request(
-    dataset: DataSetSource, context_for: Callable[[UID], PContextDef], msg_id: int
+    dataset: DataSetSource, context_for: ContextFor, msg_id: int
 ) -> tuple[dm.CStoreRQMessage, PContextDef]:
     """The C-STORE-RQ of ``dataset`` and the context ``context_for`` gave for its class."""
     rq = dm.CStoreRQMessage()
@@ -306,7 +350,9 @@ def _request(
         instance = dataset.get('SOPInstanceUID', '')
         if not sop_class or not instance:
             raise NetDICOMError('the data set needs SOPClassUID and SOPInstanceUID to be stored')
-        ctx = context_for(sop_class)
+        meta = getattr(dataset, 'file_meta', None)
+        own = meta.get('TransferSyntaxUID') if meta is not None else None
+        ctx = context_for(sop_class, UID(own) if own else None)
         rq.data_set = encode_for_context(dataset, ctx.supported_ts)
     else:
         fp, sop_class, instance, ctx = _open_for_context(dataset, context_for)
@@ -360,15 +406,7 @@ def store_many(
         raise NetDICOMError(f'window {window}: expected 0 (no limit of ours) or more')
     mailbox = Mailbox()
     pending: dict[int, DataSetSource] = {}
-    contexts: dict[UID, tuple[int, UID]] = getattr(asce, 'sop_classes_as_scu', {})
-
-    def context_for(sop_class: UID) -> PContextDef:
-        accepted = contexts.get(sop_class)
-        if accepted is None:
-            raise NetDICOMError(
-                f'no accepted presentation context for SOP class {sop_class or "(none)"}'
-            )
-        return PContextDef(accepted[0], sop_class, accepted[1])
+    context_for = _chooser(asce, None)
 
     def collect() -> tuple[DataSetSource, statuses.Status]:
         msg, pc_id = asce.receive_in(mailbox)

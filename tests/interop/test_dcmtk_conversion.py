@@ -12,16 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEGBaseline8Bit,
 )
 
 from pynetdicom2 import applicationentity as ae
-from pynetdicom2 import apps
-from pynetdicom2 import commands
+from pynetdicom2 import apps, commands, pixelcodecs
 from pynetdicom2 import sopclass as sc
 from pynetdicom2.app_storescp import syntax_policy
 from pynetdicom2.exceptions import NetDICOMError
@@ -96,8 +97,10 @@ def test_commands_store_proposes_conversions_and_storescp_xi_gets_implicit(
     assert actual.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
 
 
-def test_a_compressed_file_the_peer_cannot_take_is_named_in_a_clear_error(
-        dcmtk, free_port, sample_of, tmp_path):
+def test_a_compressed_file_without_a_decoder_is_named_in_a_clear_error(
+        dcmtk, free_port, sample_of, tmp_path, monkeypatch):
+    """As without the codecs extra (or on pydicom 2): no decoder for JPEG Baseline."""
+    monkeypatch.setattr(pixelcodecs, 'can_decompress', lambda *_args: False)
     sample = sample_of('jpeg_baseline')
     out = tmp_path / 'storescp'
     out.mkdir()
@@ -114,6 +117,36 @@ def test_a_compressed_file_the_peer_cannot_take_is_named_in_a_clear_error(
     assert str(sample.path) in message and 'JPEG Baseline' in message
     assert 'Implicit VR Little Endian' in message
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not pixelcodecs.can_decompress(JPEGBaseline8Bit),
+                    reason="no JPEG decoder here (pip install 'pynetdicom2[codecs]', Python "
+                           '3.10 or later with pydicom 3)')
+@pytest.mark.parametrize('how', ['store', 'client'])
+def test_a_compressed_file_is_decoded_for_a_peer_that_takes_only_uncompressed(
+        how, dcmtk, free_port, sample_of, tmp_path):
+    """commands.store proposes JPEG and, apart, the uncompressed syntaxes: storescp +xi takes
+    implicit VR only, so the pixel data is decoded (pydicom 3's decoders) and sent so."""
+    sample = sample_of('jpeg_baseline')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, '+xi', '-od', out, port=port) as server:
+        if how == 'store':
+            status = commands.store('OURSCU', remote(port), str(sample.path))
+        else:
+            client = ae.ClientAE('OURSCU', supported_ts=[ImplicitVRLittleEndian])
+            client.add_scu(sc.storage_scu, [sample.sop_class_uid])
+            with client.request_association(remote(port)) as assoc:
+                status = assoc.get_scu(sample.sop_class_uid)(str(sample.path), 1)
+        assert status.is_success, f'{status}\n{server.log()}'
+    got = dcmread(received(out, sample.sop_instance_uid))
+    source = dcmread(sample.path)
+    assert got.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert got.SOPInstanceUID == source.SOPInstanceUID  # the same instance, decoded
+    assert (got.Rows, got.Columns, got.PatientID) == (source.Rows, source.Columns,
+                                                      source.PatientID)
+    assert (got.pixel_array == source.pixel_array).all()
 
 
 # --- the receiving side: storescp's preference flags, DCMTK storescu as the sender ------------
