@@ -50,6 +50,7 @@ from pynetdicom2.exceptions import (
     PDUProcessingError,
 )
 from pynetdicom2.negotiation import MAX_CONTEXTS
+from pynetdicom2.services.storage import can_send_as
 from pynetdicom2.statuses import Status
 from pynetdicom2.toolsupport import (
     StoreRun,
@@ -135,6 +136,13 @@ PROPOSALS: dict[str, tuple[str, ...]] = {
     '-xi': (uids.ImplicitVRLittleEndian,),
     '-xd': (uids.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, uids.ExplicitVRLittleEndian,
             uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
+    # Lossless compression on request (pynetdicom2.pixelcodecs, the codecs extra).
+    '-xr': (uids.RLE_LOSSLESS, uids.ExplicitVRLittleEndian, uids.ExplicitVRBigEndian,
+            uids.ImplicitVRLittleEndian),
+    '-xt': (uids.JPEG_LS_LOSSLESS_IMAGE_COMPRESSION, uids.ExplicitVRLittleEndian,
+            uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
+    '-xv': (uids.JPEG_2000_IMAGE_COMPRESSION_LOSSLESS_ONLY, uids.ExplicitVRLittleEndian,
+            uids.ExplicitVRBigEndian, uids.ImplicitVRLittleEndian),
 }
 
 
@@ -190,7 +198,7 @@ def _context_for(accepted: dict[Pair, Any], pair: Pair) -> Any:
         return accepted[pair]
     sop_class, file_ts = pair
     return next((ctx for (cls, ts), ctx in accepted.items()
-                 if cls == sop_class and transcode.can_convert(file_ts, ts)), None)
+                 if cls == sop_class and can_send_as(file_ts, ts)), None)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -409,6 +417,12 @@ def _parser() -> argparse.ArgumentParser:
         ('-xi', '--propose-implicit', 'propose implicit VR little endian TS only'),
         ('-xd', '--propose-deflated', 'propose deflated explicit VR little endian TS and all '
                                       'uncompressed transfer syntaxes'),
+        ('-xr', '--propose-rle', 'propose RLE lossless TS and all uncompressed transfer '
+                                 'syntaxes (files compressed if it is accepted)'),
+        ('-xt', '--propose-jls-lossless', 'propose JPEG-LS lossless TS and all uncompressed '
+                                          'transfer syntaxes (files compressed if accepted)'),
+        ('-xv', '--propose-j2k-lossless', 'propose JPEG 2000 lossless TS and all uncompressed '
+                                          'transfer syntaxes (files compressed if accepted)'),
     ):
         proposals.add_argument(flag, long, dest='proposal', action='store_const', const=flag,
                                help=help_text)

@@ -1,4 +1,5 @@
-"""Compressed pixel data to an uncompressed transfer syntax, through pydicom's decoders.
+"""Compressed pixel data to an uncompressed transfer syntax, and on request back, through
+pydicom's decoders and lossless encoders.
 
 A file in JPEG, JPEG 2000, JPEG-LS or RLE Lossless may have to go to a peer that accepts
 only uncompressed syntaxes. Unlike :mod:`pynetdicom2.transcode`, which rewrites a stream,
@@ -24,6 +25,8 @@ Usage::
 
     if pixelcodecs.can_decompress(jpeg_syntax):
         ds = pixelcodecs.decompressed('ct-jpeg.dcm')   # a Dataset, pixel data decoded
+    if pixelcodecs.can_compress(explicit_le, rle_lossless):
+        ds = pixelcodecs.compressed('ct.dcm', rle_lossless)   # on request, lossless only
 """
 
 from __future__ import annotations
@@ -38,7 +41,14 @@ from pydicom.uid import UID
 
 from pynetdicom2.exceptions import NetDICOMError
 
-__all__ = ['available', 'can_decompress', 'decompressed']
+__all__ = ['LOSSLESS', 'available', 'can_compress', 'can_decompress', 'compressed',
+           'decompressed']
+
+#: The lossless syntaxes a data set is compressed to on request, when a peer accepts one
+#: that was proposed (never a lossy one: a conversion must not lose what the file holds):
+#: RLE Lossless (pydicom, numpy), JPEG-LS Lossless (pyjpegls), JPEG 2000 Lossless
+#: (pylibjpeg-openjpeg).
+LOSSLESS = frozenset({'1.2.840.10008.1.2.5', '1.2.840.10008.1.2.4.80', '1.2.840.10008.1.2.4.90'})
 
 _UNCOMPRESSED = frozenset({
     '1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.2',
@@ -82,6 +92,52 @@ def can_decompress(source_syntax: str, target_syntax: str | None = None) -> bool
         return False
     decoder = _decoder(str(source_syntax))
     return bool(decoder is not None and decoder.is_available)
+
+
+@functools.cache
+def _encoder(syntax: str) -> Any:
+    """pydicom's encoder for ``syntax`` (None: no pydicom 3, no numpy, or no such encoder)."""
+    try:
+        from pydicom.pixels.encoders.base import get_encoder
+    except ImportError:  # pydicom 2
+        return None
+    try:
+        return get_encoder(syntax)
+    except (NotImplementedError, ValueError, ImportError):
+        return None
+
+
+def can_compress(source_syntax: str, target_syntax: str) -> bool:
+    """True when a data set in the uncompressed ``source_syntax`` can be compressed here to
+    the lossless ``target_syntax`` (:data:`LOSSLESS`).
+
+    >>> can_compress('1.2.840.10008.1.2.1', '1.2.840.10008.1.2.4.50')   # JPEG Baseline: lossy
+    False
+    """
+    if (str(source_syntax) not in _UNCOMPRESSED or str(target_syntax) not in LOSSLESS
+            or not available()):
+        return False
+    encoder = _encoder(str(target_syntax))
+    return bool(encoder is not None and encoder.is_available)
+
+
+def compressed(path: str | os.PathLike[str], target_syntax: str) -> Dataset:
+    """The data set of the Part-10 file ``path`` with its pixel data compressed, losslessly,
+    to ``target_syntax``: in memory whole, its SOP Instance UID kept (a lossless encoding
+    of the same pixel values is the same instance).
+
+    Raises :class:`~pynetdicom2.exceptions.NetDICOMError` naming the file when it cannot be
+    (pixel data an encoder does not take: a bit depth or colour model it lacks, say).
+    """
+    ds = dcmread(path)
+    try:
+        ds.compress(target_syntax, generate_instance_uid=False)
+    except Exception as exc:  # the plugins raise many kinds
+        raise NetDICOMError(
+            f'{os.fspath(path)}: cannot compress its pixel data to {UID(target_syntax).name}: '
+            f'{exc}'
+        ) from None
+    return ds
 
 
 def decompressed(path: str | os.PathLike[str]) -> Dataset:

@@ -26,11 +26,11 @@ def rle_file(directory):
     import numpy as np
 
     ds = make_dataset(CT)
-    ds.Rows, ds.Columns = 16, 24
+    ds.Rows, ds.Columns = 64, 48
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit, ds.PixelRepresentation, ds.SamplesPerPixel = 15, 0, 1
     ds.PhotometricInterpretation = 'MONOCHROME2'
-    ds.PixelData = np.arange(16 * 24, dtype='<u2').reshape(16, 24).tobytes()
+    ds.PixelData = np.arange(64 * 48, dtype='<u2').reshape(64, 48).tobytes()
     ds.compress(RLE, generate_instance_uid=False)
     return ds, write_dataset(ds, directory)
 
@@ -88,3 +88,31 @@ def test_a_file_that_does_not_decode_is_named_and_the_association_goes_on(tmp_pa
             except NetDICOMError as exc:
                 assert str(path) in str(exc)
             assert store(make_dataset(CT), 2).is_success
+
+
+@needs_rle
+@pytest.mark.parametrize('target', sorted(pixelcodecs.LOSSLESS))
+def test_compression_on_request_is_lossless(tmp_path, target):
+    """A client that proposes a lossless compressed syntax (and nothing else) gets its
+    uncompressed file compressed to it when the archive accepts it."""
+    if not pixelcodecs.can_compress(uids.ExplicitVRLittleEndian, target):
+        pytest.skip(f'no encoder for {target} here')
+    ds, rle_path = rle_file(tmp_path)
+    plain = dcmread(rle_path)
+    plain.decompress(generate_instance_uid=False)
+    (tmp_path / 'plain').mkdir()
+    path = write_dataset(plain, tmp_path / 'plain')  # Explicit VR Little Endian
+    archive = ae.StorageAE(tmp_path / 'in', 'ARCHIVE', 0, uids.ALL_TS, host='127.0.0.1')
+    client = fast(ae.ClientAE('SCU', [target])).add_scu(sc.storage_scu, [CT])
+    with serving(archive.add_scp(sc.storage_scp)) as archive:
+        with client.request_association(remote(archive)) as assoc:
+            assert assoc.get_scu(CT)(path, 1).is_success
+    stored = dcmread(tmp_path / 'in' / f'{ds.SOPInstanceUID}.dcm')
+    assert stored.file_meta.TransferSyntaxUID == target
+    assert (stored.pixel_array == plain.pixel_array).all()
+
+
+def test_lossy_syntaxes_are_never_a_compression_target():
+    assert not pixelcodecs.can_compress(uids.ExplicitVRLittleEndian,
+                                        uids.JPEG_BASELINE_PROCESS_1)
+    assert uids.JPEG_BASELINE_PROCESS_1 not in pixelcodecs.LOSSLESS

@@ -139,6 +139,11 @@ def _converted(path: str | os.PathLike[str], fp: BinaryIO, syntax: UID,
         logger.debug('sending %s decompressed from %s to %s', os.fspath(path),
                      _syntax_name(syntax), _syntax_name(target))
         return io.BytesIO(encode_for_context(pixelcodecs.decompressed(path), target))
+    if pixelcodecs.can_compress(syntax, target):
+        fp.close()
+        logger.debug('sending %s compressed from %s to %s', os.fspath(path),
+                     _syntax_name(syntax), _syntax_name(target))
+        return io.BytesIO(dsutils.encode(pixelcodecs.compressed(path, target), False, True))
     hint = ''
     if transcode.can_convert(target, target) and not pixelcodecs.available():
         hint = (": decoding compressed pixel data takes pip install 'pynetdicom2[codecs]' "
@@ -147,6 +152,22 @@ def _converted(path: str | os.PathLike[str], fp: BinaryIO, syntax: UID,
         f'{os.fspath(path)} is in {_syntax_name(syntax)} and the peer accepted '
         f'{_syntax_name(target)} for its SOP class (context {ctx.id}); no conversion between '
         f'them here{hint}; the file is not sent'
+    )
+
+
+def can_send_as(source_syntax: str, target_syntax: str) -> bool:
+    """True when a file in ``source_syntax`` can go on a context of ``target_syntax`` here:
+    the same, converted (:mod:`pynetdicom2.transcode`), decoded or losslessly compressed
+    (:mod:`pynetdicom2.pixelcodecs`, with the codecs extra).
+
+    >>> can_send_as('1.2.840.10008.1.2.1', '1.2.840.10008.1.2')
+    True
+    """
+    return (
+        source_syntax == target_syntax
+        or transcode.can_convert(source_syntax, target_syntax)
+        or pixelcodecs.can_decompress(source_syntax, target_syntax)
+        or pixelcodecs.can_compress(source_syntax, target_syntax)
     )
 
 

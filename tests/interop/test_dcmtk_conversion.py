@@ -213,3 +213,23 @@ def test_our_storescu_default_proposal_does_not_reach_a_big_endian_only_peer(
         code = apps.storescu(['-aec', DCMTK_SCP_AET, '127.0.0.1', str(port), str(sample.path)])
     assert code != 0
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.skipif(not pixelcodecs.can_compress(ExplicitVRLittleEndian, '1.2.840.10008.1.2.5'),
+                    reason="no RLE encoder here (pip install 'pynetdicom2[codecs]', Python "
+                           '3.10 or later with pydicom 3)')
+def test_our_storescu_xr_compresses_losslessly_for_a_storescp_preferring_rle(
+        dcmtk, free_port, sample_of, tmp_path):
+    sample = sample_of('explicit_le')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, '+xr', '-od', out,
+                      port=port) as server:
+        code = apps.storescu(['-xr', '-aec', DCMTK_SCP_AET, '127.0.0.1', str(port),
+                              str(sample.path)])
+        assert code == 0, server.log()
+    got = dcmread(received(out, sample.sop_instance_uid))
+    assert got.file_meta.TransferSyntaxUID == '1.2.840.10008.1.2.5'
+    assert got.SOPInstanceUID == sample.sop_instance_uid
+    assert (got.pixel_array == dcmread(sample.path).pixel_array).all()
