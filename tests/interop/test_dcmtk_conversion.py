@@ -233,3 +233,54 @@ def test_our_storescu_xr_compresses_losslessly_for_a_storescp_preferring_rle(
     assert got.file_meta.TransferSyntaxUID == '1.2.840.10008.1.2.5'
     assert got.SOPInstanceUID == sample.sop_instance_uid
     assert (got.pixel_array == dcmread(sample.path).pixel_array).all()
+
+
+# DCMTK's lossless encoders, and the syntaxes they write.
+DCMTK_ENCODERS = {
+    'dcmcrle': ('1.2.840.10008.1.2.5', []),
+    'dcmcjpls': ('1.2.840.10008.1.2.4.80', []),
+}
+
+
+@pytest.mark.parametrize('encoder', sorted(DCMTK_ENCODERS))
+def test_a_file_dcmtk_compressed_is_decoded_for_storescp_xi(
+        encoder, dcmtk, free_port, sample_of, tmp_path):
+    syntax, args = DCMTK_ENCODERS[encoder]
+    if not pixelcodecs.can_decompress(syntax, ImplicitVRLittleEndian):
+        pytest.skip(f"no decoder for {syntax} here (pip install 'pynetdicom2[codecs]')")
+    dcmtk.require(encoder)
+    sample = sample_of('explicit_le')
+    compressed = tmp_path / f'{encoder}.dcm'
+    made = dcmtk.run(encoder, *args, sample.path, compressed)
+    assert made.returncode == 0, made.explain()
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, '+xi', '-od', out, port=port) as server:
+        status = commands.store('OURSCU', remote(port), str(compressed))
+        assert status.is_success, f'{status}\n{server.log()}'
+    got = dcmread(received(out, sample.sop_instance_uid))
+    assert got.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
+    assert (got.pixel_array == dcmread(sample.path).pixel_array).all()  # lossless both ways
+
+
+@pytest.mark.parametrize(('flag', 'scp_flag', 'syntax'), [
+    ('-xt', '+xt', '1.2.840.10008.1.2.4.80'),
+    ('-xv', '+xv', '1.2.840.10008.1.2.4.90'),
+])
+def test_our_storescu_compresses_losslessly_on_request(
+        flag, scp_flag, syntax, dcmtk, free_port, sample_of, tmp_path):
+    if not pixelcodecs.can_compress(ExplicitVRLittleEndian, syntax):
+        pytest.skip(f"no encoder for {syntax} here (pip install 'pynetdicom2[codecs]')")
+    sample = sample_of('explicit_le')
+    out = tmp_path / 'storescp'
+    out.mkdir()
+    port = free_port()
+    with dcmtk.server('storescp', '-aet', DCMTK_SCP_AET, scp_flag, '-od', out,
+                      port=port) as server:
+        code = apps.storescu([flag, '-aec', DCMTK_SCP_AET, '127.0.0.1', str(port),
+                              str(sample.path)])
+        assert code == 0, server.log()
+    got = dcmread(received(out, sample.sop_instance_uid))
+    assert got.file_meta.TransferSyntaxUID == syntax
+    assert (got.pixel_array == dcmread(sample.path).pixel_array).all()
