@@ -116,3 +116,25 @@ def test_lossy_syntaxes_are_never_a_compression_target():
     assert not pixelcodecs.can_compress(uids.ExplicitVRLittleEndian,
                                         uids.JPEG_BASELINE_PROCESS_1)
     assert uids.JPEG_BASELINE_PROCESS_1 not in pixelcodecs.LOSSLESS
+
+
+@needs_rle
+@pytest.mark.parametrize('source', sorted(pixelcodecs.LOSSLESS))
+def test_every_lossless_syntax_we_write_is_decoded_for_an_implicit_only_archive(
+        tmp_path, source):
+    """JPEG-LS and JPEG 2000 too (DCMTK makes no JPEG 2000 file: pydicom's encoders do)."""
+    if not (pixelcodecs.can_compress(uids.ExplicitVRLittleEndian, source)
+            and pixelcodecs.can_decompress(source)):
+        pytest.skip(f'no encoder or decoder for {source} here')
+    ds, rle_path = rle_file(tmp_path)
+    plain = dcmread(rle_path)
+    plain.decompress(generate_instance_uid=False)
+    (tmp_path / 'plain').mkdir()
+    compressed = pixelcodecs.compressed(write_dataset(plain, tmp_path / 'plain'), source)
+    (tmp_path / 'src').mkdir()
+    path = write_dataset(compressed, tmp_path / 'src')
+    with serving(implicit_only_archive(tmp_path / 'in')) as archive:
+        assert commands.store('SCU', remote(archive), path).is_success
+    stored = dcmread(tmp_path / 'in' / f'{ds.SOPInstanceUID}.dcm')
+    assert stored.file_meta.TransferSyntaxUID == uids.ImplicitVRLittleEndian
+    assert (stored.pixel_array == plain.pixel_array).all()
