@@ -57,14 +57,17 @@ _UNCOMPRESSED = frozenset({
 
 
 @functools.cache
-def _decoder(syntax: str) -> Any:
-    """pydicom's decoder for ``syntax`` (None: no pydicom 3, no numpy, or no such decoder)."""
+def _codec(kind: str, syntax: str) -> Any:
+    """pydicom's ``kind`` of codec ('decoder' or 'encoder') for ``syntax``; None without
+    pydicom 3 or numpy, or when pydicom has none for it."""
     try:
         from pydicom.pixels.decoders.base import get_decoder
+        from pydicom.pixels.encoders.base import get_encoder
     except ImportError:  # pydicom 2
         return None
+    get: Any = get_decoder if kind == 'decoder' else get_encoder
     try:
-        return get_decoder(syntax)
+        return get(syntax)
     except (NotImplementedError, ValueError, ImportError):
         return None
 
@@ -90,21 +93,8 @@ def can_decompress(source_syntax: str, target_syntax: str | None = None) -> bool
         return False
     if target_syntax is not None and str(target_syntax) not in _UNCOMPRESSED:
         return False
-    decoder = _decoder(str(source_syntax))
+    decoder = _codec('decoder', str(source_syntax))
     return bool(decoder is not None and decoder.is_available)
-
-
-@functools.cache
-def _encoder(syntax: str) -> Any:
-    """pydicom's encoder for ``syntax`` (None: no pydicom 3, no numpy, or no such encoder)."""
-    try:
-        from pydicom.pixels.encoders.base import get_encoder
-    except ImportError:  # pydicom 2
-        return None
-    try:
-        return get_encoder(syntax)
-    except (NotImplementedError, ValueError, ImportError):
-        return None
 
 
 def can_compress(source_syntax: str, target_syntax: str) -> bool:
@@ -117,7 +107,7 @@ def can_compress(source_syntax: str, target_syntax: str) -> bool:
     if (str(source_syntax) not in _UNCOMPRESSED or str(target_syntax) not in LOSSLESS
             or not available()):
         return False
-    encoder = _encoder(str(target_syntax))
+    encoder = _codec('encoder', str(target_syntax))
     return bool(encoder is not None and encoder.is_available)
 
 

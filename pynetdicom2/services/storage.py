@@ -264,7 +264,7 @@ def _chooser(asce: Association, fallback: PContextDef | None) -> ContextFor:
     """Pick, among the contexts accepted for a source's SOP class, one in the source's own
     syntax (sent as it is), else the first proposed (converted to it). With ``fallback`` (the
     context a caller gave), only its class's contexts count, it among them."""
-    by_class: dict[UID, list[PContextDef]] = dict(getattr(asce, 'scu_contexts', None) or {})
+    by_class: dict[UID, list[PContextDef]] = getattr(asce, 'scu_contexts', None) or {}
     if not by_class:
         by_class = {sop_class: [PContextDef(pc_id, sop_class, ts)]
                     for sop_class, (pc_id, ts) in getattr(asce, 'sop_classes_as_scu', {}).items()}
@@ -306,10 +306,12 @@ def storage_scu(
     is streamed from disk as it is, past its preamble and file meta, in chunks bounded by the
     peer's maximum PDU length (memory does not grow with the file). Its SOP class must be
     the context's; a file in another uncompressed transfer syntax than the context's is
-    converted as it streams (:mod:`pynetdicom2.transcode`), and where no conversion exists
+    converted as it streams (:mod:`pynetdicom2.transcode`) or decoded
+    (:mod:`pynetdicom2.pixelcodecs`), and where no conversion exists
     :class:`~pynetdicom2.exceptions.NetDICOMError` names the file, its syntax and the
-    context's, before anything is sent. A
-    Dataset is encoded in the context's transfer syntax. The move originator elements
+    context's, before anything is sent. Among the contexts accepted for its class, the one in
+    its own syntax is used if there is one. A Dataset is encoded in the context's transfer
+    syntax. The move originator elements
     (PS3.7 9.3.1.1) are sent only when both are given. Registered without default SOP
     classes: pass them to ``add_scu``.
 
@@ -328,9 +330,7 @@ def storage_scu(
     2
     """
     rq, ctx = _request(dataset, _chooser(asce, ctx), msg_id)
-    if move_originator_aet is not None and move_originator_message_id is not None:
-        rq.move_originator_aet = move_originator_aet
-        rq.move_originator_message_id = move_originator_message_id
+    _set_move_originator(rq, move_originator_aet, move_originator_message_id)
     try:
         asce.invoke(rq, ctx.id)
     except BaseException:
@@ -353,10 +353,16 @@ def store_request(
     (see :func:`storage_scu`).
     """
     rq, _ = _request(dataset, lambda _sop_class, _syntax: ctx, msg_id)
-    if move_originator_aet is not None and move_originator_message_id is not None:
-        rq.move_originator_aet = move_originator_aet
-        rq.move_originator_message_id = move_originator_message_id
+    _set_move_originator(rq, move_originator_aet, move_originator_message_id)
     return rq
+
+
+def _set_move_originator(rq: dm.CStoreRQMessage, aet: str | None,
+                         message_id: int | None) -> None:
+    """The move originator elements (PS3.7 9.3.1.1), set only when both are given."""
+    if aet is not None and message_id is not None:
+        rq.move_originator_aet = aet
+        rq.move_originator_message_id = message_id
 
 
 def _request(
