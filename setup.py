@@ -41,13 +41,15 @@ setup(
     },
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5',
-                 *CODECS],
+                 'prometheus_client>=0.17', *CODECS],
         # Compressed pixel data decoded when a peer accepts only uncompressed syntaxes
         # (pynetdicom2.pixelcodecs): pydicom 3's decoders, hence Python 3.10 or later.
         'codecs': CODECS,
         # autodoc imports every module: pynetdicom2.testing (the pytest plugin) needs pytest.
         'docs': ['sphinx>=7', 'pytest>=7'],
         'lint': ['ruff>=0.4'],
+        # The Prometheus endpoint of an AE's counters (pynetdicom2.prometheus).
+        'metrics': ['prometheus_client>=0.17'],
     },
     classifiers=[
         'Development Status :: 3 - Alpha',

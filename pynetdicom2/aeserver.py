@@ -20,6 +20,15 @@ silent sockets cannot lock real associations out. ARTIM (PS3.8 9.1.5, the AE's
 checks are throttled per calling address by :class:`IdentityThrottle`. The listen backlog is
 the AE's ``listen_backlog`` (default: the system's maximum, :data:`socket.SOMAXCONN`), so a
 burst of connects is not dropped and retried by the client's TCP a second later.
+
+IPv4 and IPv6. The AE's ``host`` chooses the socket's family (:func:`listening_family`): ``''``
+(the default) listens on every IPv4 interface, as it always did; an IPv6 address (``'::1'``,
+``'[::1]'``, a link-local ``'fe80::1%eth0'``) on IPv6; ``'::'`` on every interface, IPv6 and
+IPv4 on one socket, where the system has dual-stack sockets (``IPV6_V6ONLY`` turned off:
+Linux, macOS, Windows; on systems that keep IPv6 sockets IPv6-only, OpenBSD for one, ``'::'``
+is IPv6 only, and a warning says so). An IPv4 peer of a dual-stack socket is presented as IPv4
+(``('10.0.0.7', 50123)``, not ``::ffff:10.0.0.7``) to the hooks, the logs and
+:class:`IdentityThrottle`; peers are named ``host:port``, an IPv6 one ``[::1]:50123``.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from typing import Any, Callable
 from pynetdicom2 import tls
 from pynetdicom2.asceprovider_acceptor import AssociationAcceptor
 from pynetdicom2.asceprovider_types import AEBaseProto
+from pynetdicom2.transport import format_address, plain_host, unmapped_address
 
 __all__ = [
     'JOIN_TIMEOUT',
@@ -47,6 +57,7 @@ __all__ = [
     'AssociationServer',
     'IdentityThrottle',
     'RequestHandler',
+    'listening_family',
 ]
 
 logger = logging.getLogger('pynetdicom2.applicationentity')
@@ -62,6 +73,38 @@ MAXIMUM_UNNEGOTIATED = 200
 _REFUSAL_LOG_INTERVAL = 5.0
 # SO_LINGER on, zero seconds: close() resets the connection instead of lingering.
 _RESET_ON_CLOSE = struct.pack('ii', 1, 0)
+
+
+def listening_family(host: str) -> socket.AddressFamily:
+    """The address family a server listening on ``host`` needs: IPv4 for ``''`` and IPv4
+    addresses, IPv6 for IPv6 addresses; a host name, IPv4 if it has an IPv4 address, else IPv6.
+
+    >>> [listening_family(host).name for host in ('', '127.0.0.1', '::1', '[::]')]
+    ['AF_INET', 'AF_INET', 'AF_INET6', 'AF_INET6']
+    """
+    host = plain_host(host)
+    if not host:
+        return socket.AF_INET
+    try:
+        address = ipaddress.ip_address(host.split('%', 1)[0])
+    except ValueError:  # a host name
+        try:
+            socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+        except socket.gaierror:
+            try:
+                socket.getaddrinfo(host, None, socket.AF_INET6, socket.SOCK_STREAM)
+            except socket.gaierror:
+                return socket.AF_INET  # binding will say the name is unknown
+            return socket.AF_INET6
+        return socket.AF_INET
+    return socket.AF_INET6 if address.version == 6 else socket.AF_INET
+
+
+def _name(address: Any) -> str:
+    """A peer's ``host:port`` (``[::1]:50123`` for IPv6), for thread names and logs."""
+    if isinstance(address, tuple) and len(address) >= 2:
+        return format_address(address[0], address[1])
+    return str(address)
 
 
 class IdentityThrottle:
@@ -264,6 +307,10 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         self._unnegotiated: set[Any] = set()
         # Acceptors counted against the AE's maximum_associations.
         self._admitted: set[AssociationAcceptor] = set()
+        #: Places counted with other processes serving the same socket (None: this process
+        #: alone): :class:`pynetdicom2.workers.SharedAdmissions`.
+        self.admissions: Any = None
+        self._idle = threading.Condition(self._lock)  # notified as connections end
         self._refused_since_log = 0
         self._last_refusal_log = float('-inf')
         self._backlog = self.request_queue_size
@@ -275,10 +322,41 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         self._stopped.set()
         self._wake_r, self._wake_w = socket.socketpair()
         self._shutdown_requested = False
+        # The family follows the host (socketserver creates the socket with it, next).
+        self.address_family = listening_family(server_address[0])
+        server_address = (plain_host(server_address[0]), server_address[1])
         # finish_request builds the handler itself, with the AE: the class is never called.
         super().__init__(server_address, RequestHandler, bind_and_activate)  # type: ignore[arg-type]
 
     # -- accepting -------------------------------------------------------------------------
+
+    def server_bind(self) -> None:
+        """Bind to ``server_address``; an IPv6 socket dual stack where the system allows it
+        (see the module's documentation), its address resolved with its scope (``%eth0``)."""
+        if self.address_family == socket.AF_INET6:
+            host, port = self.server_address[:2]
+            resolved: Any = socket.getaddrinfo(
+                plain_host(host), port, socket.AF_INET6, socket.SOCK_STREAM, 0,
+                socket.AI_PASSIVE,
+            )[0][4]
+            self.server_address = resolved
+            try:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            except (AttributeError, OSError) as exc:
+                if ipaddress.ip_address(str(self.server_address[0])).is_unspecified:
+                    logger.warning('listening on %s for IPv6 only: this system has no '
+                                   'dual-stack sockets (%s)', format_address(host, port), exc)
+        super().server_bind()
+
+    def bind_and_listen(self) -> None:
+        """Bind and listen, for a server made with ``bind_and_activate=False`` (``with ae:``
+        does it); on a failure the server is closed and the error raised."""
+        try:
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
 
     def server_activate(self) -> None:
         """Listen, with the AE's ``listen_backlog`` (default :attr:`request_queue_size`)."""
@@ -328,17 +406,17 @@ class AssociationServer(socketserver.ThreadingTCPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = super().get_request()
+        address = unmapped_address(address)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             return tls.wrap_accepted(self.ssl_context, sock), address
         return sock, address
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        host, port = client_address[:2]
         thread = threading.Thread(
             target=self.process_request_thread,
             args=(request, client_address),
-            name=f'pynetdicom2-association-{host}:{port}',
+            name=f'pynetdicom2-association-{_name(client_address)}',
             daemon=True,
         )
         limit = getattr(self.local_ae, 'maximum_unnegotiated', MAXIMUM_UNNEGOTIATED)
@@ -372,7 +450,7 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         logger.warning(
             'closed the connection from %s at once: maximum_unnegotiated (%d) connections '
             'are not yet associations; %d closed so since the last warning',
-            client_address, limit, self._refused_since_log,
+            _name(client_address), limit, self._refused_since_log,
         )
         self._refused_since_log = 0
         self._last_refusal_log = now
@@ -384,6 +462,8 @@ class AssociationServer(socketserver.ThreadingTCPServer):
             with self._lock:
                 self._association_threads.discard(threading.current_thread())
                 self._unnegotiated.discard(request)
+                if not self._association_threads:
+                    self._idle.notify_all()
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is not None and not self._handshake(request, client_address):
@@ -402,7 +482,7 @@ class AssociationServer(socketserver.ThreadingTCPServer):
                 self._handshaking.discard(request)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.exception('serving the association from %s failed', client_address)
+        logger.exception('serving the association from %s failed', _name(client_address))
 
     # -- tracking --------------------------------------------------------------------------
 
@@ -418,7 +498,7 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         with self._lock:
             request = self._associations.pop(asce, None)
             self._unnegotiated.discard(request)
-            self._admitted.discard(asce)
+            self._release_place(asce)
 
     def admit(self, asce: AssociationAcceptor, limit: int | None) -> bool:
         """Count ``asce`` among the associations, unless ``limit`` of them already are.
@@ -432,7 +512,10 @@ class AssociationServer(socketserver.ThreadingTCPServer):
         with self._lock:
             if asce in self._admitted:
                 return True
-            if limit is not None and len(self._admitted) >= limit:
+            if self.admissions is not None:
+                if not self.admissions.admit(limit):
+                    return False
+            elif limit is not None and len(self._admitted) >= limit:
                 return False
             self._admitted.add(asce)
             return True
@@ -440,7 +523,28 @@ class AssociationServer(socketserver.ThreadingTCPServer):
     def dismiss(self, asce: AssociationAcceptor) -> None:
         """The request :meth:`admit` counted was rejected: its place is free again."""
         with self._lock:
+            self._release_place(asce)
+
+    def _release_place(self, asce: AssociationAcceptor) -> None:
+        """Under the lock: ``asce`` no longer counts against maximum_associations."""
+        if asce in self._admitted:
             self._admitted.discard(asce)
+            if self.admissions is not None:
+                self.admissions.release()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no connection is being served (True), at most ``timeout`` seconds."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._association_threads, timeout)
+
+    def prepare_worker(self) -> None:
+        """In a process forked to serve this socket alongside others
+        (:class:`pynetdicom2.workers.WorkerPool`): a wake-up channel of its own, and accepting
+        that never blocks (another worker may take the connection first)."""
+        self._wake_r.close()
+        self._wake_w.close()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.socket.setblocking(False)
 
     def negotiated(self, asce: AssociationAcceptor) -> None:
         """The A-ASSOCIATE-AC went out: the connection no longer counts as unnegotiated."""

@@ -53,6 +53,7 @@ from pynetdicom2.toolsupport import (
     convert_value,
     dcmtk_parser,
     existing_directory,
+    format_address,
     remote_of,
     run_dcmtk,
 )
@@ -373,7 +374,7 @@ def findscu(argv: Sequence[str] | None = None) -> int:
             print(f'E: C-FIND ended with {final or "no final response"}', file=sys.stderr)
         return 1 if failed else 0
 
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+    return run_dcmtk(ns, f'{ns.call} at {format_address(ns.peer, ns.port)}', body)
 
 
 def findscu_main() -> None:

@@ -67,6 +67,7 @@ from pynetdicom2.toolsupport import (
     configure,
     dcmtk_parser,
     existing_directory,
+    format_address,
     listen_errors,
     run_dcmtk,
     serve_until_stopped,
@@ -434,7 +435,7 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         command = (ReceptionCommand(ns.exec_on_reception)
                    if ns.exec_on_reception is not None else None)
         accepted, preference = syntax_policy(ns.syntax_policy)
-        with listen_errors(ns.port):
+        with listen_errors(ns.port, ns.bind):
             scp = StoreSCP(directory, ns.aetitle, ns.port, accepted, ns.max_pdu,
                            host=ns.bind)
         scp.transfer_syntax_preference = preference
@@ -447,9 +448,9 @@ def storescp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         configure(scp, ns)
         scp.add_scp(sopclass.storage_scp).add_scp(sopclass.verification_scp)
 
-        serve_until_stopped(scp, ready, '%s listening on %s:%d, writing to %s', ns.aetitle,
-                            ns.bind or '*', scp.local_ae.port, directory)
-        return 0
+        return serve_until_stopped(scp, ready, '%s listening on %s, writing to %s',
+                                   ns.aetitle, format_address(ns.bind or '*', scp.local_ae.port),
+                                   directory, ns=ns)
 
     return run_dcmtk(ns, f'port {ns.port}', body)
 

@@ -59,6 +59,7 @@ from pynetdicom2.toolsupport import (
     collect_files,
     configure,
     dcmtk_parser,
+    format_address,
     remote_of,
     run_dcmtk,
 )
@@ -532,7 +533,7 @@ def storescu(argv: Sequence[str] | None = None) -> int:
             print(tally.summary())
         return tally.exit_status(ns.halt)
 
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+    return run_dcmtk(ns, f'{ns.call} at {format_address(ns.peer, ns.port)}', body)
 
 
 def storescu_main() -> None:

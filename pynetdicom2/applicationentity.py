@@ -59,7 +59,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import pdu, statuses, tls, uids
+from pynetdicom2 import events, metrics, pdu, statuses, tls, transport, uids
 from pynetdicom2.aeserver import (
     JOIN_TIMEOUT,
     MAXIMUM_UNNEGOTIATED,
@@ -92,6 +92,7 @@ from pynetdicom2.filestorage import (
     write_meta,
 )
 from pynetdicom2.fsm import PContextDef
+from pynetdicom2.negotiation import check_async_window
 from pynetdicom2.services.nservices import UNRECOGNIZED_OPERATION, NReply
 
 __all__ = [
@@ -110,37 +111,6 @@ __all__ = [
 logger = logging.getLogger('pynetdicom2.applicationentity')
 
 _AFFECTED_SOP_INSTANCE_UID = 0x00001000
-
-
-def check_async_window(window: tuple[int, int] | None) -> tuple[int, int] | None:
-    """An AE's ``async_window``: None, or ``(invoked, performed)``, each 0 (unlimited) to 65535.
-
-    PS3.7 D.3.3.3: a requester proposes how many operations it may invoke and perform at
-    once; the acceptor answers with numbers no greater. A ``ClientAE(..., async_window=(16,
-    16))`` keeps up to the agreed number of requests outstanding (``assoc.store_many``, or
-    threads sharing the association); an ``AE(..., async_window=(16, 16))`` performs up to
-    that many of a requester's operations at once, each on a thread of the association.
-
-    >>> check_async_window((16, 16)), check_async_window(None)
-    ((16, 16), None)
-    >>> check_async_window((1, 70000))
-    Traceback (most recent call last):
-    ...
-    pynetdicom2.exceptions.NetDICOMError: async_window (1, 70000): expected (invoked, ...
-    """
-    if window is None:
-        return None
-    try:
-        invoked, performed = window
-        valid = all(isinstance(n, int) and 0 <= n <= 0xFFFF for n in (invoked, performed))
-    except (TypeError, ValueError):
-        valid = False
-    if not valid:
-        raise NetDICOMError(
-            f'async_window {window!r}: expected (invoked, performed), each 0 (unlimited) to '
-            '65535 (PS3.7 D.3.3.3)'
-        )
-    return (invoked, performed)
 
 
 def _check_ae_title(ae_title: str) -> str:
@@ -211,6 +181,8 @@ class AEBase:
         self.artim_timeout: float = 10
         self.network_timeout: float = 60
         self.connect_timeout: float = 15
+        #: The local ``(host, port)`` our requests connect from (None: the system's choice).
+        self.bind_address: tuple[str, int] | None = None
         #: Reject associations whose called AE title is not ours (A-ASSOCIATE-RJ 1/1/7).
         self.require_called_aet = False
         #: Calling AE titles allowed to associate (None: any); others get A-ASSOCIATE-RJ 1/1/3.
@@ -246,6 +218,10 @@ class AEBase:
         self.supported_scp: dict[str, Any] = {}
         #: Guards the registries and file naming; hooks may use it for their own state.
         self.lock = threading.RLock()
+        #: Who watches this AE's connections and associations (:mod:`pynetdicom2.events`).
+        self.observers = events.Observers()
+        #: This AE's counters (:mod:`pynetdicom2.metrics`): ``ae.metrics.snapshot()``.
+        self.metrics = metrics.AEMetrics()
 
     # -- registries ------------------------------------------------------------------------
 
@@ -527,7 +503,8 @@ class AEBase:
 
 
 class ClientAE(AEBase):
-    """An AE that only requests associations (SCU); over TLS with ``ssl_context``.
+    """An AE that only requests associations (SCU); over TLS with ``ssl_context``; from the
+    local ``bind_address`` ``(host, port)`` if given (:func:`pynetdicom2.transport.connect`).
 
     >>> import tempfile
     >>> from pynetdicom2 import sopclass as sc
@@ -548,11 +525,13 @@ class ClientAE(AEBase):
         *,
         ssl_context: ssl.SSLContext | None = None,
         async_window: tuple[int, int] | None = None,
+        bind_address: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(
             supported_ts, max_pdu_length, ae_title, ssl_context=ssl_context,
             async_window=async_window,
         )
+        self.bind_address = transport.check_bind_address(bind_address)
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -566,9 +545,10 @@ class AE(AEBase):
 
     The port is bound in the constructor unless ``bind_and_activate`` is False (``with ae:``
     binds it then); port 0 picks a free port, found afterwards in ``ae.local_ae.port``.
-    ``host`` (an extension) is the interface to listen on; '' means all. ``ssl_context`` (a
-    server context) makes it accept over TLS; ``client_ssl_context`` (a client context) is
-    what its own requests use, else ``ssl_context``.
+    ``host`` (an extension) is the interface to listen on: '' every IPv4 one, '::' every one,
+    IPv6 and IPv4 (:mod:`pynetdicom2.aeserver`). ``ssl_context`` (a server context) makes it
+    accept over TLS; ``client_ssl_context`` (a client context) is what its own requests use,
+    else ``ssl_context``.
 
     >>> from pynetdicom2 import sopclass as sc
     >>> from pynetdicom2.commands import verify
@@ -617,8 +597,8 @@ class AE(AEBase):
         port = self.server.server_address[1]
         self.local_ae = AETParams(self.local_ae.address, self.ae_title, port)
 
-    def add_scp(self, service: Any) -> AE:
-        """Register an SCP service for its ``sop_classes``; returns self.
+    def add_scp(self, service: Any, sop_classes: Iterable[str] | None = None) -> AE:
+        """Register an SCP service for ``sop_classes`` (default: its own); returns self.
 
         >>> from pynetdicom2 import sopclass as sc
         >>> srv = AE('MYSCP', 0, bind_and_activate=False)   # not bound until ``with srv:``
@@ -628,27 +608,23 @@ class AE(AEBase):
         True
         >>> srv.quit()                                      # closes its socket
         """
-        self._register(self.supported_scp, service, None)
+        self._register(self.supported_scp, service, sop_classes)
         return self
 
-    def _activate(self) -> None:
+    def activate(self) -> None:
+        """Bind and listen now, if the constructor did not (``bind_and_activate=False``)."""
         if self._closed:
             raise NetDICOMError(f'{self.ae_title} has quit; an AE serves once: create a new one')
         if not self.activated:
-            try:
-                self.server.server_bind()
-                self.server.server_activate()
-            except BaseException:
-                self.server.server_close()
-                raise
+            self.server.bind_and_listen()
             self.activated = True
             self._bound()
 
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`quit` is called from another one.
-
-        An extension of the original API, for scripts that only serve (``with ae:`` serves
-        in the background instead).
+    def serve_forever(self, workers: int | None = None, grace: float = 30.0) -> int:
+        """Serve in the calling thread until :meth:`quit` is called from another one; with
+        ``workers``, from that many processes until SIGTERM or Ctrl-C
+        (:class:`pynetdicom2.workers.WorkerPool`, ``grace`` its drain time). Returns 0, or
+        the pool's exit status.
 
         Usage::
 
@@ -658,11 +634,16 @@ class AE(AEBase):
             finally:
                 srv.quit()
         """
-        self._activate()
+        if workers is not None:
+            from pynetdicom2.workers import WorkerPool  # a front end; loaded when used
+
+            return WorkerPool(self, workers, grace=grace).serve()
+        self.activate()
         self.server.serve_forever()
+        return 0
 
     def __enter__(self) -> AE:
-        self._activate()
+        self.activate()
         if self._serve_thread is None:
             self._serve_thread = threading.Thread(
                 target=self.server.serve_forever,
@@ -845,7 +826,7 @@ class ClientStorageAE(FolderStorageMixin, ClientAE):
         self.storage_dir = _storage_dir(storage_dir)
         self.fsync = fsync
         # Data sets of C-GET sub-operations go straight to files, whatever was registered.
-        self.store_in_file.update(uids.STORAGE_SOP_CLASSES)
+        self.store_in_file.update(uids.KNOWN_STORAGE_SOP_CLASSES)
 
 
 class StorageAE(FolderStorageMixin, AE):

@@ -46,6 +46,7 @@ from pynetdicom2.toolsupport import (
     add_network,
     configure,
     dcmtk_parser,
+    format_address,
     move_receiver,
     remote_of,
     run_dcmtk,
@@ -94,7 +95,7 @@ def echoscu(argv: Sequence[str] | None = None) -> int:
             print(f'E: {failures} of {ns.repeat} C-ECHO requests failed', file=sys.stderr)
         return 1 if failures else 0
 
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+    return run_dcmtk(ns, f'{ns.call} at {format_address(ns.peer, ns.port)}', body)
 
 
 # --- movescu, getscu (findscu: pynetdicom2.app_findscu) ------------------------------------------
@@ -143,7 +144,7 @@ def getscu(argv: Sequence[str] | None = None) -> int:
         print(sub_operation_counts('C-GET', operation.response))
         return 0 if status.is_success else 1
 
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+    return run_dcmtk(ns, f'{ns.call} at {format_address(ns.peer, ns.port)}', body)
 
 
 def movescu(argv: Sequence[str] | None = None) -> int:
@@ -203,7 +204,7 @@ def movescu(argv: Sequence[str] | None = None) -> int:
             print(f'E: C-MOVE ended with {status}', file=sys.stderr)
         return 0 if status.is_success else 1
 
-    return run_dcmtk(ns, f'{ns.call} at {ns.peer}:{ns.port}', body)
+    return run_dcmtk(ns, f'{ns.call} at {format_address(ns.peer, ns.port)}', body)
 
 
 # --- console script entry points ----------------------------------------------------------------

@@ -40,6 +40,7 @@ from pynetdicom2.exceptions import (
 )
 from pynetdicom2.fsm import PContextDef, States
 from pynetdicom2.operations import CANCELLABLE, Performers
+from pynetdicom2.transport import format_address
 
 __all__ = ['MAX_PERFORMERS', 'AssociationAcceptor']
 
@@ -91,7 +92,7 @@ class AssociationAcceptor(Association):
 
     def _dul_options(self) -> dict[str, Any]:
         host, port = (self.client_address or ('peer', 0))[:2]
-        return {'name': f'pynetdicom2-dul-{host}:{port}'}
+        return {'name': f'pynetdicom2-dul-{format_address(host, port)}'}
 
     def kill(self) -> None:
         """Set the stop flag and stop the DUL provider (callable from any thread)."""
@@ -176,7 +177,7 @@ class AssociationAcceptor(Association):
         if performed != 1:
             host, port = (self.client_address or ('peer', 0))[:2]
             limit = MAX_PERFORMERS if performed == 0 else min(performed, MAX_PERFORMERS)
-            self._performers = Performers(limit, f'pynetdicom2-op-{host}:{port}')
+            self._performers = Performers(limit, f'pynetdicom2-op-{format_address(host, port)}')
         try:
             self.dul.send(
                 pdu.AAssociateAcPDU(

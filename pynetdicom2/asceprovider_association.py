@@ -31,6 +31,7 @@ from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import pdu, statuses
 from pynetdicom2.asceprovider_types import UNSUPPORTED_REQUEST_RESPONSES, AEBaseProto
 from pynetdicom2.dulprovider import DULServiceProvider
+from pynetdicom2.events import NOBODY, Event, Observers
 from pynetdicom2.exceptions import (
     AssociationAbortedError,
     AssociationRejectedError,
@@ -40,6 +41,7 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.fsm import PContextDef, States
+from pynetdicom2.metrics import AEMetrics
 from pynetdicom2.operations import Mailbox, MessageRouter
 from pynetdicom2.receivedfiles import ReceivedFiles
 
@@ -84,6 +86,9 @@ class Association:
         #: that names their C-GET (PS3.4 C.4.3), so threads sharing the association take
         #: turns with C-GET (every other service runs alongside).
         self.get_lock = threading.RLock()
+        # Who watches and what counts (pynetdicom2.events, pynetdicom2.metrics): the AE's.
+        self._observers: Observers = getattr(local_ae, 'observers', NOBODY)
+        self._metrics: AEMetrics | None = getattr(local_ae, 'metrics', None)
         self.dul = self._create_dul(local_ae, dul_socket, max_pdu_length)
         self._router = MessageRouter(self.dul.receive, self._handle_errors)
 
@@ -107,6 +112,7 @@ class Association:
         dul.state_machine.max_data_set_in_memory = getattr(
             local_ae, 'max_data_set_in_memory', dm.DEFAULT_MAX_DATA_SET_IN_MEMORY
         )
+        dul.observe(self._observers, self._metrics, self)
         return dul
 
     def _dul_options(self) -> dict[str, Any]:
@@ -151,6 +157,12 @@ class Association:
         self._send(dimse_msg, pc_id)
 
     def _send(self, dimse_msg: dm.DIMSEMessage, pc_id: int) -> None:
+        if self._metrics is not None:
+            self._metrics.message('sent', dimse_msg)
+        if self._observers.dimse_sent:
+            self._observers.notify(
+                Event.DIMSE_SENT, association=self, message=dimse_msg, context_id=pc_id
+            )
         try:
             self.dul.send(dimse_msg.encode(pc_id, self.peer_max_pdu_length))
         except NetDICOMError as exc:

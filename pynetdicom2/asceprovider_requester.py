@@ -5,6 +5,8 @@
 (:func:`pynetdicom2.negotiation.select_proposal`), sends the A-ASSOCIATE-RQ (PS3.8 9.3.2),
 reads the answer and binds the registered SCU functions to the accepted presentation
 contexts. With an ``ssl_context`` the connection is TLS (PS3.15 B.1, :mod:`pynetdicom2.tls`).
+The peer's address may be IPv4 or IPv6 (a name resolving to either, ``'::1'``); the connection
+starts from the AE's ``bind_address`` when it has one (:func:`pynetdicom2.transport.connect`).
 Re-exported by :mod:`pynetdicom2.asceprovider`.
 """
 
@@ -40,6 +42,7 @@ from pynetdicom2.negotiation import APPLICATION_CONTEXT_NAME
 from pynetdicom2.services.storage import DataSetSource, store_many
 from pynetdicom2.statuses import Status
 from pynetdicom2.tls import TLSDULProvider
+from pynetdicom2.transport import check_bind_address, format_address
 
 __all__ = ['AssociationRequester']
 
@@ -54,6 +57,11 @@ class AssociationRequester(Association):
     -> ``(pc_id, transfer_syntax)`` (empty until established). Normally created by
     ``ClientAE.request_association``. With ``ssl_context`` (keyword-only) the connection runs
     over TLS (:class:`~pynetdicom2.tls.TLSDULProvider`); the AE passes its requesting context.
+    ``bind_address`` (keyword-only): the local ``(host, port)`` to connect from, for this
+    association (default: the AE's ``bind_address``; ``('', 0)``: the system's choice);
+    checked here (:func:`~pynetdicom2.transport.check_bind_address`, a
+    :class:`NetDICOMError`), bound when connecting (a failure is a
+    :class:`ConnectionFailedError` saying so).
 
     >>> import tempfile
     >>> from pynetdicom2 import sopclass, uids
@@ -77,7 +85,12 @@ class AssociationRequester(Association):
         remote_ae: RemoteAEConfig | Mapping[str, Any],
         *,
         ssl_context: ssl.SSLContext | None = None,
+        bind_address: tuple[str, int] | None = None,
     ) -> None:
+        #: The local ``(host, port)`` the connection starts from (None: the system's choice).
+        self.bind_address = check_bind_address(
+            getattr(local_ae, 'bind_address', None) if bind_address is None else bind_address
+        )
         self.remote_ae = remote_config(remote_ae)
         #: The TLS context the connection is wrapped with (None: plain TCP).
         self.ssl_context = ssl_context
@@ -107,6 +120,12 @@ class AssociationRequester(Association):
         super().__init__(local_ae, None, max_pdu_length)
         self.received_files.source_ae_title = str(self.remote_ae.aet).strip()
 
+    def _create_dul(self, local_ae: AEBaseProto, dul_socket: Any,
+                    max_pdu_length: int) -> DULServiceProvider:
+        dul = super()._create_dul(local_ae, dul_socket, max_pdu_length)
+        dul.bind_address = self.bind_address  # read when its thread connects
+        return dul
+
     def _dul_class(self) -> Callable[..., DULServiceProvider]:
         if self.ssl_context is None:
             return DULServiceProvider
@@ -117,7 +136,7 @@ class AssociationRequester(Association):
         return {
             'called_address': (remote.address, remote.port),
             'connect_timeout': self.ae.connect_timeout,
-            'name': f'pynetdicom2-dul-{remote.aet}@{remote.address}:{remote.port}',
+            'name': f'pynetdicom2-dul-{remote.aet}@{format_address(remote.address, remote.port)}',
         }
 
     def _request_pdu(self) -> pdu.AAssociateRqPDU:
@@ -169,7 +188,8 @@ class AssociationRequester(Association):
             if isinstance(reply, pdu.AAbortPDU) and self.dul.transport_error is not None:
                 error = self.dul.transport_error
                 raise ConnectionFailedError(
-                    2, 0, f'cannot connect to {remote.address}:{remote.port}: {error}'
+                    2, 0,
+                    f'cannot connect to {format_address(remote.address, remote.port)}: {error}',
                 ) from error
             if not isinstance(reply, pdu.AAssociateAcPDU):
                 raise self._explain_tls_end(self._handle_errors(reply))
@@ -234,9 +254,9 @@ class AssociationRequester(Association):
         explained = AssociationAbortedError(
             exc.source,
             exc.reason_diag,
-            f'the TLS connection to {remote.address}:{remote.port} ended before the '
-            'A-ASSOCIATE-AC: the server may have refused our client certificate (none '
-            'presented, or one it does not trust)',
+            f'the TLS connection to {format_address(remote.address, remote.port)} ended '
+            'before the A-ASSOCIATE-AC: the server may have refused our client certificate '
+            '(none presented, or one it does not trust)',
         )
         explained.__cause__ = exc
         return explained

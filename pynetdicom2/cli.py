@@ -51,6 +51,7 @@ from pynetdicom2.toolsupport import (
     ToolError,
     build_identifier,
     collect_files,
+    format_address,
     listen_port,
     move_receiver,
     port_number,
@@ -152,7 +153,7 @@ def _args_to_remote_ae(args: Args) -> RemoteAEConfig:
 def verify(args: Args) -> Iterator[str]:
     """C-ECHO the peer; yield one line with the status."""
     status = commands.verify(args.local_aet, _args_to_remote_ae(args))
-    yield f'C-ECHO {args.aet} at {args.address}:{args.port}: {status}'
+    yield f'C-ECHO {args.aet} at {format_address(args.address, args.port)}: {status}'
     if not status.is_success:
         raise CLIError(f'C-ECHO answered {status}')
 
@@ -365,7 +366,7 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = Non
 
 def _describe_error(args: Args, exc: BaseException) -> str | None:
     """One line saying what went wrong and what to do, or None for an unexpected error."""
-    peer = f'{args.aet} at {args.address}:{args.port}'
+    peer = f'{args.aet} at {format_address(args.address, args.port)}'
     if isinstance(exc, CLIError):
         return str(exc)
     if isinstance(exc, AssociationRejectedError):

@@ -389,9 +389,10 @@ def move(
 
 
 #: What :func:`get` proposes to receive by default: the storage classes of
-#: :data:`uids.STORAGE_SOP_CLASSES` but the retired, security (DICOS), non-destructive testing
-#: (eddy current) and ophthalmic measurement ones (:func:`negotiation.rarely_received`), so
-#: that one association carries them all (PS3.8 9.3.2.2: at most 128 presentation contexts).
+#: :data:`uids.STORAGE_SOP_CLASSES` but the retired, security (DICOS), non-destructive testing,
+#: eye-care measurement, non-patient, radiotherapy delivery and other seldom retrieved ones
+#: (:func:`negotiation.rarely_received`), so that one association carries them all (PS3.8
+#: 9.3.2.2: at most 128 presentation contexts).
 COMMON_STORAGE_SOP_CLASSES = tuple(
     uid for uid in uids.STORAGE_SOP_CLASSES if not negotiation.rarely_received(uid)
 )
@@ -408,10 +409,14 @@ def get(
 ) -> CGetResponse:
     """C-GET what ``request`` matches into ``storage_dir`` (as ``<SOPInstanceUID>.dcm``).
 
-    Storage contexts are proposed, with the SCP role, for ``sop_classes`` (default
-    :data:`COMMON_STORAGE_SOP_CLASSES`; at most 127) in ``supported_ts`` (default explicit,
-    implicit little and explicit big endian). Success and Warning return the final counts;
-    any other final status raises :class:`NetDICOMError`.
+    ``root`` is any C-GET class (:data:`uids.ALL_GET_SOP_CLASSES`, or a private one registered
+    with ``c_get=True``). Storage contexts are proposed, with the SCP role, for
+    ``sop_classes`` (default :data:`COMMON_STORAGE_SOP_CLASSES`, the storage classes ``root``
+    retrieves when it is a model of non-patient objects, such as Hanging Protocol Storage, and
+    the private storage classes registered with :func:`uids.register_private_sop_class`; at
+    most 127) in ``supported_ts`` (default explicit, implicit little and explicit big endian).
+    Success and Warning return the final counts; any other final status raises
+    :class:`NetDICOMError`.
 
     >>> import os, tempfile
     >>> from pynetdicom2.loopback import LoopbackSCP, make_study, query
@@ -425,11 +430,14 @@ def get(
     3
     3
     """
+    if sop_classes is None:
+        private = [entry.uid for entry in uids.private_sop_classes() if entry.storage]
+        sop_classes = [*negotiation.retrieved_by(root), *COMMON_STORAGE_SOP_CLASSES, *private]
     client = ClientStorageAE(storage_dir, local_aet, supported_ts)
     client.add_scu(sopclass.qr_get_scu, [root])
-    client.add_scu(
-        sopclass.storage_scu,
-        COMMON_STORAGE_SOP_CLASSES if sop_classes is None else list(sop_classes),
-    )
+    classes = list(dict.fromkeys(UID(uid) for uid in sop_classes))
+    client.add_scu(sopclass.storage_scu, classes)
+    # Received in files whatever their class (the AE's own list has the standard ones only).
+    client.update_context_def_list(classes, store_in_file=True)
     with client.request_association(remote_ae) as assoc:
         return get_on(assoc, request, root)

@@ -56,6 +56,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pynetdicom2 import pdu, pdudump
+from pynetdicom2.events import Event, Observers
 from pynetdicom2.exceptions import DCMTimeoutError, NetDICOMError, PDUProcessingError
 from pynetdicom2.framing import HEADER_LENGTH, EndOfStream
 from pynetdicom2.fsm import (
@@ -69,8 +70,17 @@ from pynetdicom2.fsm import (
     States,
     Timer,
 )
+from pynetdicom2.metrics import AEMetrics, association_outcomes
 from pynetdicom2.transport import TransportThread
 from pynetdicom2.wirecodec import BytesLike
+
+_OUTCOME_EVENTS = {
+    'requested': Event.ASSOCIATION_REQUESTED,
+    'accepted': Event.ASSOCIATION_ACCEPTED,
+    'rejected': Event.ASSOCIATION_REJECTED,
+    'released': Event.ASSOCIATION_RELEASED,
+    'aborted': Event.ASSOCIATION_ABORTED,
+}
 
 __all__ = [
     'DULServiceProvider',
@@ -227,6 +237,13 @@ class DULServiceProvider(TransportThread):
     @accepted_contexts.setter
     def accepted_contexts(self, value: dict[int, PContextDef]) -> None:
         self.state_machine.accepted_contexts = value
+
+    def observe(self, observers: Observers, metrics: AEMetrics | None, association: Any) -> None:
+        """Report to ``observers`` and count in ``metrics`` (:mod:`pynetdicom2.events`,
+        :mod:`pynetdicom2.metrics`), naming ``association``; before the thread starts."""
+        self.observers = observers
+        self.metrics = metrics
+        self.association = association
 
     def start(self) -> None:
         """Start the thread; calling it again (or after send/receive started it) is harmless."""
@@ -419,16 +436,19 @@ class DULServiceProvider(TransportThread):
     def _event(self, event: Events, primitive: Any) -> bool:
         """Run one event through the machine; False when Table 9-10 refused it (local only)."""
         machine = self.state_machine
+        before = machine.current_state
         self.primitive = primitive
         self._in_action = True
         try:
-            machine.action(event)
+            after = machine.action(event)
         except NetDICOMError as exc:
             logger.warning('%s: dropping a local primitive: %s', self.name, exc)
             return False
         finally:
             self._in_action = False
             self.primitive = None
+        if after is not before:
+            self._state_changed(event, before, after, primitive)
         if not self._data_phase and machine.current_state is _STA_6:
             self._enter_data_phase()  # established: P-DATA may come, at full speed
         if machine.current_state is _STA_4:
@@ -442,6 +462,29 @@ class DULServiceProvider(TransportThread):
         if self._transport_lost:
             self._transport_failed()
         return True
+
+    def _state_changed(self, event: Events, before: States, after: States, primitive: Any
+                       ) -> None:
+        """Count and report a transition, and what it means for the association."""
+        observers = self.observers
+        if observers.state_changed:
+            observers.notify(
+                Event.STATE_CHANGED, association=self.association,
+                transition=(event.name, before.name, after.name),
+            )
+        for outcome in association_outcomes(event, before, after):
+            if self.metrics is not None:
+                self.metrics.association(outcome)
+            notice_of = _OUTCOME_EVENTS[outcome]
+            if not getattr(observers, notice_of.name.lower()):
+                continue
+            fields: dict[str, Any] = {}
+            if isinstance(primitive, (pdu.AAssociateRqPDU, pdu.AAssociateAcPDU,
+                                      pdu.AAssociateRjPDU)):
+                fields['pdu'] = primitive
+            if outcome in ('aborted', 'rejected'):
+                fields['reason'] = primitive
+            observers.notify(notice_of, association=self.association, **fields)
 
     def _transport_failed(self) -> None:
         """A write failed: close our end and tell the machine (Evt17)."""
@@ -540,7 +583,17 @@ class DULServiceProvider(TransportThread):
 
     def _hand_up(self) -> None:
         put = self.to_service_user.put
+        metrics = self.metrics
+        observers = self.observers
         for indication in self._pending_up:
+            if type(indication) is tuple:  # (DIMSE message, context ID)
+                if metrics is not None:
+                    metrics.message('received', indication[0])
+                if observers.dimse_received:
+                    observers.notify(
+                        Event.DIMSE_RECEIVED, association=self.association,
+                        message=indication[0], context_id=indication[1],
+                    )
             put(indication)
         self._pending_up.clear()
 
@@ -596,6 +649,8 @@ class DULServiceProvider(TransportThread):
             return
         if _pdu_dump.isEnabledFor(logging.DEBUG):
             pdudump.log_pdu(self.name, 'received', decoded, raw)
+        if self.observers.pdu_received:
+            self.observers.notify(Event.PDU_RECEIVED, association=self.association, pdu=decoded)
         self._event(event, decoded)
 
     # -- timers, wake-ups, stop and kill ---------------------------------------------------

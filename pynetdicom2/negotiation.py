@@ -48,7 +48,7 @@ from typing import NamedTuple
 from pydicom.uid import UID
 
 from pynetdicom2 import __version__, pdu, uids
-from pynetdicom2.exceptions import AssociationError
+from pynetdicom2.exceptions import AssociationError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.userdataitems import (
     AsynchronousOperationsWindowSubItem,
@@ -70,6 +70,7 @@ __all__ = [
     'ProposedContext',
     'Rejection',
     'RequesterResult',
+    'check_async_window',
     'check_request',
     'identity_item',
     'negotiate_as_acceptor',
@@ -102,16 +103,12 @@ MAX_CONTEXTS = 128
 #: is not used. At 1024 bytes a data set costs at most 16 times the PDUs of a 16 KiB maximum.
 MIN_PEER_MAX_PDU_LENGTH = 1024
 
-#: Query/Retrieve GET classes: an SCU of one must offer the SCP role for the storage classes
-#: it can receive, since C-GET sub-operations come back on the same association (PS3.4 C.4.3).
-GET_SOP_CLASSES = frozenset(
-    {
-        uids.PATIENT_ROOT_GET_SOP_CLASS,
-        uids.STUDY_ROOT_GET_SOP_CLASS,
-        uids.PATIENT_STUDY_ONLY_GET_SOP_CLASS,
-    }
-)
-STORAGE_SOP_CLASSES = frozenset(uids.STORAGE_SOP_CLASSES)
+#: Every C-GET class, private ones registered with ``c_get=True`` included (a live set): an
+#: SCU of any of them must offer the SCP role for the storage classes it can receive, since
+#: C-GET sub-operations come back on the same association (PS3.4 C.4.3).
+GET_SOP_CLASSES = uids.KNOWN_GET_SOP_CLASSES
+#: Every storage class, private ones registered with ``storage=True`` included (a live set).
+STORAGE_SOP_CLASSES = uids.KNOWN_STORAGE_SOP_CLASSES
 
 # PS3.8 9.3.3.2 result/reason of a presentation context.
 ACCEPTANCE = 0
@@ -475,25 +472,30 @@ def select_proposal(
     """Choose what one association proposes: contexts (renumbered 1, 3, 5 ...) and role items.
 
     ``context_defs`` is the AE's registry, ``(sop_class, transfer_syntaxes)`` in registration
-    order. Proposed: every class we are SCU of; and, when we are SCU of a C-GET class, every
-    ``receivable`` class (storage classes by default) we have a context for, however it was
-    registered (``add_scu``, ``add_scp`` or ``update_context_def_list``), with a role item
-    offering the SCP role (and the SCU role when we are its SCU too), since the peer stores
-    back on this association (PS3.4 C.4.3.1). Classes we only serve are not proposed
-    otherwise: the peer opens its own association. ``scp_classes`` is kept for callers that
-    pass it; what we serve does not change the proposal.
+    order. Proposed: every class we are SCU of; and, when we are SCU of any C-GET class
+    (:data:`GET_SOP_CLASSES`: the Q/R information models, Composite Instance Root Retrieve and
+    Retrieve Without Bulk Data, PS3.4 Y and Z, the non-patient objects' models, registered
+    private ones), every ``receivable`` class (storage classes by default) we have a context
+    for, however it was registered (``add_scu``, ``add_scp`` or ``update_context_def_list``),
+    with a role item offering the SCP role (and the SCU role when we are its SCU too), since
+    the peer stores back on this association (PS3.4 C.4.3.1). Classes we only serve are not
+    proposed otherwise: the peer opens its own association. ``scp_classes`` is kept for
+    callers that pass it; what we serve does not change the proposal.
 
     Raises :class:`AssociationError` when the classes we are SCU of need more than 128
     contexts (PS3.8 9.3.2.2: IDs are odd, 1-255). Classes we would only receive by C-GET fill
-    the contexts left, in registration order; those that do not fit
-    (:func:`rarely_received` ones first, then the last registered) are logged.
+    the contexts left, in registration order; those that do not fit (:func:`rarely_received`
+    ones first, unless a C-GET class we registered retrieves them, such as Hanging Protocol
+    Storage for the Hanging Protocol GET; then the last registered) are logged.
 
     >>> select_proposal([(uids.VERIFICATION_SOP_CLASS, [uids.ImplicitVRLittleEndian])],
     ...                 scu_classes={uids.VERIFICATION_SOP_CLASS}, scp_classes=())[0]
     {1: ProposedContext(id=1, sop_class='1.2.840.10008.1.1', supported_ts=('1.2.840...',))}
     """
     definitions = list(context_defs)
-    get_scu = any(uid in scu_classes for uid in GET_SOP_CLASSES)
+    get_classes = [uid for uid in GET_SOP_CLASSES if uid in scu_classes]
+    get_scu = bool(get_classes)
+    retrieved = {uid for get_class in get_classes for uid in retrieved_by(get_class)}
     required = sum(1 for sop_class, _ in definitions if sop_class in scu_classes)
     if required > MAX_CONTEXTS:
         raise AssociationError(
@@ -506,9 +508,9 @@ def select_proposal(
         if get_scu and sop_class in receivable and sop_class not in scu_classes
     ]
     # Reversed before the stable sort: among equals, the last registered go first.
-    left_out = set(sorted(reversed(receive_only), key=lambda uid: not rarely_received(uid))[
-        : max(0, len(receive_only) - (MAX_CONTEXTS - required))
-    ])
+    left_out = set(sorted(
+        reversed(receive_only), key=lambda uid: uid in retrieved or not rarely_received(uid)
+    )[: max(0, len(receive_only) - (MAX_CONTEXTS - required))])
     chosen: list[tuple[UID, Sequence[UID]]] = []
     roles: list[ScpScuRoleSelectionSubItem] = []
     for sop_class, transfer_syntaxes in definitions:
@@ -533,26 +535,85 @@ def select_proposal(
 
 
 #: Storage classes (PS3.4 B.5) of security screening (DICOS, .501), non-destructive
-#: evaluation (DICONDE, .601) and ophthalmic measurements (.78): what a C-GET SCU of a
-#: hospital receives least often.
-_RARELY_RECEIVED_PREFIXES = (
-    '1.2.840.10008.5.1.4.1.1.501.', '1.2.840.10008.5.1.4.1.1.601.', '1.2.840.10008.5.1.4.1.1.78.',
+#: evaluation (DICONDE, .601) and eye-care measurements and maps (.78 to .82): what a C-GET
+#: SCU of a hospital receives least often, with those of :data:`_RARELY_RECEIVED`.
+_RARELY_RECEIVED_PREFIXES = tuple(
+    f'1.2.840.10008.5.1.4.1.1.{branch}.' for branch in ('501', '601', '78', '79', '80', '81', '82')
 )
+_RARELY_RECEIVED = frozenset({
+    # Objects outside patients' studies, retrieved with their own models (PS3.4 GG).
+    *uids.NON_PATIENT_OBJECT_STORAGE_SOP_CLASSES,
+    # Radiotherapy delivery: the second-generation RT objects (.481.10 to .481.25) and the
+    # delivery instructions.
+    *(UID(f'1.2.840.10008.5.1.4.1.1.481.{number}') for number in range(10, 26)),
+    uids.RT_BEAMS_DELIVERY_INSTRUCTION_STORAGE,
+    uids.RT_BRACHY_APPLICATION_SETUP_DELIVERY_INSTRUCTION_STORAGE,
+    # Neurophysiology and sleep waveforms.
+    uids.MULTI_CHANNEL_RESPIRATORY_WAVEFORM_STORAGE,
+    uids.ROUTINE_SCALP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE,
+    uids.ELECTROMYOGRAM_WAVEFORM_STORAGE,
+    uids.ELECTROOCULOGRAM_WAVEFORM_STORAGE,
+    uids.SLEEP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE,
+    uids.BODY_POSITION_WAVEFORM_STORAGE,
+    # Surface scans and the models of 3D printing.
+    uids.SURFACE_SCAN_MESH_STORAGE,
+    uids.SURFACE_SCAN_POINT_CLOUD_STORAGE,
+    uids.ENCAPSULATED_STL_STORAGE,
+    uids.ENCAPSULATED_OBJ_STORAGE,
+    uids.ENCAPSULATED_MTL_STORAGE,
+    # Dermoscopy, confocal microscopy and microscopy annotations.
+    uids.DERMOSCOPIC_PHOTOGRAPHY_IMAGE_STORAGE,
+    uids.CONFOCAL_MICROSCOPY_IMAGE_STORAGE,
+    uids.CONFOCAL_MICROSCOPY_TILED_PYRAMIDAL_IMAGE_STORAGE,
+    uids.MICROSCOPY_BULK_SIMPLE_ANNOTATIONS_STORAGE,
+    # CT images meant for further processing, not for display.
+    uids.CT_IMAGE_STORAGE_FOR_PROCESSING,
+    uids.ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING,
+    uids.LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING,
+})
+
+#: The storage classes a C-GET class of non-patient objects retrieves: kept in a proposal
+#: that must leave classes out, rare as they are otherwise.
+_RETRIEVED_BY: dict[str, tuple[UID, ...]] = {
+    uids.HANGING_PROTOCOL_GET_SOP_CLASS: (uids.HANGING_PROTOCOL_STORAGE,),
+    uids.COLOR_PALETTE_GET_SOP_CLASS: (uids.COLOR_PALETTE_STORAGE,),
+    uids.GENERIC_IMPLANT_TEMPLATE_GET_SOP_CLASS: (uids.GENERIC_IMPLANT_TEMPLATE_STORAGE,),
+    uids.IMPLANT_ASSEMBLY_TEMPLATE_GET_SOP_CLASS: (uids.IMPLANT_ASSEMBLY_TEMPLATE_STORAGE,),
+    uids.IMPLANT_TEMPLATE_GROUP_GET_SOP_CLASS: (uids.IMPLANT_TEMPLATE_GROUP_STORAGE,),
+    uids.DEFINED_PROCEDURE_PROTOCOL_GET_SOP_CLASS: (
+        uids.CT_DEFINED_PROCEDURE_PROTOCOL_STORAGE, uids.XA_DEFINED_PROCEDURE_PROTOCOL_STORAGE,
+    ),
+    uids.PROTOCOL_APPROVAL_GET_SOP_CLASS: (uids.PROTOCOL_APPROVAL_STORAGE,),
+    uids.INVENTORY_GET_SOP_CLASS: (uids.INVENTORY_STORAGE,),
+}
+
+
+def retrieved_by(get_class: str) -> tuple[UID, ...]:
+    """The storage classes a C-GET class of non-patient objects retrieves (empty for the
+    others, which retrieve any storage class).
+
+    >>> retrieved_by(uids.HANGING_PROTOCOL_GET_SOP_CLASS)
+    ('1.2.840.10008.5.1.4.38.1',)
+    """
+    return _RETRIEVED_BY.get(get_class, ())
 
 
 def rarely_received(sop_class: str) -> bool:
     """Whether a C-GET SCU may leave ``sop_class`` out first when contexts run short: a
-    retired class, or one of security screening, NDE or ophthalmic measurements.
+    retired class, or one of security screening, NDE, eye-care measurements, non-patient
+    objects, radiotherapy delivery, neurophysiology waveforms, surface scans and 3D-printing
+    models, dermoscopy and confocal microscopy, or CT for processing. A private class
+    (:func:`pynetdicom2.uids.register_private_sop_class`) is not.
 
     >>> rarely_received(uids.CT_IMAGE_STORAGE), rarely_received('1.2.840.10008.5.1.4.1.1.501.1')
     (False, True)
     """
     uid = sop_class if isinstance(sop_class, UID) else UID(sop_class)
-    return uid.is_retired or uid.startswith(_RARELY_RECEIVED_PREFIXES)
+    return uid.is_retired or uid in _RARELY_RECEIVED or uid.startswith(_RARELY_RECEIVED_PREFIXES)
 
 
 def _class_name(uid: UID) -> str:
-    name = uid.name
+    name = uids.sop_class_name(uid)
     return uid if name == uid else f'{name} ({uid})'
 
 
@@ -779,3 +840,34 @@ def read_acceptance(
                  None),
         ),
     )
+
+
+def check_async_window(window: tuple[int, int] | None) -> tuple[int, int] | None:
+    """An AE's ``async_window``: None, or ``(invoked, performed)``, each 0 (unlimited) to 65535.
+
+    PS3.7 D.3.3.3: a requester proposes how many operations it may invoke and perform at
+    once; the acceptor answers with numbers no greater. A ``ClientAE(..., async_window=(16,
+    16))`` keeps up to the agreed number of requests outstanding (``assoc.store_many``, or
+    threads sharing the association); an ``AE(..., async_window=(16, 16))`` performs up to
+    that many of a requester's operations at once, each on a thread of the association.
+
+    >>> check_async_window((16, 16)), check_async_window(None)
+    ((16, 16), None)
+    >>> check_async_window((1, 70000))
+    Traceback (most recent call last):
+    ...
+    pynetdicom2.exceptions.NetDICOMError: async_window (1, 70000): expected (invoked, ...
+    """
+    if window is None:
+        return None
+    try:
+        invoked, performed = window
+        valid = all(isinstance(n, int) and 0 <= n <= 0xFFFF for n in (invoked, performed))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise NetDICOMError(
+            f'async_window {window!r}: expected (invoked, performed), each 0 (unlimited) to '
+            '65535 (PS3.7 D.3.3.3)'
+        )
+    return (invoked, performed)

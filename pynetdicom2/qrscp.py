@@ -49,6 +49,7 @@ from pynetdicom2.toolsupport import (
     configure,
     dcmtk_parser,
     existing_directory,
+    format_address,
     listen_errors,
     run_dcmtk,
     serve_until_stopped,
@@ -73,14 +74,20 @@ _STUDY_ROOT = frozenset({uids.STUDY_ROOT_FIND_SOP_CLASS, uids.STUDY_ROOT_MOVE_SO
 
 
 def _address(aet: str, text: str) -> RemoteAEConfig:
+    """``host:port``, an IPv6 host in brackets (``[::1]:11113``), as a destination."""
     host, sep, port = text.strip().rpartition(':')
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    bracketed = host.startswith('[') and host.endswith(']')
+    if ':' in host and not bracketed:
+        raise ValueError(f'destination {aet}: {text!r} is not host:port (an IPv6 address goes '
+                         'in brackets: [::1]:11113)')
+    if not sep or not host.strip('[]') or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f'destination {aet}: {text!r} is not host:port')
-    return RemoteAEConfig(aet, host, int(port))
+    return RemoteAEConfig(aet, host[1:-1] if bracketed else host, int(port))
 
 
 def load_destinations(path: str | os.PathLike[str]) -> dict[str, RemoteAEConfig]:
-    """The C-MOVE destinations of an INI file: ``[destinations]`` with ``AET = host:port``.
+    """The C-MOVE destinations of an INI file: ``[destinations]`` with ``AET = host:port``
+    (an IPv6 address in brackets: ``WS2 = [fd00::7]:11113``).
 
     AE titles keep their case. Raises :class:`ValueError` with one line saying what is wrong.
 
@@ -402,7 +409,7 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     def body() -> int:
         directory = existing_directory(ns.storage_dir)
         destinations = load_destinations(ns.destinations) if ns.destinations else {}
-        with listen_errors(ns.port):
+        with listen_errors(ns.port, ns.bind):
             scp = QRSCP(directory, ns.aetitle, ns.port, host=ns.bind, db_path=ns.db,
                         destinations=destinations, accept=ns.accept,
                         max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
@@ -410,13 +417,13 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
         scp.require_called_aet = ns.require_called_aet
         configure(scp, ns)
 
-        serve_until_stopped(
-            scp, ready, '%s listening on %s:%d, serving %s (%d instances indexed, %s), '
-            '%d destination(s)', ns.aetitle, ns.bind or '*', scp.local_ae.port, directory,
+        return serve_until_stopped(
+            scp, ready, '%s listening on %s, serving %s (%d instances indexed, %s), '
+            '%d destination(s)', ns.aetitle, format_address(ns.bind or '*', scp.local_ae.port),
+            directory,
             len(scp.db), 'indexing the folder' if scp.indexing else 'index up to date',
-            len(destinations),
+            len(destinations), ns=ns,
         )
-        return 0
 
     return run_dcmtk(ns, f'port {ns.port}', body)
 

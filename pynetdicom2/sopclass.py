@@ -18,6 +18,9 @@ name it always had. Each service class lives in its own module of
 * :mod:`~pynetdicom2.services.nservices`: the DIMSE-N services (PS3.7 10), generic SCU
   functions and SCP; :mod:`~pynetdicom2.services.mpps`: Modality Performed Procedure Step
   (PS3.4 F); :mod:`~pynetdicom2.services.commitment`: Storage Commitment Push Model (PS3.4 J).
+* :mod:`~pynetdicom2.services.ups` (with :mod:`~pynetdicom2.services.upsstate`, its rules):
+  Unified Procedure Step (PS3.4 CC); :mod:`~pynetdicom2.services.ian`: Instance Availability
+  Notification (PS3.4 R).
 
 The services own what each DIMSE service does once an association exists: an SCU builds a
 request, sends it on its presentation context and reads the response(s); an SCP answers a
@@ -98,6 +101,7 @@ from pynetdicom2.services import mpps as _mpps
 from pynetdicom2.services import nservices as _nservices
 from pynetdicom2.services import query as _query
 from pynetdicom2.services import suboperations as _suboperations
+from pynetdicom2.services import ups as _ups
 from pynetdicom2.services.base import (
     AugmentedProto,
     MessageDispatcher,
@@ -108,6 +112,11 @@ from pynetdicom2.services.base import (
     store_in_file,
 )
 from pynetdicom2.services.commitment import StorageCommitment, storage_commitment_scu
+from pynetdicom2.services.ian import (
+    InstanceAvailabilityNotification,
+    ian_scu,
+    instance_availability,
+)
 from pynetdicom2.services.mpps import ModalityPerformedProcedureStep
 from pynetdicom2.services.nservices import (
     NResponse,
@@ -134,6 +143,28 @@ from pynetdicom2.services.storage import (
     storage_scp,
     storage_scu,
     store_many,
+)
+from pynetdicom2.services.ups import (
+    UnifiedProcedureStepSCP,
+    UnifiedProcedureStepSCU,
+    UPSEventReceiver,
+    UPSEventReport,
+    ups_change_state,
+    ups_create,
+    ups_find,
+    ups_get,
+    ups_receive_event,
+    ups_request_cancel,
+    ups_set,
+    ups_subscribe,
+    ups_suspend_global_subscription,
+    ups_unsubscribe,
+)
+from pynetdicom2.services.upsstate import (
+    ProcedureStepState,
+    UPSAction,
+    UPSEventType,
+    WorkitemStore,
 )
 from pynetdicom2.services.verification import verification_scp, verification_scu
 from pynetdicom2.services.worklist import modality_work_list_scp, modality_work_list_scu
@@ -172,6 +203,11 @@ STORAGE_COMMITMENT_PUSH_MODEL_SOP_CLASS = _commitment.STORAGE_COMMITMENT_PUSH_MO
 #: The same UID under its right name.
 STORAGE_COMMITMENT_PUSH_MODEL_SOP_INSTANCE = _commitment.STORAGE_COMMITMENT_PUSH_MODEL_SOP_INSTANCE
 
+#: The five UPS SOP classes (PS3.4 CC.3.1).
+UPS_SOP_CLASSES = _ups.UPS_SOP_CLASSES
+#: The UPS SCU for the five classes: ``client.add_scu(sc.ups_scu)``.
+ups_scu = _ups.ups_scu
+
 __all__ = [
     'FIND_SOP_CLASSES',
     'GET_SOP_CLASSES',
@@ -191,6 +227,18 @@ __all__ = [
     'NServiceSCP',
     'NServiceSCU',
     'GetOperation',
+    'InstanceAvailabilityNotification',
+    'ProcedureStepState',
+    'UPS_SOP_CLASSES',
+    'UPSAction',
+    'UPSEventReceiver',
+    'UPSEventReport',
+    'UPSEventType',
+    'UnifiedProcedureStepSCP',
+    'UnifiedProcedureStepSCU',
+    'WorkitemStore',
+    'ian_scu',
+    'instance_availability',
     'StorageCommitment',
     'answer_find',
     'modality_work_list_scp',
@@ -214,6 +262,17 @@ __all__ = [
     'storage_scu',
     'store_in_file',
     'store_many',
+    'ups_change_state',
+    'ups_create',
+    'ups_find',
+    'ups_get',
+    'ups_receive_event',
+    'ups_request_cancel',
+    'ups_scu',
+    'ups_set',
+    'ups_subscribe',
+    'ups_suspend_global_subscription',
+    'ups_unsubscribe',
     'verification_scp',
     'verification_scu',
     'wait_for_event_report',

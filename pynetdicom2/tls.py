@@ -29,6 +29,7 @@ from typing import Any
 from pynetdicom2.dulprovider import DULServiceProvider
 from pynetdicom2.exceptions import AssociationError
 from pynetdicom2.fsm import GetFileCB
+from pynetdicom2.transport import plain_host
 
 __all__ = ['TLSDULProvider', 'logger', 'requesting_context', 'server_handshake', 'wrap_accepted']
 
@@ -72,7 +73,7 @@ class TLSDULProvider(DULServiceProvider):
         raw = super().create_socket()  # connect_timeout and TCP_NODELAY, as without TLS
         try:
             if getattr(self.context, 'check_hostname', False) is True:
-                host = self.called_presentation_address[0]  # type: ignore[index]
+                host = plain_host(self.called_presentation_address[0])  # type: ignore[index]
                 return self.context.wrap_socket(raw, server_hostname=host)
             return self.context.wrap_socket(raw)
         except OSError:

@@ -55,6 +55,7 @@ __all__ = [
     'ANONYMOUS', 'DEFAULT_LOG_LEVEL', 'LOG_LEVELS', 'MAX_PDU', 'MIN_PDU', 'TRACE',
     'DcmtkArgumentParser', 'DcmtkFormatter', 'ToolError',
     'add_check', 'add_identity', 'add_network', 'add_server_options', 'add_tls',
+    'worker_count',
     'client_tls', 'configure', 'dcmtk_parser', 'identity_item', 'listen_port', 'log_level',
     'max_pdu_value', 'port_number', 'remote_of', 'requesting_tls', 'seconds', 'server_tls',
     'uses_tls',
@@ -284,16 +285,37 @@ def _check_peer_ports(ns: argparse.Namespace) -> str | None:
 
 def add_server_options(parser: argparse.ArgumentParser, aet: str) -> None:
     """What every server tool takes: the port (default 104; 1..65535, or 0 for any free
-    port), the network and TLS options with our AE title ``aet``, ``--bind`` (the interface)
-    and ``--accept`` (calling AE titles allowed)."""
+    port), the network and TLS options with our AE title ``aet``, ``--bind`` (the address to
+    listen on, IPv4 or IPv6: :mod:`pynetdicom2.aeserver`) and ``--accept`` (calling AE titles
+    allowed)."""
     parser.add_argument('port', type=listen_port, nargs='?', default=104,
                         help='tcp/ip port number to listen on (default: 104; 0: any free port)')
     add_network(parser, aet, called=False)
     parser.add_argument('--bind', default='', metavar='address',
-                        help='interface to listen on (default: all)')
+                        help='address to listen on, IPv4 or IPv6 (::1); :: listens on every '
+                             'interface over IPv6 and IPv4 (default: every IPv4 interface)')
     parser.add_argument('--accept', action='append', default=[], metavar='[a]etitle',
                         help='accept associations only from this calling AE title '
                              '(repeatable; default: any)')
+    group = parser.add_argument_group('processes and metrics')
+    group.add_argument('--workers', type=worker_count, default=None, metavar='[n]umber',
+                       help='serve from n processes sharing the port (POSIX; SIGTERM stops '
+                            'them gracefully; --max-associations counts them all)')
+    group.add_argument('--metrics-port', type=listen_port, default=None, metavar='[p]ort',
+                       help='serve Prometheus metrics on this port (needs prometheus_client)')
+    group.add_argument('--metrics-host', default='127.0.0.1', metavar='address',
+                       help='address of the metrics endpoint (default: 127.0.0.1)')
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: 1 to 64 processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f'{text!r}: expected a number of processes, 1 to 64')
+    return value
 
 
 def add_network(parser: argparse.ArgumentParser, aet: str, called: bool = True) -> None:

@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import signal
+import socket
 import ssl
 import sys
 import threading
@@ -69,13 +71,15 @@ from pynetdicom2.toolflags import (
     remote_of,
     uses_tls,
 )
+from pynetdicom2.transport import format_address
 
 __all__ = [
     'FLOAT_VR', 'INT_VR', 'MAX_PDU', 'MIN_PDU', 'StoreRun', 'ToolError', 'add_network',
     'add_server_options', 'build_identifier', 'collect_files', 'configure', 'convert_tag',
-    'convert_value', 'dcmtk_parser', 'existing_directory', 'listen_errors', 'listen_port',
-    'max_pdu_value', 'move_receiver', 'parse_attrs', 'port_number', 'print_error', 'remote_of',
-    'run_dcmtk', 'serve_until_stopped', 'stderr_logging', 'sub_operation_counts',
+    'convert_value', 'dcmtk_parser', 'existing_directory', 'format_address', 'listen_errors',
+    'listen_port', 'max_pdu_value', 'move_receiver', 'parse_attrs', 'port_number',
+    'print_error', 'remote_of', 'run_dcmtk', 'serve_until_stopped', 'stderr_logging',
+    'sub_operation_counts',
 ]
 
 logger = logging.getLogger('pynetdicom2.toolsupport')
@@ -379,15 +383,27 @@ def existing_directory(directory: str, option: str = '-od') -> str:
 
 
 @contextlib.contextmanager
-def listen_errors(port: int) -> Iterator[None]:
-    """Turn a failure to listen on ``port`` (in use, not allowed) into a :class:`ToolError`."""
+def listen_errors(port: int, address: str = '') -> Iterator[None]:
+    """Turn a failure to listen on ``port`` (in use, not allowed) into a :class:`ToolError`;
+    or on ``address`` (``--bind``: not an address of this machine, a name that does not
+    resolve, IPv6 where the system has none), naming it."""
     try:
         yield
     except OSError as exc:
         if exc.errno is None:
             raise
+        if address and (isinstance(exc, socket.gaierror) or exc.errno in _ADDRESS_ERRORS):
+            raise ToolError(f'cannot listen on {format_address(address, port)}: {exc.strerror}: '
+                            '--bind takes an IP address or name of this machine') from exc
         raise ToolError(f'cannot listen on port {port}: {exc.strerror}: choose another port, '
                         'or stop what is using it') from exc
+
+
+# Errors that blame the address to listen on, not the port.
+_ADDRESS_ERRORS = frozenset(
+    getattr(errno, name) for name in ('EADDRNOTAVAIL', 'EAFNOSUPPORT', 'EINVAL')
+    if hasattr(errno, name)
+)
 
 
 # --- logging and serving ------------------------------------------------------------------------
@@ -444,27 +460,52 @@ def _apply_logging() -> None:
 
 
 def serve_until_stopped(scp: Any, ready: Callable[[Any], Any] | None, banner: str,
-                        *banner_args: Any) -> None:
-    """Serve ``scp`` until Ctrl-C or SIGTERM (in the main thread), then quit it.
+                        *banner_args: Any, ns: argparse.Namespace | None = None) -> int:
+    """Serve ``scp`` until Ctrl-C or SIGTERM (in the main thread), then quit it; return
+    the exit status (0, or 1 when worker processes kept dying).
 
     ``banner`` (with ``banner_args``) is logged at INFO first, then ``ready(scp)`` is called
-    (for embedding: the caller learns the AE once it listens).
+    (for embedding: the caller learns the AE once it listens). ``ns``: the options of
+    :func:`~pynetdicom2.toolflags.add_server_options`: ``--workers`` serves from that many
+    processes (:mod:`pynetdicom2.workers`), ``--metrics-port`` serves the AE's counters to
+    Prometheus (:mod:`pynetdicom2.prometheus`) until the end.
     """
+    workers = getattr(ns, 'workers', None)
+    metrics_port = getattr(ns, 'metrics_port', None)
+    if workers is not None and workers > 1 and metrics_port is not None:
+        raise ToolError('--metrics-port serves the counters of one process: not with '
+                        '--workers above 1')
 
     def terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, terminate) if in_main_thread else None
+    endpoint = None
     try:
         logger.info(banner, *banner_args)
+        if metrics_port is not None:
+            from pynetdicom2.prometheus import MetricsServer  # the optional extra
+
+            try:
+                endpoint = MetricsServer([scp], metrics_port,
+                                         ns.metrics_host).start()  # type: ignore[union-attr]
+            except NetDICOMError as exc:  # the port is taken; prometheus_client is missing
+                raise ToolError(str(exc)) from exc
         if ready is not None:
             ready(scp)
         try:
+            if workers is not None and workers > 1:
+                return int(scp.serve_forever(workers=workers))
             scp.serve_forever()
         except KeyboardInterrupt:
             logger.info('interrupted: stopping')
+        except NetDICOMError as exc:  # e.g. workers asked for where threads already run
+            raise ToolError(str(exc)) from exc
+        return 0
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         scp.quit()
+        if endpoint is not None:
+            endpoint.stop()

@@ -27,6 +27,9 @@ Usage (a subclass drives it; the names are this class's)::
 from __future__ import annotations
 
 import collections
+import contextlib
+import errno
+import ipaddress
 import logging
 import os
 import selectors
@@ -35,12 +38,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pynetdicom2 import pdudump
+from pynetdicom2.events import NOBODY, Event, Observers
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.framing import HEADER_LENGTH, PDU_LENGTH, EndOfStream, Framer, Incoming
 from pynetdicom2.pdu import PDataTfPDU
 
 if TYPE_CHECKING:  # pragma: no cover
     from pynetdicom2.fsm import Timer
+    from pynetdicom2.metrics import AEMetrics
 
 try:  # pragma: no cover - Python without ssl support
     import ssl
@@ -53,7 +58,10 @@ try:  # pragma: no cover - Python without ssl support
 except ImportError:  # pragma: no cover
     _WOULD_BLOCK = (BlockingIOError,)
 
-__all__ = ['TransportThread']
+__all__ = [
+    'TransportThread', 'check_bind_address', 'connect', 'format_address', 'plain_host',
+    'unmapped_address',
+]
 
 logger = logging.getLogger('pynetdicom2.dul')
 _pdu_dump = pdudump.logger
@@ -70,6 +78,131 @@ except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf (
 
 
 
+def plain_host(host: Any) -> str:
+    """``host`` as a string, without the brackets of a bracketed IPv6 address.
+
+    >>> plain_host('[::1]'), plain_host('10.0.0.5'), plain_host('pacs.example.org')
+    ('::1', '10.0.0.5', 'pacs.example.org')
+    """
+    text = str(host).strip()
+    if text.startswith('[') and text.endswith(']'):
+        return text[1:-1]
+    return text
+
+
+def unmapped_address(address: Any) -> Any:
+    """An IPv4 peer of a dual-stack socket as IPv4: ``('::ffff:10.0.0.7', p, 0, 0)`` ->
+    ``('10.0.0.7', p)``; any other address as it is.
+
+    >>> unmapped_address(('::ffff:10.0.0.7', 104, 0, 0)), unmapped_address(('::1', 104, 0, 0))
+    (('10.0.0.7', 104), ('::1', 104, 0, 0))
+    """
+    if isinstance(address, tuple) and len(address) == 4 and ':' in str(address[0]):
+        with contextlib.suppress(ValueError):
+            mapped = ipaddress.IPv6Address(str(address[0]).split('%', 1)[0]).ipv4_mapped
+            if mapped is not None:
+                return (str(mapped), address[1])
+    return address
+
+
+def format_address(host: Any, port: Any) -> str:
+    """``host:port`` for logs, messages and thread names; an IPv6 address in brackets, as
+    in URIs (RFC 3986 3.2.2), so the port stands apart from its colons.
+
+    >>> format_address('10.0.0.5', 104), format_address('::1', 104), format_address('[::1]', 11112)
+    ('10.0.0.5:104', '[::1]:104', '[::1]:11112')
+    """
+    text = plain_host(host)
+    return f'[{text}]:{port}' if ':' in text else f'{text}:{port}'
+
+
+def check_bind_address(value: Any) -> tuple[str, int] | None:
+    """A requester's ``bind_address``: None (the system chooses), or ``(host, port)``, the
+    local address its connections start from: an address of this machine, IPv4 or IPv6
+    (``''``: any), and a port 0 (any free one) to 65535. Else :class:`NetDICOMError`.
+
+    >>> check_bind_address(('127.0.0.1', 0)), check_bind_address(('[::1]', 4000))
+    (('127.0.0.1', 0), ('::1', 4000))
+    >>> check_bind_address(('127.0.0.1', 70000))
+    Traceback (most recent call last):
+    ...
+    pynetdicom2.exceptions.NetDICOMError: bind_address ('127.0.0.1', 70000): expected (host, ...
+    """
+    if value is None:
+        return None
+    try:
+        host, port = value
+        valid = (isinstance(host, str) and isinstance(port, int)
+                 and not isinstance(port, bool) and 0 <= port <= 0xFFFF)
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise NetDICOMError(
+            f'bind_address {value!r}: expected (host, port), host an address of this machine '
+            "('' for any) and port 0 (any free port) to 65535"
+        )
+    return (plain_host(host), port)
+
+
+def connect(
+    address: tuple[str, int], timeout: float, bind_address: tuple[str, int] | None = None
+) -> socket.socket:
+    """A TCP connection to ``address``, ``(host, port)``, IPv4 or IPv6, with TCP_NODELAY.
+
+    Each address the host resolves to is tried in turn, each within ``timeout`` seconds
+    (:func:`socket.create_connection`). With ``bind_address`` (see
+    :func:`check_bind_address`) the socket is bound to it first, and only the peer's
+    addresses of its IP version are tried. Raises :class:`OSError` (:class:`socket.gaierror`
+    for a name that does not resolve), whose message says what failed: the binding, or the
+    connection.
+    """
+    peer = (plain_host(address[0]), address[1])
+    if bind_address is None:
+        sock = socket.create_connection(peer, timeout=timeout)
+    else:
+        sock = _connect_from(peer, timeout, bind_address)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _connect_from(
+    peer: tuple[str, int], timeout: float, bind_address: tuple[str, int]
+) -> socket.socket:
+    """:func:`connect` from ``bind_address``: each of the peer's addresses of a family the
+    local address resolves to, bound to that local address, until one connects."""
+    local = f'the local address {format_address(*bind_address)}'
+    try:
+        sources = socket.getaddrinfo(plain_host(bind_address[0]) or None, bind_address[1],
+                                     0, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f'cannot bind to {local}: {exc.strerror}') from exc
+    error: OSError | None = None
+    for family, kind, proto, _, target in socket.getaddrinfo(*peer, 0, socket.SOCK_STREAM):
+        source = next((info[4] for info in sources if info[0] == family), None)
+        if source is None:
+            error = OSError(errno.EAFNOSUPPORT,
+                            f'{local} and {target[0]} are not of the same IP version')
+            continue
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            try:
+                sock.bind(source)
+            except OSError as exc:
+                raise OSError(exc.errno, f'cannot bind to {local}: {exc.strerror}') from exc
+            sock.connect(target)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        return sock
+    raise error if error is not None else OSError(f'{peer[0]} resolves to no address')
+
+
 def _peer_name(sock: socket.socket) -> str:
     """``host:port`` of a TCP peer; for other sockets (AF_UNIX, a socketpair) what names it."""
     try:
@@ -77,7 +210,7 @@ def _peer_name(sock: socket.socket) -> str:
     except OSError:
         return 'acceptor'
     if isinstance(address, tuple) and len(address) >= 2:
-        return f'{address[0]}:{address[1]}'
+        return format_address(address[0], address[1])
     if isinstance(address, bytes):  # an abstract AF_UNIX name
         address = address.decode('ascii', 'backslashreplace')
     return address or 'local'
@@ -98,6 +231,10 @@ class TransportThread(threading.Thread):
     subclass to turn into Evt17 once its current action is done; setting ``_kill_requested``
     abandons a blocked write.
     """
+
+    #: Requestor side: the local ``(host, port)`` to connect from (None: the system's choice),
+    #: set before the thread connects (:func:`check_bind_address`, :func:`connect`).
+    bind_address: tuple[str, int] | None = None
 
     def __init__(
         self,
@@ -135,6 +272,16 @@ class TransportThread(threading.Thread):
         self._closed = False  # the transport was closed (by us or by the peer)
         self._transport_lost = False  # a write failed: Evt17 after the current action
         self._framer_eof = False  # the peer closed its side; nothing more to read
+        #: Bytes read from and written to the socket (:mod:`pynetdicom2.metrics` sums them).
+        self.bytes_received = 0
+        self.bytes_sent = 0
+        #: Who watches (:mod:`pynetdicom2.events`), what counts, and the association the
+        #: notices name: set by the association before the thread starts.
+        self.observers: Observers = NOBODY
+        self.metrics: AEMetrics | None = None
+        self.association: Any = None
+        self._counted = False  # metrics.connection_opened was called
+        self._peer_address: Any = None
 
     def _thread_name(self, name: str | None) -> str:
         if name is None:
@@ -142,8 +289,7 @@ class TransportThread(threading.Thread):
             if self.dul_socket is not None:
                 peer = _peer_name(self.dul_socket)
             elif self.called_presentation_address is not None:
-                host, port = self.called_presentation_address[:2]
-                peer = f'{host}:{port}'
+                peer = format_address(*self.called_presentation_address[:2])
             name = f'dul-{peer}'
         return name if name.startswith('pynetdicom2') else f'pynetdicom2-{name}'
 
@@ -152,8 +298,9 @@ class TransportThread(threading.Thread):
     def create_socket(self) -> socket.socket:
         """Connect to ``called_presentation_address`` (TLS subclasses wrap the result).
 
-        Raises :class:`NetDICOMError` when no address is set, :class:`OSError` when the
-        connection fails (the state machine turns that into Evt17, an A-P-ABORT indication).
+        IPv4 or IPv6, from :attr:`bind_address` if set (:func:`connect`). Raises
+        :class:`NetDICOMError` when no address is set, :class:`OSError` when the connection
+        fails (the state machine turns that into Evt17, an A-P-ABORT indication).
         """
         address = self.called_presentation_address
         if address is None:
@@ -161,13 +308,7 @@ class TransportThread(threading.Thread):
                 'no called presentation address: pass called_address=(host, port) or set '
                 'called_presentation_address before sending the A-ASSOCIATE-RQ'
             )
-        sock = socket.create_connection(address, timeout=self.connect_timeout)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        return connect(address, self.connect_timeout, self.bind_address)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` for the transport; a failure becomes Evt17 after the current action.
@@ -197,6 +338,8 @@ class TransportThread(threading.Thread):
         """
         if _pdu_dump.isEnabledFor(logging.DEBUG):
             pdudump.log_pdu(self.name, 'sent', primitive)
+        if self.observers.pdu_sent:
+            self.observers.notify(Event.PDU_SENT, association=self.association, pdu=primitive)
         if not self._gather or type(primitive) is not PDataTfPDU:
             self.write(primitive.encode())
             return
@@ -229,6 +372,7 @@ class TransportThread(threading.Thread):
             sock.close()
         except OSError:  # pragma: no cover - close() of a valid socket
             pass
+        self._connection_ended()
 
     # --- the socket -----------------------------------------------------------------------
 
@@ -247,6 +391,32 @@ class TransportThread(threading.Thread):
             and type(self).write is TransportThread.write
         )
         self._selector.register(sock, selectors.EVENT_READ, True)
+        if self.metrics is not None:
+            self._counted = True
+            self.metrics.connection_opened(self)
+        if self.observers.connection_opened:
+            self.observers.notify(
+                Event.CONNECTION_OPENED, association=self.association, address=self.peer_address()
+            )
+
+    def _connection_ended(self) -> None:
+        if self._counted and self.metrics is not None:
+            self._counted = False
+            self.metrics.connection_closed(self, self._transport_lost)
+        if self.observers.connection_closed:
+            self.observers.notify(
+                Event.CONNECTION_CLOSED, association=self.association, address=self.peer_address()
+            )
+
+    def peer_address(self) -> Any:
+        """The peer's transport address (``(host, port)`` for TCP), None when unknown."""
+        address = self._peer_address
+        if address is None and self.dul_socket is not None:
+            try:
+                address = self._peer_address = unmapped_address(self.dul_socket.getpeername())
+            except OSError:
+                return None
+        return address
 
     def _flush(self, wait: bool = True) -> None:
         """Send every pending buffer; wait for room if needed, staying responsive meanwhile.
@@ -279,6 +449,7 @@ class TransportThread(threading.Thread):
                     self._lose_transport(exc)
                     return
                 self._pending_size -= sent
+                self.bytes_sent += sent
                 done = 0
                 while sent:
                     head = pending[done]
@@ -358,6 +529,7 @@ class TransportThread(threading.Thread):
             if count == 0:
                 self._end_of_stream(None)
                 return
+            self.bytes_received += count
             framer.advance(count)
             pending = getattr(sock, 'pending', None)
             if pending is None or not pending():

@@ -1,14 +1,35 @@
 """Named UIDs: transfer syntaxes, SOP classes and the groups services register.
 
 Every constant is a :class:`pydicom.uid.UID`, so ``uids.CT_IMAGE_STORAGE.name`` gives the
-registered name. Values come from PS3.6 Annex A; the three uncompressed transfer syntaxes are
+registered name (:func:`sop_class_name` also knows those newer than pydicom's dictionary, and
+private ones). Values come from PS3.6 Annex A; the three uncompressed transfer syntaxes are
 pydicom's own constants.
+
+The groups: :data:`STORAGE_SOP_CLASSES`, every storage class of the standard (PS3.4 B.5 and
+the non-patient objects of PS3.4 GG); :data:`ALL_FIND_SOP_CLASSES`,
+:data:`ALL_MOVE_SOP_CLASSES` and :data:`ALL_GET_SOP_CLASSES`, every C-FIND, C-MOVE and C-GET
+class the query/retrieve services serve (PS3.4 C and the query/retrieve families of non-patient
+objects, relevant patient information, substance administration, instance retrieval).
+
+A private SOP class (PS3.5 9.2.2) gets a name, and, when it is a storage or a C-GET class, a
+place in :data:`KNOWN_STORAGE_SOP_CLASSES` or :data:`KNOWN_GET_SOP_CLASSES`, which C-GET role
+selection reads (:func:`register_private_sop_class`).
 
 Usage::
 
     from pynetdicom2 import uids
     client.add_scu(sc.storage_scu, [uids.CT_IMAGE_STORAGE, uids.MR_IMAGE_STORAGE])
+    client.add_scu(sc.qr_find_scu, [uids.HANGING_PROTOCOL_FIND_SOP_CLASS])
+    client.add_scu(sc.qr_get_scu, [uids.COMPOSITE_INSTANCE_ROOT_RETRIEVE_GET_SOP_CLASS])
 """
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Set
+from typing import Any, NamedTuple
 
 from pydicom.uid import (
     UID,
@@ -16,6 +37,8 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
+
+logger = logging.getLogger('pynetdicom2.uids')
 
 # Transfer syntaxes (PS3.6 Annex A)
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = UID('1.2.840.10008.1.2.1.99')
@@ -58,6 +81,9 @@ IO_IMAGE_STORAGE_FOR_PROCESSING = UID('1.2.840.10008.5.1.4.1.1.1.3.1')
 CT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.2')  # CT Image Storage
 ENHANCED_CT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.2.1')  # Enhanced CT Image Storage
 LEGACY_ENHANCED_CT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.2.2')
+CT_IMAGE_STORAGE_FOR_PROCESSING = UID('1.2.840.10008.5.1.4.1.1.2.3')  # CT Image Storage - For Processing
+ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING = UID('1.2.840.10008.5.1.4.1.1.2.4')
+LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING = UID('1.2.840.10008.5.1.4.1.1.2.5')
 ULTRASOUND_MULTI_FRAME_IMAGE = UID('1.2.840.10008.5.1.4.1.1.3.1')
 MR_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.4')  # MR Image Storage
 ENHANCED_MR_IMAGE = UID('1.2.840.10008.5.1.4.1.1.4.1')  # Enhanced MR Image Storage
@@ -66,6 +92,7 @@ ENHANCED_MR_COLOR_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.4.3')
 LEGACY_CONVERTED_ENHANCED_MR_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.4.4')
 ULTRASOUND_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.6.1')  # Ultrasound Image Storage
 ENHANCED_US_VOLUME_STORAGE = UID('1.2.840.10008.5.1.4.1.1.6.2')  # Enhanced US Volume Storage
+PHOTOACOUSTIC_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.6.3')  # Photoacoustic Image Storage
 SC_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.7')  # Secondary Capture Image Storage
 MULTI_FRAME_SINGLE_BIT_SC_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.7.1')
 MULTI_FRAME_GRAYSCALE_BYTE_SC_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.7.2')
@@ -74,12 +101,21 @@ MULTI_FRAME_TRUE_COLOR_SC_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.7.4')
 TWELVE_LEAD_ECG_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.1.1')
 GENERAL_ECG_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.1.2')  # General ECG Waveform Storage
 AMBULATORY_ECG_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.1.3')
+GENERAL_32_BIT_ECG_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.1.4')  # General 32-bit ECG Waveform Storage
 HEMODYNAMIC_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.2.1')  # Hemodynamic Waveform Storage
 CARDIAC_ELECTROPHYSIOLOGY_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.3.1')
 BASIC_VOICE_AUDIO_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.4.1')
 GENERAL_AUDIO_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.4.2')
 ARTERIAL_PULSE_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.5.1')
 RESPIRATORY_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.6.1')  # Respiratory Waveform Storage
+MULTI_CHANNEL_RESPIRATORY_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.6.2')
+ROUTINE_SCALP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.7.1')
+ELECTROMYOGRAM_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.7.2')  # Electromyogram Waveform Storage
+ELECTROOCULOGRAM_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.7.3')  # Electrooculogram Waveform Storage
+SLEEP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.7.4')
+BODY_POSITION_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.8.1')  # Body Position Waveform Storage
+WAVEFORM_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.100.1')
+WAVEFORM_ACQUISITION_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.9.100.2')
 GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.1')
 COLOR_SOFTCOPY_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.2')
 PSEUDO_COLOR_SOFTCOPY_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.3')
@@ -91,6 +127,7 @@ ADVANCED_BLENDING_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.8
 VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.9')
 SEGMENTED_VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.10')
 MULTIPLE_VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.11')
+VARIABLE_MODALITY_LUT_SOFTCOPY_PRESENTATION_STATE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.11.12')
 XA_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.12.1')  # X-Ray Angiographic Image Storage
 ENHANCED_XA_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.12.1.1')  # Enhanced XA Image Storage
 RF_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.12.2')  # X-Ray Radiofluoroscopic Image Storage
@@ -111,6 +148,8 @@ DEFORMABLE_SPATIAL_REGISTRATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.3')
 SEGMENTATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.4')  # Segmentation Storage
 SURFACE_SEGMENTATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.5')  # Surface Segmentation Storage
 TRACTOGRAPHY_RESULTS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.6')  # Tractography Results Storage
+LABEL_MAP_SEGMENTATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.7')  # Label Map Segmentation Storage
+HEIGHT_MAP_SEGMENTATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.66.8')  # Height Map Segmentation Storage
 REAL_WORLD_VALUE_MAPPING_STORAGE = UID('1.2.840.10008.5.1.4.1.1.67')
 SURFACE_SCAN_MESH_STORAGE = UID('1.2.840.10008.5.1.4.1.1.68.1')  # Surface Scan Mesh Storage
 SURFACE_SCAN_POINT_CLOUD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.68.2')
@@ -130,6 +169,9 @@ WIDE_FIELD_OPHTHALMIC_PHOTOGRAPHY_3D_COORDINATES_IMAGE_STORAGE = UID('1.2.840.10
 OPHTHALMIC_OPTICAL_COHERENCE_TOMOGRAPHY_EN_FACE_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.5.7')
 OPHTHALMIC_OPTICAL_COHERENCE_TOMOGRAPHY_B_SCAN_VOLUME_ANALYSIS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.5.8')
 VL_WHOLE_SLIDE_MICROSCOPY_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.6')
+DERMOSCOPIC_PHOTOGRAPHY_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.7')
+CONFOCAL_MICROSCOPY_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.8')
+CONFOCAL_MICROSCOPY_TILED_PYRAMIDAL_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.77.1.9')
 LENSOMETRY_MEASUREMENTS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.78.1')
 AUTOREFRACTION_MEASUREMENTS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.78.2')
 KERATOMETRY_MEASUREMENTS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.78.3')
@@ -158,9 +200,17 @@ IMPLANTATION_PLAN_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.70')  # Implantat
 ACQUISITION_CONTEXT_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.71')
 SIMPLIFIED_ADULT_ECHO_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.72')
 PATIENT_RADIATION_DOSE_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.73')
+PLANNED_IMAGING_AGENT_ADMINISTRATION_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.74')
+PERFORMED_IMAGING_AGENT_ADMINISTRATION_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.75')
+ENHANCED_X_RAY_RADIATION_DOSE_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.76')
+WAVEFORM_ANNOTATION_SR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.88.77')  # Waveform Annotation SR Storage
 CONTENT_ASSESSMENT_RESULTS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.90.1')
+MICROSCOPY_BULK_SIMPLE_ANNOTATIONS_STORAGE = UID('1.2.840.10008.5.1.4.1.1.91.1')
 ENCAPSULATED_PDF_STORAGE = UID('1.2.840.10008.5.1.4.1.1.104.1')  # Encapsulated PDF Storage
 ENCAPSULATED_CDA_STORAGE = UID('1.2.840.10008.5.1.4.1.1.104.2')  # Encapsulated CDA Storage
+ENCAPSULATED_STL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.104.3')  # Encapsulated STL Storage
+ENCAPSULATED_OBJ_STORAGE = UID('1.2.840.10008.5.1.4.1.1.104.4')  # Encapsulated OBJ Storage
+ENCAPSULATED_MTL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.104.5')  # Encapsulated MTL Storage
 PET_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.128')  # Positron Emission Tomography Image Storage
 LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.128.1')
 STANDALONE_PET_CURVE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.129')  # Standalone PET Curve Storage
@@ -169,6 +219,9 @@ BASIC_STRUCTURED_DISPLAY_STORAGE = UID('1.2.840.10008.5.1.4.1.1.131')
 CT_DEFINED_PROCEDURE_PROTOCOL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.200.1')
 CT_PERFORMED_PROCEDURE_PROTOCOL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.200.2')
 PROTOCOL_APPROVAL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.200.3')  # Protocol Approval Storage
+XA_DEFINED_PROCEDURE_PROTOCOL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.200.7')
+XA_PERFORMED_PROCEDURE_PROTOCOL_STORAGE = UID('1.2.840.10008.5.1.4.1.1.200.8')
+INVENTORY_STORAGE = UID('1.2.840.10008.5.1.4.1.1.201.1')  # Inventory Storage
 RT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.1')  # RT Image Storage
 RT_DOSE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.2')  # RT Dose Storage
 RT_STRUCTURE_SET_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.3')  # RT Structure Set Storage
@@ -178,6 +231,22 @@ RT_BRACHY_TREATMENT_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.6')
 RT_TREATMENT_SUMMARY_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.7')
 RT_ION_PLAN_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.8')  # RT Ion Plan Storage
 RT_ION_BEAMS_TREATMENT_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.9')
+RT_PHYSICIAN_INTENT_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.10')  # RT Physician Intent Storage
+RT_SEGMENT_ANNOTATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.11')  # RT Segment Annotation Storage
+RT_RADIATION_SET_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.12')  # RT Radiation Set Storage
+C_ARM_PHOTON_ELECTRON_RADIATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.13')
+TOMOTHERAPEUTIC_RADIATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.14')  # Tomotherapeutic Radiation Storage
+ROBOTIC_ARM_RADIATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.15')  # Robotic-Arm Radiation Storage
+RT_RADIATION_RECORD_SET_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.16')  # RT Radiation Record Set Storage
+RT_RADIATION_SALVAGE_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.17')
+TOMOTHERAPEUTIC_RADIATION_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.18')
+C_ARM_PHOTON_ELECTRON_RADIATION_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.19')
+ROBOTIC_RADIATION_RECORD_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.20')  # Robotic Radiation Record Storage
+RT_RADIATION_SET_DELIVERY_INSTRUCTION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.21')
+RT_TREATMENT_PREPARATION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.22')  # RT Treatment Preparation Storage
+ENHANCED_RT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.23')  # Enhanced RT Image Storage
+ENHANCED_CONTINUOUS_RT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.24')
+RT_PATIENT_POSITION_ACQUISITION_INSTRUCTION_STORAGE = UID('1.2.840.10008.5.1.4.1.1.481.25')
 DICOS_CT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.501.1')  # DICOS CT Image Storage
 DICOS_DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION = UID('1.2.840.10008.5.1.4.1.1.501.2.1')
 DICOS_DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PROCESSING = UID('1.2.840.10008.5.1.4.1.1.501.2.2')
@@ -187,6 +256,17 @@ DICOS_3D_AIT_STORAGE = UID('1.2.840.10008.5.1.4.1.1.501.5')  # DICOS 3D AIT Stor
 DICOS_QR_STORAGE = UID('1.2.840.10008.5.1.4.1.1.501.6')  # DICOS Quadrupole Resonance (QR) Storage
 EDDY_CURRENT_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.601.1')  # Eddy Current Image Storage
 EDDY_CURRENT_MULTI_FRAME_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.601.2')
+THERMOGRAPHY_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.601.3')  # Thermography Image Storage
+THERMOGRAPHY_MULTI_FRAME_IMAGE_STORAGE = UID('1.2.840.10008.5.1.4.1.1.601.4')
+ULTRASOUND_WAVEFORM_STORAGE = UID('1.2.840.10008.5.1.4.1.1.601.5')  # Ultrasound Waveform Storage
+RT_BEAMS_DELIVERY_INSTRUCTION_STORAGE = UID('1.2.840.10008.5.1.4.34.7')
+RT_BRACHY_APPLICATION_SETUP_DELIVERY_INSTRUCTION_STORAGE = UID('1.2.840.10008.5.1.4.34.10')
+# Non-patient objects (PS3.4 GG: hanging protocols, color palettes, implant templates)
+HANGING_PROTOCOL_STORAGE = UID('1.2.840.10008.5.1.4.38.1')  # Hanging Protocol Storage
+COLOR_PALETTE_STORAGE = UID('1.2.840.10008.5.1.4.39.1')  # Color Palette Storage
+GENERIC_IMPLANT_TEMPLATE_STORAGE = UID('1.2.840.10008.5.1.4.43.1')
+IMPLANT_ASSEMBLY_TEMPLATE_STORAGE = UID('1.2.840.10008.5.1.4.44.1')
+IMPLANT_TEMPLATE_GROUP_STORAGE = UID('1.2.840.10008.5.1.4.45.1')
 
 # Query/Retrieve, worklist and storage commitment (PS3.4 Annexes C, K, J)
 PATIENT_ROOT_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.1.1')
@@ -200,6 +280,44 @@ PATIENT_STUDY_ONLY_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.3.2')
 PATIENT_STUDY_ONLY_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.3.3')
 MODALITY_WORK_LIST_INFORMATION_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.31')
 STORAGE_COMMITMENT_SOP_CLASS = UID('1.2.840.10008.1.20.1')
+
+# Instance and frame level retrieve (PS3.4 Y), retrieve without bulk data (PS3.4 Z)
+COMPOSITE_INSTANCE_ROOT_RETRIEVE_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.4.2')
+COMPOSITE_INSTANCE_ROOT_RETRIEVE_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.4.3')
+COMPOSITE_INSTANCE_RETRIEVE_WITHOUT_BULK_DATA_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.2.5.3')
+# Relevant Patient Information Query (PS3.4 Q) and Substance Administration Query (PS3.4 V)
+GENERAL_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.37.1')
+BREAST_IMAGING_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.37.2')
+CARDIAC_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.37.3')
+PRODUCT_CHARACTERISTICS_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.41')
+SUBSTANCE_APPROVAL_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.42')
+# Query/retrieve of non-patient objects: hanging protocols (PS3.4 U), color palettes (PS3.4 X),
+# implant templates (PS3.4 BB), defined procedure protocols (PS3.4 HH), protocol approvals
+# (PS3.4 II) and inventories; FIND, MOVE and GET of each information model
+HANGING_PROTOCOL_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.38.2')
+HANGING_PROTOCOL_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.38.3')
+HANGING_PROTOCOL_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.38.4')
+COLOR_PALETTE_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.39.2')
+COLOR_PALETTE_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.39.3')
+COLOR_PALETTE_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.39.4')
+GENERIC_IMPLANT_TEMPLATE_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.43.2')
+GENERIC_IMPLANT_TEMPLATE_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.43.3')
+GENERIC_IMPLANT_TEMPLATE_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.43.4')
+IMPLANT_ASSEMBLY_TEMPLATE_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.44.2')
+IMPLANT_ASSEMBLY_TEMPLATE_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.44.3')
+IMPLANT_ASSEMBLY_TEMPLATE_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.44.4')
+IMPLANT_TEMPLATE_GROUP_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.45.2')
+IMPLANT_TEMPLATE_GROUP_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.45.3')
+IMPLANT_TEMPLATE_GROUP_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.45.4')
+DEFINED_PROCEDURE_PROTOCOL_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.20.1')
+DEFINED_PROCEDURE_PROTOCOL_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.20.2')
+DEFINED_PROCEDURE_PROTOCOL_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.20.3')
+PROTOCOL_APPROVAL_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.200.4')
+PROTOCOL_APPROVAL_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.200.5')
+PROTOCOL_APPROVAL_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.200.6')
+INVENTORY_FIND_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.201.2')
+INVENTORY_MOVE_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.201.3')
+INVENTORY_GET_SOP_CLASS = UID('1.2.840.10008.5.1.4.1.1.201.4')
 
 
 #: Data-set transfer syntaxes an AE can accept: the uncompressed three first.
@@ -244,6 +362,9 @@ STORAGE_SOP_CLASSES = (
     CT_IMAGE_STORAGE,
     ENHANCED_CT_IMAGE_STORAGE,
     LEGACY_ENHANCED_CT_IMAGE_STORAGE,
+    CT_IMAGE_STORAGE_FOR_PROCESSING,
+    ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING,
+    LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING,
     ULTRASOUND_MULTI_FRAME_IMAGE,
     MR_IMAGE_STORAGE,
     ENHANCED_MR_IMAGE,
@@ -252,6 +373,7 @@ STORAGE_SOP_CLASSES = (
     LEGACY_CONVERTED_ENHANCED_MR_IMAGE_STORAGE,
     ULTRASOUND_IMAGE_STORAGE,
     ENHANCED_US_VOLUME_STORAGE,
+    PHOTOACOUSTIC_IMAGE_STORAGE,
     SC_IMAGE_STORAGE,
     MULTI_FRAME_SINGLE_BIT_SC_IMAGE_STORAGE,
     MULTI_FRAME_GRAYSCALE_BYTE_SC_IMAGE_STORAGE,
@@ -260,12 +382,21 @@ STORAGE_SOP_CLASSES = (
     TWELVE_LEAD_ECG_WAVEFORM_STORAGE,
     GENERAL_ECG_WAVEFORM_STORAGE,
     AMBULATORY_ECG_WAVEFORM_STORAGE,
+    GENERAL_32_BIT_ECG_WAVEFORM_STORAGE,
     HEMODYNAMIC_WAVEFORM_STORAGE,
     CARDIAC_ELECTROPHYSIOLOGY_WAVEFORM_STORAGE,
     BASIC_VOICE_AUDIO_WAVEFORM_STORAGE,
     GENERAL_AUDIO_WAVEFORM_STORAGE,
     ARTERIAL_PULSE_WAVEFORM_STORAGE,
     RESPIRATORY_WAVEFORM_STORAGE,
+    MULTI_CHANNEL_RESPIRATORY_WAVEFORM_STORAGE,
+    ROUTINE_SCALP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE,
+    ELECTROMYOGRAM_WAVEFORM_STORAGE,
+    ELECTROOCULOGRAM_WAVEFORM_STORAGE,
+    SLEEP_ELECTROENCEPHALOGRAM_WAVEFORM_STORAGE,
+    BODY_POSITION_WAVEFORM_STORAGE,
+    WAVEFORM_PRESENTATION_STATE_STORAGE,
+    WAVEFORM_ACQUISITION_PRESENTATION_STATE_STORAGE,
     GRAYSCALE_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     COLOR_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     PSEUDO_COLOR_SOFTCOPY_PRESENTATION_STATE_STORAGE,
@@ -277,6 +408,7 @@ STORAGE_SOP_CLASSES = (
     VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE,
     SEGMENTED_VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE,
     MULTIPLE_VOLUME_RENDERING_VOLUMETRIC_PRESENTATION_STATE_STORAGE,
+    VARIABLE_MODALITY_LUT_SOFTCOPY_PRESENTATION_STATE_STORAGE,
     XA_IMAGE_STORAGE,
     ENHANCED_XA_IMAGE_STORAGE,
     RF_IMAGE_STORAGE,
@@ -297,6 +429,8 @@ STORAGE_SOP_CLASSES = (
     SEGMENTATION_STORAGE,
     SURFACE_SEGMENTATION_STORAGE,
     TRACTOGRAPHY_RESULTS_STORAGE,
+    LABEL_MAP_SEGMENTATION_STORAGE,
+    HEIGHT_MAP_SEGMENTATION_STORAGE,
     REAL_WORLD_VALUE_MAPPING_STORAGE,
     SURFACE_SCAN_MESH_STORAGE,
     SURFACE_SCAN_POINT_CLOUD_STORAGE,
@@ -316,6 +450,9 @@ STORAGE_SOP_CLASSES = (
     OPHTHALMIC_OPTICAL_COHERENCE_TOMOGRAPHY_EN_FACE_IMAGE_STORAGE,
     OPHTHALMIC_OPTICAL_COHERENCE_TOMOGRAPHY_B_SCAN_VOLUME_ANALYSIS_STORAGE,
     VL_WHOLE_SLIDE_MICROSCOPY_IMAGE_STORAGE,
+    DERMOSCOPIC_PHOTOGRAPHY_IMAGE_STORAGE,
+    CONFOCAL_MICROSCOPY_IMAGE_STORAGE,
+    CONFOCAL_MICROSCOPY_TILED_PYRAMIDAL_IMAGE_STORAGE,
     LENSOMETRY_MEASUREMENTS_STORAGE,
     AUTOREFRACTION_MEASUREMENTS_STORAGE,
     KERATOMETRY_MEASUREMENTS_STORAGE,
@@ -344,9 +481,17 @@ STORAGE_SOP_CLASSES = (
     ACQUISITION_CONTEXT_SR_STORAGE,
     SIMPLIFIED_ADULT_ECHO_SR_STORAGE,
     PATIENT_RADIATION_DOSE_SR_STORAGE,
+    PLANNED_IMAGING_AGENT_ADMINISTRATION_SR_STORAGE,
+    PERFORMED_IMAGING_AGENT_ADMINISTRATION_SR_STORAGE,
+    ENHANCED_X_RAY_RADIATION_DOSE_SR_STORAGE,
+    WAVEFORM_ANNOTATION_SR_STORAGE,
     CONTENT_ASSESSMENT_RESULTS_STORAGE,
+    MICROSCOPY_BULK_SIMPLE_ANNOTATIONS_STORAGE,
     ENCAPSULATED_PDF_STORAGE,
     ENCAPSULATED_CDA_STORAGE,
+    ENCAPSULATED_STL_STORAGE,
+    ENCAPSULATED_OBJ_STORAGE,
+    ENCAPSULATED_MTL_STORAGE,
     PET_IMAGE_STORAGE,
     LEGACY_CONVERTED_ENHANCED_PET_IMAGE_STORAGE,
     STANDALONE_PET_CURVE_STORAGE,
@@ -355,6 +500,9 @@ STORAGE_SOP_CLASSES = (
     CT_DEFINED_PROCEDURE_PROTOCOL_STORAGE,
     CT_PERFORMED_PROCEDURE_PROTOCOL_STORAGE,
     PROTOCOL_APPROVAL_STORAGE,
+    XA_DEFINED_PROCEDURE_PROTOCOL_STORAGE,
+    XA_PERFORMED_PROCEDURE_PROTOCOL_STORAGE,
+    INVENTORY_STORAGE,
     RT_IMAGE_STORAGE,
     RT_DOSE_STORAGE,
     RT_STRUCTURE_SET_STORAGE,
@@ -364,6 +512,22 @@ STORAGE_SOP_CLASSES = (
     RT_TREATMENT_SUMMARY_RECORD_STORAGE,
     RT_ION_PLAN_STORAGE,
     RT_ION_BEAMS_TREATMENT_RECORD_STORAGE,
+    RT_PHYSICIAN_INTENT_STORAGE,
+    RT_SEGMENT_ANNOTATION_STORAGE,
+    RT_RADIATION_SET_STORAGE,
+    C_ARM_PHOTON_ELECTRON_RADIATION_STORAGE,
+    TOMOTHERAPEUTIC_RADIATION_STORAGE,
+    ROBOTIC_ARM_RADIATION_STORAGE,
+    RT_RADIATION_RECORD_SET_STORAGE,
+    RT_RADIATION_SALVAGE_RECORD_STORAGE,
+    TOMOTHERAPEUTIC_RADIATION_RECORD_STORAGE,
+    C_ARM_PHOTON_ELECTRON_RADIATION_RECORD_STORAGE,
+    ROBOTIC_RADIATION_RECORD_STORAGE,
+    RT_RADIATION_SET_DELIVERY_INSTRUCTION_STORAGE,
+    RT_TREATMENT_PREPARATION_STORAGE,
+    ENHANCED_RT_IMAGE_STORAGE,
+    ENHANCED_CONTINUOUS_RT_IMAGE_STORAGE,
+    RT_PATIENT_POSITION_ACQUISITION_INSTRUCTION_STORAGE,
     DICOS_CT_IMAGE_STORAGE,
     DICOS_DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION,
     DICOS_DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PROCESSING,
@@ -373,4 +537,299 @@ STORAGE_SOP_CLASSES = (
     DICOS_QR_STORAGE,
     EDDY_CURRENT_IMAGE_STORAGE,
     EDDY_CURRENT_MULTI_FRAME_IMAGE_STORAGE,
+    THERMOGRAPHY_IMAGE_STORAGE,
+    THERMOGRAPHY_MULTI_FRAME_IMAGE_STORAGE,
+    ULTRASOUND_WAVEFORM_STORAGE,
+    RT_BEAMS_DELIVERY_INSTRUCTION_STORAGE,
+    RT_BRACHY_APPLICATION_SETUP_DELIVERY_INSTRUCTION_STORAGE,
+    HANGING_PROTOCOL_STORAGE,
+    COLOR_PALETTE_STORAGE,
+    GENERIC_IMPLANT_TEMPLATE_STORAGE,
+    IMPLANT_ASSEMBLY_TEMPLATE_STORAGE,
+    IMPLANT_TEMPLATE_GROUP_STORAGE,
 )
+
+#: Storage classes of objects outside any patient's study (PS3.4 GG, Non-Patient Object
+#: Storage): retrieved with their own information models, not with a study.
+NON_PATIENT_OBJECT_STORAGE_SOP_CLASSES = (
+    CT_DEFINED_PROCEDURE_PROTOCOL_STORAGE,
+    PROTOCOL_APPROVAL_STORAGE,
+    XA_DEFINED_PROCEDURE_PROTOCOL_STORAGE,
+    INVENTORY_STORAGE,
+    HANGING_PROTOCOL_STORAGE,
+    COLOR_PALETTE_STORAGE,
+    GENERIC_IMPLANT_TEMPLATE_STORAGE,
+    IMPLANT_ASSEMBLY_TEMPLATE_STORAGE,
+    IMPLANT_TEMPLATE_GROUP_STORAGE,
+)
+
+#: PS3.4 Q: the C-FIND classes of the Relevant Patient Information Query Service Class.
+RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASSES = (
+    GENERAL_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS,
+    BREAST_IMAGING_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS,
+    CARDIAC_RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASS,
+)
+
+#: PS3.4 V: the C-FIND classes of the Substance Administration Query Service Class.
+SUBSTANCE_ADMINISTRATION_QUERY_SOP_CLASSES = (
+    PRODUCT_CHARACTERISTICS_QUERY_SOP_CLASS,
+    SUBSTANCE_APPROVAL_QUERY_SOP_CLASS,
+)
+
+#: Every C-FIND class ``qr_find_scu`` and ``qr_find_scp`` can be registered for: the three
+#: Q/R information models (PS3.4 C.6), relevant patient information (PS3.4 Q), substance
+#: administration (PS3.4 V) and the information models of non-patient objects.
+ALL_FIND_SOP_CLASSES = (
+    PATIENT_ROOT_FIND_SOP_CLASS,
+    STUDY_ROOT_FIND_SOP_CLASS,
+    PATIENT_STUDY_ONLY_FIND_SOP_CLASS,
+    *RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASSES,
+    *SUBSTANCE_ADMINISTRATION_QUERY_SOP_CLASSES,
+    HANGING_PROTOCOL_FIND_SOP_CLASS,
+    COLOR_PALETTE_FIND_SOP_CLASS,
+    GENERIC_IMPLANT_TEMPLATE_FIND_SOP_CLASS,
+    IMPLANT_ASSEMBLY_TEMPLATE_FIND_SOP_CLASS,
+    IMPLANT_TEMPLATE_GROUP_FIND_SOP_CLASS,
+    DEFINED_PROCEDURE_PROTOCOL_FIND_SOP_CLASS,
+    PROTOCOL_APPROVAL_FIND_SOP_CLASS,
+    INVENTORY_FIND_SOP_CLASS,
+)
+
+#: Every C-MOVE class ``qr_move_scu`` and ``qr_move_scp`` can be registered for: the three
+#: Q/R information models, Composite Instance Root Retrieve (PS3.4 Y) and the information
+#: models of non-patient objects.
+ALL_MOVE_SOP_CLASSES = (
+    PATIENT_ROOT_MOVE_SOP_CLASS,
+    STUDY_ROOT_MOVE_SOP_CLASS,
+    PATIENT_STUDY_ONLY_MOVE_SOP_CLASS,
+    COMPOSITE_INSTANCE_ROOT_RETRIEVE_MOVE_SOP_CLASS,
+    HANGING_PROTOCOL_MOVE_SOP_CLASS,
+    COLOR_PALETTE_MOVE_SOP_CLASS,
+    GENERIC_IMPLANT_TEMPLATE_MOVE_SOP_CLASS,
+    IMPLANT_ASSEMBLY_TEMPLATE_MOVE_SOP_CLASS,
+    IMPLANT_TEMPLATE_GROUP_MOVE_SOP_CLASS,
+    DEFINED_PROCEDURE_PROTOCOL_MOVE_SOP_CLASS,
+    PROTOCOL_APPROVAL_MOVE_SOP_CLASS,
+    INVENTORY_MOVE_SOP_CLASS,
+)
+
+#: Every C-GET class ``qr_get_scu`` and ``qr_get_scp`` can be registered for: the three Q/R
+#: information models, Composite Instance Root Retrieve (PS3.4 Y), Composite Instance Retrieve
+#: Without Bulk Data (PS3.4 Z) and the information models of non-patient objects. The
+#: instances of each come back as C-STORE sub-operations on the association (PS3.4 C.4.3).
+ALL_GET_SOP_CLASSES = (
+    PATIENT_ROOT_GET_SOP_CLASS,
+    STUDY_ROOT_GET_SOP_CLASS,
+    PATIENT_STUDY_ONLY_GET_SOP_CLASS,
+    COMPOSITE_INSTANCE_ROOT_RETRIEVE_GET_SOP_CLASS,
+    COMPOSITE_INSTANCE_RETRIEVE_WITHOUT_BULK_DATA_GET_SOP_CLASS,
+    HANGING_PROTOCOL_GET_SOP_CLASS,
+    COLOR_PALETTE_GET_SOP_CLASS,
+    GENERIC_IMPLANT_TEMPLATE_GET_SOP_CLASS,
+    IMPLANT_ASSEMBLY_TEMPLATE_GET_SOP_CLASS,
+    IMPLANT_TEMPLATE_GROUP_GET_SOP_CLASS,
+    DEFINED_PROCEDURE_PROTOCOL_GET_SOP_CLASS,
+    PROTOCOL_APPROVAL_GET_SOP_CLASS,
+    INVENTORY_GET_SOP_CLASS,
+)
+
+#: Names of the classes above that pydicom's dictionary may not have yet (PS3.6 Annex A).
+_NAMES = {
+    CT_IMAGE_STORAGE_FOR_PROCESSING: 'CT Image Storage - For Processing',
+    ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING: 'Enhanced CT Image Storage - For Processing',
+    LEGACY_CONVERTED_ENHANCED_CT_IMAGE_STORAGE_FOR_PROCESSING:
+        'Legacy Converted Enhanced CT Image Storage - For Processing',
+    WAVEFORM_PRESENTATION_STATE_STORAGE: 'Waveform Presentation State Storage',
+    WAVEFORM_ACQUISITION_PRESENTATION_STATE_STORAGE:
+        'Waveform Acquisition Presentation State Storage',
+    LABEL_MAP_SEGMENTATION_STORAGE: 'Label Map Segmentation Storage',
+    HEIGHT_MAP_SEGMENTATION_STORAGE: 'Height Map Segmentation Storage',
+    THERMOGRAPHY_IMAGE_STORAGE: 'Thermography Image Storage',
+    THERMOGRAPHY_MULTI_FRAME_IMAGE_STORAGE: 'Thermography Multi-frame Image Storage',
+    ULTRASOUND_WAVEFORM_STORAGE: 'Ultrasound Waveform Storage',
+}
+
+
+# --- private SOP classes (PS3.5 9.2.2) ----------------------------------------------------------
+
+
+class PrivateSOPClass(NamedTuple):
+    """A SOP class :func:`register_private_sop_class` registered."""
+
+    uid: UID
+    name: str
+    #: A storage class: C-STOREd, received by C-GET.
+    storage: bool
+    #: A C-GET class: its instances come back on the association, as for PS3.4 C.4.3.
+    c_get: bool
+
+
+#: PS3.5 9.1: components of digits, without leading zeros, separated by periods.
+_UID_GRAMMAR = re.compile(r'(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*')
+#: PS3.5 9.2.1: the root of the UIDs DICOM itself defines (and PS3.6 lists).
+_DICOM_ROOT = UID('1.2.840.10008')
+_registry_lock = threading.Lock()
+#: The registered classes, in registration order. Replaced whole by each change, never changed
+#: in place, so that readers (every association's negotiation) need no lock.
+_private: dict[UID, PrivateSOPClass] = {}
+
+
+def register_private_sop_class(
+    uid: str, name: str, *, storage: bool = False, c_get: bool = False
+) -> UID:
+    """Register a private SOP class (PS3.5 9.2.2): its name and, optionally, its kind.
+
+    ``storage=True``: a storage class. It joins :data:`KNOWN_STORAGE_SOP_CLASSES`, so an AE
+    with a C-GET class registered proposes it with the SCP role (PS3.4 C.4.3.1) once it has
+    a context for it, and ``commands.get`` asks for it by default. ``c_get=True``: a private
+    C-GET class (a vendor's retrieve model): registering it with ``qr_get_scu`` makes the
+    association offer the SCP role for the storage classes, as a standard C-GET class does.
+    The name appears in logs (:func:`sop_class_name`). Registration is process-wide; the UID
+    is returned as a :class:`~pydicom.uid.UID`.
+
+    Raises :class:`ValueError` for a UID that breaks PS3.5 9.1 (at most 64 characters, digits
+    and periods, no leading zeros), one under ``1.2.840.10008`` (DICOM's own, PS3.5 9.2.1), an
+    empty name, both kinds at once, or a UID registered before as something else (registering
+    the same class twice is allowed).
+
+    Register the class before the AE that uses it; services take their SOP classes when they
+    are registered (``add_scu(sc.storage_scu, [ACME])``, ``update_context_def_list([ACME],
+    store_in_file=True)`` to receive it in files).
+
+    >>> ACME_RAW = register_private_sop_class(
+    ...     '1.2.826.0.1.3680043.9.7433.1.1', 'Acme Raw Data Storage', storage=True)
+    >>> ACME_RAW in KNOWN_STORAGE_SOP_CLASSES, sop_class_name(ACME_RAW)
+    (True, 'Acme Raw Data Storage')
+    >>> register_private_sop_class('1.2.840.10008.5.1.4.1.1.2', 'Mine')
+    Traceback (most recent call last):
+    ...
+    ValueError: 1.2.840.10008.5.1.4.1.1.2 is under 1.2.840.10008, ...
+    >>> unregister_private_sop_class(ACME_RAW)
+    >>> ACME_RAW in KNOWN_STORAGE_SOP_CLASSES
+    False
+    """
+    global _private
+    checked = _checked_private_uid(uid)
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f'a private SOP class needs a name, got {name!r}')
+    if storage and c_get:
+        raise ValueError(
+            f'{checked} cannot be both a storage class and a C-GET class: register one kind'
+        )
+    entry = PrivateSOPClass(checked, name.strip(), bool(storage), bool(c_get))
+    with _registry_lock:
+        known = _private.get(checked)
+        if known is not None and known != entry:
+            raise ValueError(
+                f'{checked} is registered already, as {known.name!r} (storage={known.storage}, '
+                f'c_get={known.c_get}): unregister_private_sop_class() it first'
+            )
+        _private = {**_private, checked: entry}
+    logger.debug('registered private SOP class %s (%s)', checked, entry.name)
+    return checked
+
+
+def unregister_private_sop_class(uid: str) -> None:
+    """Forget a class :func:`register_private_sop_class` registered (an unknown UID: nothing)."""
+    global _private
+    with _registry_lock:
+        _private = {key: entry for key, entry in _private.items() if key != uid}
+
+
+def private_sop_classes() -> tuple[PrivateSOPClass, ...]:
+    """The registered private SOP classes, in registration order."""
+    return tuple(_private.values())
+
+
+def sop_class_name(uid: str) -> str:
+    """The name of a SOP class: a registered private one's, else the standard's (pydicom's
+    dictionary, then the classes newer than it); an unknown UID names itself.
+
+    >>> sop_class_name(CT_IMAGE_STORAGE), sop_class_name('1.2.3.4')
+    ('CT Image Storage', '1.2.3.4')
+    """
+    entry = _private.get(UID(uid))
+    if entry is not None:
+        return entry.name
+    name = str(UID(uid).name)
+    return _NAMES.get(UID(uid), name) if name == uid else name
+
+
+def _checked_private_uid(uid: str) -> UID:
+    """``uid`` as a UID once checked against PS3.5 9.1 and 9.2 (not one of DICOM's own)."""
+    if not isinstance(uid, str) or len(uid) > 64 or not _UID_GRAMMAR.fullmatch(uid):
+        raise ValueError(
+            f'{uid!r} is not a valid UID: PS3.5 9.1 allows at most 64 characters, components '
+            'of digits without leading zeros, separated by periods'
+        )
+    if uid == _DICOM_ROOT or uid.startswith(_DICOM_ROOT + '.'):
+        raise ValueError(
+            f'{uid} is under {_DICOM_ROOT}, the root of the UIDs DICOM defines (PS3.5 9.2.1); '
+            "a private SOP class has its organization's own root (PS3.5 9.2.2)"
+        )
+    return UID(uid)
+
+
+class SOPClassSet(Set[UID]):
+    """A read-only set of SOP classes that follows registrations: the standard classes it was
+    made with, then the private ones registered as its ``kind`` (``'storage'`` or
+    ``'c_get'``). ``in``, ``len`` and iteration read the registry as it is at that moment;
+    set operations (``|``, ``&``, ``-``) give frozensets.
+
+    >>> extra = KNOWN_STORAGE_SOP_CLASSES | {'1.2.3'}
+    >>> type(extra).__name__, CT_IMAGE_STORAGE in extra, len(extra) == len(STORAGE_SOP_CLASSES) + 1
+    ('frozenset', True, True)
+    """
+
+    def __init__(self, standard: Iterable[str], kind: str) -> None:
+        self._standard = tuple(dict.fromkeys(UID(uid) for uid in standard))
+        self._members = frozenset(self._standard)
+        self._kind = kind
+
+    def _registered(self) -> list[UID]:
+        return [entry.uid for entry in _private.values()
+                if getattr(entry, self._kind) and entry.uid not in self._members]
+
+    def __contains__(self, uid: object) -> bool:
+        if not isinstance(uid, str):
+            return False
+        if uid in self._members:
+            return True
+        entry = _private.get(UID(uid))
+        return entry is not None and bool(getattr(entry, self._kind))
+
+    def __iter__(self) -> Iterator[UID]:
+        yield from self._standard
+        yield from self._registered()
+
+    def __len__(self) -> int:
+        return len(self._standard) + len(self._registered())
+
+    @classmethod
+    def _from_iterable(cls, iterable: Iterable[Any]) -> frozenset[Any]:
+        return frozenset(iterable)
+
+    def __repr__(self) -> str:
+        return f'<SOPClassSet: {len(self)} {self._kind} classes>'
+
+
+#: Every storage class known: :data:`STORAGE_SOP_CLASSES` and the private ones registered with
+#: ``storage=True`` (a live view, :class:`SOPClassSet`).
+KNOWN_STORAGE_SOP_CLASSES = SOPClassSet(STORAGE_SOP_CLASSES, 'storage')
+#: Every C-GET class known: :data:`ALL_GET_SOP_CLASSES` and the private ones registered with
+#: ``c_get=True``. Registering any of them for ``qr_get_scu`` makes an association propose
+#: the SCP role for storage classes (PS3.4 C.4.3.1).
+KNOWN_GET_SOP_CLASSES = SOPClassSet(ALL_GET_SOP_CLASSES, 'c_get')
+
+# Unified Procedure Step and other N-service classes (PS3.4 CC, R)
+#: PS3.4 CC.3.1: every UPS instance is created as one of the Push class.
+UNIFIED_PROCEDURE_STEP_PUSH_SOP_CLASS = UID('1.2.840.10008.5.1.4.34.6.1')
+UNIFIED_PROCEDURE_STEP_WATCH_SOP_CLASS = UID('1.2.840.10008.5.1.4.34.6.2')
+UNIFIED_PROCEDURE_STEP_PULL_SOP_CLASS = UID('1.2.840.10008.5.1.4.34.6.3')
+UNIFIED_PROCEDURE_STEP_EVENT_SOP_CLASS = UID('1.2.840.10008.5.1.4.34.6.4')
+UNIFIED_PROCEDURE_STEP_QUERY_SOP_CLASS = UID('1.2.840.10008.5.1.4.34.6.5')
+#: PS3.4 CC.2.3: the well-known instances a subscription names to cover every workitem.
+UPS_GLOBAL_SUBSCRIPTION_SOP_INSTANCE = UID('1.2.840.10008.5.1.4.34.5')
+UPS_FILTERED_GLOBAL_SUBSCRIPTION_SOP_INSTANCE = UID('1.2.840.10008.5.1.4.34.5.1')
+#: PS3.4 R.2: Instance Availability Notification (N-CREATE).
+INSTANCE_AVAILABILITY_NOTIFICATION_SOP_CLASS = UID('1.2.840.10008.5.1.4.33')

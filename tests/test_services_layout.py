@@ -24,7 +24,7 @@ SERVICES = ROOT / 'pynetdicom2' / 'services'
 
 #: Each service module, in an order where a module imports only those before it.
 ORDER = ['base', 'verification', 'storage', 'query', 'suboperations', 'moveassociation',
-         'retrieve', 'worklist', 'nservices', 'mpps', 'commitment']
+         'retrieve', 'worklist', 'nservices', 'mpps', 'commitment', 'upsstate', 'ups', 'ian']
 MODULES = [f'pynetdicom2.services.{name}' for name in ORDER]
 
 #: The public names of ``pynetdicom2.sopclass`` before the split, by the module they come from
@@ -119,7 +119,21 @@ ALL_BEFORE = {
 }
 
 #: Names added to sopclass after the split, each with its home module.
-ADDED_SINCE = {'store_many': 'pynetdicom2.services.storage'}
+ADDED_SINCE = {
+    'store_many': 'pynetdicom2.services.storage',
+    # Unified Procedure Step (PS3.4 CC)
+    **dict.fromkeys([
+        'UPS_SOP_CLASSES', 'UPSEventReceiver', 'UPSEventReport', 'UnifiedProcedureStepSCP',
+        'UnifiedProcedureStepSCU', 'ups_change_state', 'ups_create', 'ups_find', 'ups_get',
+        'ups_receive_event', 'ups_request_cancel', 'ups_scu', 'ups_set', 'ups_subscribe',
+        'ups_suspend_global_subscription', 'ups_unsubscribe',
+    ], 'pynetdicom2.services.ups'),
+    **dict.fromkeys(['ProcedureStepState', 'UPSAction', 'UPSEventType', 'WorkitemStore'],
+                    'pynetdicom2.services.upsstate'),
+    # Instance Availability Notification (PS3.4 R)
+    **dict.fromkeys(['InstanceAvailabilityNotification', 'ian_scu', 'instance_availability'],
+                    'pynetdicom2.services.ian'),
+}
 
 #: The names ``pynetdicom2`` itself has from sopclass (``pynetdicom2.qr_get_scu``).
 TOP_LEVEL = [

@@ -18,6 +18,11 @@ original names; these modules are where they are written:
 ``nservices``             the DIMSE-N services (PS3.7 10): generic SCU functions and SCP
 ``mpps``                  Modality Performed Procedure Step (PS3.4 F)
 ``commitment``            Storage Commitment Push Model (PS3.4 J)
+``upsstate``              Unified Procedure Step (PS3.4 CC): the worklist's states, Transaction
+                          UIDs and subscriptions, without the network
+``ups``                   Unified Procedure Step (PS3.4 CC): the SCU, the SCP and its event
+                          reports
+``ian``                   Instance Availability Notification (PS3.4 R)
 ========================  =====================================================================
 
 Each module imports only from those above it in this order (``base`` first), so there are no

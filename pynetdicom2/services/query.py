@@ -10,6 +10,22 @@ hooks ``on_receive_find``, ``on_receive_move`` and ``on_receive_get``, and betwe
 responses look for a C-CANCEL-RQ of the running request
 (:meth:`~pynetdicom2.asceprovider.Association.cancel_requested`, PS3.7 9.3.2.3, 9.3.3.3,
 9.3.4.3). C-MOVE and C-GET are in :mod:`pynetdicom2.services.retrieve`.
+
+The services are registered for the three Q/R information models (PS3.4 C.6) by default, and
+serve every other C-FIND class of the query families as well
+(:data:`pynetdicom2.uids.ALL_FIND_SOP_CLASSES`): relevant patient information (PS3.4 Q),
+substance administration (PS3.4 V), and the models of non-patient objects (hanging protocols,
+color palettes, implant templates, procedure protocols, protocol approvals, inventories). The
+hook tells them apart by ``context.sop_class``. An SCU is given the classes when it is
+registered; an SCP is a service carrying them::
+
+    client.add_scu(sc.qr_find_scu, uids.RELEVANT_PATIENT_INFORMATION_QUERY_SOP_CLASSES)
+
+    @sc.sop_classes([uids.HANGING_PROTOCOL_FIND_SOP_CLASS])
+    def hanging_protocol_find_scp(asce, ctx, msg):
+        sc.qr_find_scp(asce, ctx, msg)
+
+    srv.add_scp(hanging_protocol_find_scp)   # on_receive_find answers both kinds of query
 """
 
 from __future__ import annotations
@@ -43,21 +59,22 @@ _Response = TypeVar('_Response', bound=dm.DIMSEResponseMessage)
 _Request = TypeVar('_Request', dm.CFindRQMessage, dm.CMoveRQMessage, dm.CGetRQMessage)
 
 #: PS3.4 C.6.1.1, C.6.2.1, C.6.3.1: C-FIND of the Patient Root, Study Root and Patient/Study
-#: Only information models.
+#: Only information models: what :func:`qr_find_scu` and :func:`qr_find_scp` are registered
+#: for by default (the original's list; the other families: :data:`uids.ALL_FIND_SOP_CLASSES`).
 FIND_SOP_CLASSES = [
     uids.PATIENT_ROOT_FIND_SOP_CLASS,
     uids.STUDY_ROOT_FIND_SOP_CLASS,
     uids.PATIENT_STUDY_ONLY_FIND_SOP_CLASS,
 ]
 
-#: C-MOVE of the three information models.
+#: C-MOVE of the three information models (all: :data:`uids.ALL_MOVE_SOP_CLASSES`).
 MOVE_SOP_CLASSES = [
     uids.PATIENT_ROOT_MOVE_SOP_CLASS,
     uids.STUDY_ROOT_MOVE_SOP_CLASS,
     uids.PATIENT_STUDY_ONLY_MOVE_SOP_CLASS,
 ]
 
-#: C-GET of the three information models.
+#: C-GET of the three information models (all: :data:`uids.ALL_GET_SOP_CLASSES`).
 GET_SOP_CLASSES = [
     uids.PATIENT_ROOT_GET_SOP_CLASS,
     uids.STUDY_ROOT_GET_SOP_CLASS,

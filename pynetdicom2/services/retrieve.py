@@ -9,6 +9,16 @@ Acceptor side: :func:`qr_move_scp` and :func:`qr_get_scp` ask their AE hook for 
 and hand them to :func:`~pynetdicom2.services.suboperations.perform_sub_operations`, the
 C-MOVE SCP storing them on the destination (:mod:`pynetdicom2.services.moveassociation`),
 the C-GET SCP on the requester's own association.
+
+Both sides serve any retrieve class, not only the three information models they are
+registered for by default (:data:`~pynetdicom2.services.query.MOVE_SOP_CLASSES`,
+:data:`~pynetdicom2.services.query.GET_SOP_CLASSES`): Composite Instance Root Retrieve
+(PS3.4 Y), Composite Instance Retrieve Without Bulk Data (PS3.4 Z, C-GET only) and the models
+of non-patient objects, hanging protocols (PS3.4 U), color palettes (X), implant templates
+(BB), defined procedure protocols (HH), protocol approvals (II) and inventories
+(:data:`pynetdicom2.uids.ALL_MOVE_SOP_CLASSES`, :data:`pynetdicom2.uids.ALL_GET_SOP_CLASSES`).
+The hooks tell them apart by ``context.sop_class``. A requester registering any C-GET class
+offers the SCP role for its storage classes (:func:`pynetdicom2.negotiation.select_proposal`).
 """
 
 from __future__ import annotations
@@ -287,7 +297,7 @@ def _get_exchange_alone(
 
 
 def _class_name(uid: str | None) -> str:
-    name = UID(uid or '').name
+    name = uids.sop_class_name(uid or '')
     return f'{name} {uid}' if name and name != uid else str(uid)
 
 
@@ -299,7 +309,7 @@ def _explain_failed_sub_operations(
     status alone (B000H, A702H) does not say so."""
     receiving = {str(entry[1]) for entry in getattr(asce, 'sop_classes_as_scp', {}).values()}
     proposed = {str(ctx.sop_class) for ctx in getattr(asce, 'context_def_list', {}).values()}
-    refused = sorted(uid for uid in proposed - receiving if uid in uids.STORAGE_SOP_CLASSES)
+    refused = sorted(uid for uid in proposed - receiving if uid in uids.KNOWN_STORAGE_SOP_CLASSES)
     failed = identifier.get('FailedSOPInstanceUIDList', []) if identifier is not None else []
     if isinstance(failed, str):
         failed = [failed]
