@@ -41,7 +41,7 @@ setup(
     },
     extras_require={
         'test': ['pytest>=7', 'hypothesis>=6', 'pynetdicom>=2.0', 'sphinx>=7', 'mypy>=2.4,<2.5',
-                 'prometheus_client>=0.17', *CODECS],
+                 'prometheus_client>=0.17', 'psycopg[binary]>=3.1', *CODECS],
         # Compressed pixel data decoded when a peer accepts only uncompressed syntaxes
         # (pynetdicom2.pixelcodecs): pydicom 3's decoders, hence Python 3.10 or later.
         'codecs': CODECS,
@@ -50,6 +50,9 @@ setup(
         'lint': ['ruff>=0.4'],
         # The Prometheus endpoint of an AE's counters (pynetdicom2.prometheus).
         'metrics': ['prometheus_client>=0.17'],
+        # A PostgreSQL index for pynetdicom2-qrscp (pynetdicom2.qrpostgres), which several
+        # qrscp processes can share: psycopg 3, its binary package bringing libpq.
+        'postgresql': ['psycopg[binary]>=3.1'],
     },
     classifiers=[
         'Development Status :: 3 - Alpha',

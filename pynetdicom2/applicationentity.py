@@ -59,7 +59,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import events, metrics, pdu, statuses, tls, transport, uids
+from pynetdicom2 import events, extendednegotiation, metrics, pdu, statuses, tls, transport, uids
 from pynetdicom2.aeserver import (
     JOIN_TIMEOUT,
     MAXIMUM_UNNEGOTIATED,
@@ -222,6 +222,9 @@ class AEBase:
         self.observers = events.Observers()
         #: This AE's counters (:mod:`pynetdicom2.metrics`): ``ae.metrics.snapshot()``.
         self.metrics = metrics.AEMetrics()
+        #: SOP class extended negotiation (PS3.7 D.3.3.5) by SOP class or family ('find' ...):
+        #: proposed in our requests, the most we grant as an acceptor (extendednegotiation).
+        self.extended_negotiation: dict[str, Any] = {}
 
     # -- registries ------------------------------------------------------------------------
 
@@ -403,6 +406,30 @@ class AEBase:
                         identity.primary_field, identity.secondary_field)
         """
         return True
+
+    def on_sop_class_extended_negotiation(
+        self, asce: AssociationAcceptor, sop_class_uid: UID, app_info: bytes
+    ) -> extendednegotiation.Options | bytes | None:
+        """Answer a 0x56 sub-item of an accepted class (PS3.7 D.3.3.5): what we support (a
+        record or bytes; trimmed to what was asked), or None for no reply. Default:
+        :func:`pynetdicom2.extendednegotiation.default_answer`."""
+        served_as = getattr(asce, 'sop_class_aliases', {}).get(sop_class_uid)
+        return extendednegotiation.default_answer(self, sop_class_uid, app_info, served_as)
+
+    def on_sop_class_common_extended_negotiation(self, asce: AssociationAcceptor,
+                                                 item: Any) -> str | None:
+        """The class whose SCP serves a proposed class we have none for, from its 0x57 item
+        (PS3.7 D.3.3.6), or None. Default: its first related general class we store."""
+        with self.lock:
+            served = frozenset(self.supported_scp)
+        return extendednegotiation.default_related_class(item, served)
+
+    def on_async_window(self, asce: AssociationAcceptor, proposed: tuple[int, int]
+                        ) -> tuple[int, int] | None:
+        """How many operations to invoke and perform at once with the requester that
+        proposed ``proposed`` (PS3.7 D.3.3.3; the reply is trimmed to it; None: one at a
+        time). Default: :attr:`async_window`, the same for every requester."""
+        return self.async_window
 
     def on_association_response(self, ac: pdu.AAssociateAcPDU) -> None:
         """Called with the A-ASSOCIATE-AC of each association this AE requested."""
@@ -629,14 +656,10 @@ class AE(AEBase):
         Usage::
 
             srv = StorageAE('in', 'STORESCP', 11112).add_scp(sc.storage_scp)
-            try:
-                srv.serve_forever()        # until Ctrl-C, or srv.quit() from another thread
-            finally:
-                srv.quit()
+            srv.serve_forever(workers=4)   # until SIGTERM; without workers, until srv.quit()
         """
         if workers is not None:
-            from pynetdicom2.workers import WorkerPool  # a front end; loaded when used
-
+            from pynetdicom2.workers import WorkerPool  # loaded when used (multiprocessing)
             return WorkerPool(self, workers, grace=grace).serve()
         self.activate()
         self.server.serve_forever()
@@ -704,6 +727,9 @@ class FolderStorageMixin:
     #: then answer the C-STORE: a power cut after Success loses nothing (costs a disk flush
     #: per data set; docs/reliability.rst has the numbers).
     fsync = False
+    #: What a storage class's SOP class extended negotiation is answered with (PS3.4
+    #: B.3.1.2): a level 2 SCP, every element kept as received.
+    storage_extended_negotiation: Any = extendednegotiation.STORING_SCP
     storage_dir: Path
     lock: Any
 

@@ -14,6 +14,15 @@ performed at once, each on one of the association's
 :class:`~pynetdicom2.operations.Performers` threads (at most :data:`MAX_PERFORMERS`); their
 responses go out as each finishes, so in any order. Otherwise requests are performed one
 after the other on the association's own thread.
+
+SOP class extended negotiation (PS3.7 D.3.3.5, D.3.3.6; the rules are
+:mod:`pynetdicom2.extendednegotiation`'s): a proposed SOP class the AE does not serve is
+accepted as a related general class named by a 0x57 item when the AE's
+``on_sop_class_common_extended_negotiation`` picks one it serves, whose service then performs
+its requests; each 0x56 item of an accepted class is answered with what the AE's
+``on_sop_class_extended_negotiation`` offers, never more than was asked. What was agreed is
+the association's ``extended_negotiation``; a hook handed only the presentation context reads
+it with :func:`agreed_options` while a request is performed.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from typing import Any, Callable
 from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import negotiation, pdu
+from pynetdicom2 import extendednegotiation, negotiation, pdu
 from pynetdicom2.asceprovider_association import GRACE, Association
 from pynetdicom2.asceprovider_types import AEBaseProto
 from pynetdicom2.exceptions import (
@@ -39,16 +48,54 @@ from pynetdicom2.exceptions import (
     NetDICOMError,
 )
 from pynetdicom2.fsm import PContextDef, States
+from pynetdicom2.negotiation import check_async_window
 from pynetdicom2.operations import CANCELLABLE, Performers
 from pynetdicom2.transport import format_address
+from pynetdicom2.userdataitems import AsynchronousOperationsWindowSubItem
 
-__all__ = ['MAX_PERFORMERS', 'AssociationAcceptor']
+__all__ = ['MAX_PERFORMERS', 'AssociationAcceptor', 'agreed_options', 'current_association']
 
 logger = logging.getLogger('pynetdicom2.asceprovider')
 
 #: Threads that perform one association's requests at once, however large (or unlimited) the
 #: window agreed: further requests wait for one of them.
 MAX_PERFORMERS = 32
+
+# The association whose request each thread is performing (see current_association).
+_serving = threading.local()
+
+
+def current_association() -> AssociationAcceptor | None:
+    """The association whose request the calling thread is performing, or None.
+
+    Set while a request is handed to its service, on whichever thread performs it, so that
+    a hook handed only the presentation context (``on_receive_find`` ...) can read what the
+    association agreed.
+    """
+    found: AssociationAcceptor | None = getattr(_serving, 'association', None)
+    return found
+
+
+def agreed_options(sop_class: str) -> extendednegotiation.Options | None:
+    """What SOP class extended negotiation agreed for ``sop_class`` on the association whose
+    request this thread performs (PS3.7 D.3.3.5), or None: no item was answered for it, so
+    none of its options apply (PS3.4 C.5.1.1), or no request is being performed.
+
+    Usage, in a hook (``QueryOptions.relational``: PS3.4 C.4.1.3.2)::
+
+        def on_receive_find(self, context, ds):
+            relational = getattr(agreed_options(context.sop_class), 'relational', False)
+    """
+    association = current_association()
+    if association is None:
+        return None
+    return association.extended_negotiation.get(UID(sop_class))
+
+
+_N_REQUESTS = (
+    dm.NEventReportRQMessage, dm.NGetRQMessage, dm.NSetRQMessage, dm.NActionRQMessage,
+    dm.NCreateRQMessage, dm.NDeleteRQMessage,
+)
 
 
 class AssociationAcceptor(Association):
@@ -86,6 +133,13 @@ class AssociationAcceptor(Association):
         #: D.3.3.7.2); ``on_association_request`` may set it (a Kerberos ticket, SAML
         #: response or JWT). Ignored for identity types 1 and 2, which answer empty.
         self.identity_response = b''
+        #: What SOP class extended negotiation agreed, by SOP class: the 0x56 replies we sent
+        #: (PS3.7 D.3.3.5, :mod:`pynetdicom2.extendednegotiation`); a class without one is
+        #: absent.
+        self.extended_negotiation: dict[UID, extendednegotiation.Options] = {}
+        #: Accepted SOP classes we serve as a related general class (PS3.7 D.3.3.6): class ->
+        #: the class whose service performs its requests.
+        self.sop_class_aliases: dict[UID, UID] = {}
         # Threads performing requests at once, when a window above one was agreed.
         self._performers: Performers | None = None
         super().__init__(local_ae, request, max_pdu_length)
@@ -137,6 +191,17 @@ class AssociationAcceptor(Association):
         rejection = negotiation.check_request(assoc_req, required)
         if rejection is not None:
             self._refuse(*rejection)
+        user_items = next((list(item.user_data) for item in assoc_req.variable_items
+                           if isinstance(item, pdu.UserInformationItem)), [])
+        with ae.lock:
+            served = frozenset(ae.supported_scp)
+        # PS3.7 D.3.3.6: a class we do not serve, accepted as a related general one we do.
+        aliases = extendednegotiation.related_class_map(
+            user_items,
+            {UID(item.abs_sub_item.name) for item in assoc_req.variable_items
+             if isinstance(item, pdu.PresentationContextItemRQ)},
+            served, self._related_class,
+        )
         with ae.lock:
             # PS3.7 10.1.1: the SCU of a class performs its N-EVENT-REPORTs, so an SCP service
             # that takes them (StorageCommitment() receiving results) can play the SCU role
@@ -145,17 +210,22 @@ class AssociationAcceptor(Association):
                 uid for uid, service in ae.supported_scp.items()
                 if callable(getattr(service, 'n_event_report', None))
             }
+            by_class = dict(getattr(ae, 'transfer_syntaxes_by_sop_class', None) or {})
+            for alias, general in aliases.items():
+                if general in by_class:
+                    by_class.setdefault(alias, by_class[general])
             capabilities = negotiation.AcceptorCapabilities(
-                scp_classes=frozenset(ae.supported_scp),
+                scp_classes=frozenset(ae.supported_scp) | aliases.keys(),
                 scu_classes=frozenset(ae.supported_scu) | report_receivers,
                 transfer_syntaxes=tuple(ae.supported_ts),
                 max_pdu_length=self.max_pdu_length,
                 identity_response=self.identity_response,
-                max_operations=getattr(ae, 'async_window', None) or (1, 1),
-                syntaxes_by_class=getattr(ae, 'transfer_syntaxes_by_sop_class', None) or {},
+                max_operations=self._window_ceiling(user_items),
+                syntaxes_by_class=by_class,
                 preference=getattr(ae, 'transfer_syntax_preference', 'requester'),
             )
         negotiated = negotiation.negotiate_as_acceptor(assoc_req, capabilities)
+        self._negotiate_extended(negotiated, user_items, aliases)
         self.peer_max_pdu_length = negotiated.peer_max_pdu_length
         self.accepted_contexts = negotiated.accepted_contexts
         self.sop_classes_as_scp = {
@@ -199,6 +269,54 @@ class AssociationAcceptor(Association):
             self.remote_ae, self.client_address, len(negotiated.accepted_contexts),
             len(negotiated.ac_items) - 2,
         )
+
+    def _negotiate_extended(self, negotiated: negotiation.AcceptorResult,
+                            user_items: list[pdu.UserItem], aliases: dict[UID, UID]) -> None:
+        """Answer the 0x56 items of the accepted classes in the AC (PS3.7 D.3.3.5) and keep
+        what was agreed; keep the related general classes of those accepted (D.3.3.6)."""
+        accepted = {ctx.sop_class for ctx in negotiated.accepted_contexts.values()}
+        self.sop_class_aliases = {alias: general for alias, general in aliases.items()
+                                  if alias in accepted}
+        replies, self.extended_negotiation = extendednegotiation.negotiate(
+            user_items, accepted, self._extended_answer, self.sop_class_aliases)
+        for item in negotiated.ac_items:
+            if isinstance(item, pdu.UserInformationItem):
+                extendednegotiation.insert_sub_items(item.user_data, replies)
+        with self.ae.lock:
+            in_files = {alias for alias, general in self.sop_class_aliases.items()
+                        if general in self.ae.store_in_file}
+            if in_files:
+                # Data sets of a class served as a storage class go to files, as its do.
+                decoder = self.dul.state_machine.dimse_decoder
+                decoder.store_in_file = frozenset(self.ae.store_in_file) | in_files
+
+    def _extended_answer(self, sop_class: UID, app_info: bytes) -> Any:
+        """``ae.on_sop_class_extended_negotiation``'s offer; None (no reply) if it fails."""
+        hook = getattr(self.ae, 'on_sop_class_extended_negotiation', None)
+        try:
+            if hook is None:
+                return extendednegotiation.default_answer(
+                    self.ae, sop_class, app_info, self.sop_class_aliases.get(sop_class))
+            return hook(self, sop_class, app_info)
+        except Exception:
+            logger.exception('the on_sop_class_extended_negotiation hook failed for %s; no '
+                             'reply item', sop_class)
+            return None
+
+    def _related_class(self, item: Any) -> str | None:
+        """``ae.on_sop_class_common_extended_negotiation``'s class; None if it fails."""
+        hook = getattr(self.ae, 'on_sop_class_common_extended_negotiation', None)
+        try:
+            if hook is None:
+                with self.ae.lock:
+                    served = frozenset(self.ae.supported_scp)
+                return extendednegotiation.default_related_class(item, served)
+            found: str | None = hook(self, item)
+            return found
+        except Exception:
+            logger.exception('the on_sop_class_common_extended_negotiation hook failed for %s',
+                             getattr(item, 'sop_class_uid', '?'))
+            return None
 
     def handle(self) -> None:
         """Run the association to its end: set-up, then serve requests; never raises.
@@ -428,10 +546,13 @@ class AssociationAcceptor(Association):
 
     def _dispatch(self, msg: dm.DIMSEMessage, pc_id: int) -> None:
         # The one place a request's data set is discarded unless the service kept it.
+        previous = getattr(_serving, 'association', None)
+        _serving.association = self
         try:
             with self.received_files.handling(msg.data_set):
                 self._serve(msg, pc_id)
         finally:
+            _serving.association = previous
             if isinstance(msg, CANCELLABLE):
                 self._router.cancel_done(msg.message_id)
 
@@ -458,10 +579,30 @@ class AssociationAcceptor(Association):
         ):
             with self.ae.lock:
                 service = self.ae.supported_scp.get(requested or context.sop_class)
+                if service is None and requested and isinstance(msg, _N_REQUESTS):
+                    # A DIMSE-N request may name another class of its service than its
+                    # context's: UPS Push on a Pull, Watch or Event context (PS3.4 CC.3.1),
+                    # a Film Box on a Print Management Meta SOP Class context (PS3.4 H.3).
+                    service = self.ae.supported_scp.get(context.sop_class)
+                general = self.sop_class_aliases.get(UID(requested or context.sop_class))
+                if service is None and general is not None:  # PS3.7 D.3.3.6
+                    service = self.ae.supported_scp.get(general)
         if service is None or context is None:
             self.respond_unsupported(pc_id, msg)
             return
         service(self, context, msg)
+
+    def _window_ceiling(self, user_items: list[Any]) -> tuple[int, int]:
+        """What we may invoke and perform at once on this association: the AE's
+        ``on_async_window`` hook's answer to a proposed window (PS3.7 D.3.3.3), else its
+        ``async_window``; (1, 1) for none. The reply never exceeds the proposal either way."""
+        proposed = next((item for item in user_items
+                         if isinstance(item, AsynchronousOperationsWindowSubItem)), None)
+        hook = getattr(self.ae, 'on_async_window', None)
+        ceiling = getattr(self.ae, 'async_window', None)
+        if proposed is not None and hook is not None:
+            ceiling = hook(self, (proposed.max_num_ops_invoked, proposed.max_num_ops_performed))
+        return check_async_window(ceiling) or (1, 1)
 
     def _performs_as_scu(self, msg: dm.DIMSEMessage, context: PContextDef) -> bool:
         """True for a request the SCU role performs: an N-EVENT-REPORT on a context where we

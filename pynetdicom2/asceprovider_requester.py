@@ -7,6 +7,9 @@ reads the answer and binds the registered SCU functions to the accepted presenta
 contexts. With an ``ssl_context`` the connection is TLS (PS3.15 B.1, :mod:`pynetdicom2.tls`).
 The peer's address may be IPv4 or IPv6 (a name resolving to either, ``'::1'``); the connection
 starts from the AE's ``bind_address`` when it has one (:func:`pynetdicom2.transport.connect`).
+The AE's ``extended_negotiation`` (or the association's own) proposes SOP class extended
+negotiation for the classes proposed (PS3.7 D.3.3.5); what the acceptor agreed to is the
+association's ``extended_negotiation`` (:mod:`pynetdicom2.extendednegotiation`).
 Re-exported by :mod:`pynetdicom2.asceprovider`.
 """
 
@@ -20,7 +23,7 @@ from typing import Any, Callable
 
 from pydicom.uid import UID
 
-from pynetdicom2 import negotiation, pdu
+from pynetdicom2 import extendednegotiation, negotiation, pdu
 from pynetdicom2.asceprovider_association import GRACE, Association
 from pynetdicom2.asceprovider_types import (
     AEBaseProto,
@@ -49,6 +52,12 @@ __all__ = ['AssociationRequester']
 logger = logging.getLogger('pynetdicom2.asceprovider')
 
 
+def _user_items(associate: pdu.AAssociatePDUBase) -> list[pdu.UserItem]:
+    """The user information sub-items of an A-ASSOCIATE-RQ or -AC."""
+    return next((list(item.user_data) for item in associate.variable_items
+                 if isinstance(item, pdu.UserInformationItem)), [])
+
+
 class AssociationRequester(Association):
     """The client side: proposes, requests, and binds SCU functions to accepted contexts.
 
@@ -61,7 +70,9 @@ class AssociationRequester(Association):
     association (default: the AE's ``bind_address``; ``('', 0)``: the system's choice);
     checked here (:func:`~pynetdicom2.transport.check_bind_address`, a
     :class:`NetDICOMError`), bound when connecting (a failure is a
-    :class:`ConnectionFailedError` saying so).
+    :class:`ConnectionFailedError` saying so). ``extended_negotiation`` (keyword-only): what
+    to propose of SOP class extended negotiation, by SOP class UID or service family, in place
+    of the AE's ``extended_negotiation`` (:func:`~pynetdicom2.extendednegotiation.options_for`).
 
     >>> import tempfile
     >>> from pynetdicom2 import sopclass, uids
@@ -86,6 +97,7 @@ class AssociationRequester(Association):
         *,
         ssl_context: ssl.SSLContext | None = None,
         bind_address: tuple[str, int] | None = None,
+        extended_negotiation: Mapping[str, Any] | None = None,
     ) -> None:
         #: The local ``(host, port)`` the connection starts from (None: the system's choice).
         self.bind_address = check_bind_address(
@@ -117,6 +129,15 @@ class AssociationRequester(Association):
         self.scu_contexts: dict[UID, list[PContextDef]] = {}
         #: Contexts on which the acceptor granted us the SCP role (C-GET sub-operations).
         self.sop_classes_as_scp: dict[int, tuple[int, UID, UID]] = {}
+        #: What to propose of SOP class extended negotiation (PS3.7 D.3.3.5): the AE's, unless
+        #: given for this association.
+        self._extended_config: Mapping[str, Any] = (
+            getattr(local_ae, 'extended_negotiation', None) or {}
+            if extended_negotiation is None else extended_negotiation
+        )
+        #: What the A-ASSOCIATE-AC agreed to, by SOP class (empty until established; a class
+        #: the acceptor sent no 0x56 reply for is absent: none of its options apply).
+        self.extended_negotiation: dict[UID, extendednegotiation.Options] = {}
         super().__init__(local_ae, None, max_pdu_length)
         self.received_files.source_ae_title = str(self.remote_ae.aet).strip()
 
@@ -146,10 +167,14 @@ class AssociationRequester(Association):
         )
         items: list[pdu.VariableItems] = [pdu.ApplicationContextItem(APPLICATION_CONTEXT_NAME)]
         items += build_pres_context_def_list(self.context_def_list)
+        extended = extendednegotiation.proposal_items(
+            self._extended_config, (ctx.sop_class for ctx in self._proposal.values()),
+            remote.user_data,
+        )
         items.append(
             negotiation.requester_user_information(
                 self.max_pdu_length, self._roles, remote.user_data, identity,
-                getattr(self.ae, 'async_window', None),
+                getattr(self.ae, 'async_window', None), extended,
             )
         )
         return pdu.AAssociateRqPDU(remote.aet, self.ae.ae_title, items)
@@ -218,6 +243,10 @@ class AssociationRequester(Association):
             if pc_id in result.scp_context_ids
         }
         self.dul.accepted_contexts = result.accepted_contexts
+        self.extended_negotiation = extendednegotiation.read_reply(
+            _user_items(rq), _user_items(reply),
+            {ctx.sop_class for ctx in result.accepted_contexts.values()},
+        )
         # We invoke up to the first number; the second bounds what the acceptor invokes, and
         # we perform its requests (C-GET sub-operations) one at a time, within any window.
         self._set_async_window(result.async_window, result.async_window[0])

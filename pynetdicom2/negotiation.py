@@ -26,6 +26,7 @@ Theory of operation:
   maximum length, implementation class UID and version name, an asynchronous operations
   window only when one was proposed and never above it (PS3.7 D.3.3.3), one role reply per
   role item, and a user identity response (0x59) only when a positive response was requested.
+  SOP class extended negotiation (0x56, 0x57) is :mod:`pynetdicom2.extendednegotiation`'s.
 
 Usage::
 
@@ -675,12 +676,15 @@ def requester_user_information(
     user_data: Iterable[pdu.UserItem] = (),
     identity: UserIdentityNegotiationSubItem | None = None,
     async_window: tuple[int, int] | None = None,
+    extended: Iterable[pdu.UserItem] = (),
 ) -> pdu.UserInformationItem:
     """The requester's user information item: ours first, then the user's extra items.
 
     Order: maximum length, implementation class UID, the asynchronous operations window
     ``(invoked, performed)`` when one is proposed, role selections, implementation version
-    name, ``user_data`` as given, the identity item.
+    name, the SOP class extended negotiation items (``extended``, 0x56 and 0x57, PS3.7
+    D.3.3.5, D.3.3.6: :mod:`pynetdicom2.extendednegotiation`), ``user_data`` as given, the
+    identity item.
 
     >>> requester_user_information(16384).user_data[0].maximum_length_received
     16384
@@ -693,6 +697,7 @@ def requester_user_information(
         items.append(AsynchronousOperationsWindowSubItem(*async_window))
     items += list(roles)
     items.append(ImplementationVersionNameSubItem(IMPLEMENTATION_VERSION_NAME))
+    items += list(extended)
     items += list(user_data)
     if identity is not None:
         if any(item.item_type == 0x58 for item in items):

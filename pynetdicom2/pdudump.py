@@ -339,6 +339,12 @@ def _describe_user_items(items: Iterable[pdu.UserItem]) -> list[str]:
         elif isinstance(item, userdataitems.SOPClassExtendedNegotiationSubItem):
             lines.append(f'extended negotiation {_uid(item.sop_class_uid)}: '
                          f'{item.app_info.hex()}')
+        elif isinstance(item, userdataitems.SOPClassCommonExtendedNegotiationSubItem):
+            # PS3.7 D.3.3.6: the service class, and the related general classes, if any
+            related = ', '.join(_uid(uid) for uid in item.related_general_sop_class_uids)
+            lines.append(f'common extended negotiation {_uid(item.sop_class_uid)}: service '
+                         f'class {_uid(item.service_class_uid)}, related general SOP classes '
+                         f'{related or "none"}')
         elif isinstance(item, userdataitems.UserIdentityNegotiationSubItem):
             kind = _IDENTITY_TYPES.get(item.user_identity_type, 'unknown type')
             user = (f' {item.primary_field!r}' if item.user_identity_type in (1, 2) else '')

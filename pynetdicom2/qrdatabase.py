@@ -1,29 +1,40 @@
-"""An SQLite index of a folder of DICOM files, with Query/Retrieve matching (PS3.4 C.2.2.2).
+"""The index of a folder of DICOM files, with Query/Retrieve matching (PS3.4 C.2.2.2).
 
 This module owns :class:`QRDatabase`: it records one row per SOP instance (its path, the
 unique keys of the patient, study, series and image levels, and the text of every top-level
 attribute as JSON), and answers C-FIND identifiers (:meth:`QRDatabase.find`) and C-MOVE /
-C-GET identifiers (:meth:`QRDatabase.paths`) in SQL. It does no networking; the Q/R SCP of
-:mod:`pynetdicom2.qrscp` is built on it. Only the standard library's :mod:`sqlite3` is used.
+C-GET identifiers (:meth:`QRDatabase.paths`). It does no networking; the Q/R SCP of
+:mod:`pynetdicom2.qrscp` is built on it.
 
-Matching follows PS3.4 C.2.2.2 and is :mod:`pynetdicom2.qrmatch`'s, called from SQL (an
-SQLite function), so an archive and :class:`pynetdicom2.loopback.LoopbackSCP` answer a query
-alike: single value, universal (an empty key, or ``*``), wildcard (``*`` and ``?``), range
-(``low-high``, ``low-``, ``-high`` for DA, TM and DT) and list of UID matching. Sequence keys
-are return keys only. Single value and wildcard matching are case sensitive. However many keys
-and UIDs an identifier holds, a query binds one SQL variable (SQLite allows 999 in a statement
-before 3.32, 32766 since).
+One query layer, two dialects. :class:`QRDatabase` reads the files, scans the folder, turns
+an identifier into :class:`pynetdicom2.qrquery.KeyCondition` and builds the answers; the
+database behind it is an :class:`pynetdicom2.qrquery.IndexBackend`: :class:`SQLiteIndex`
+(this module, the standard library's :mod:`sqlite3`, embedded, the default) or, for a
+``postgresql://`` URL, :class:`pynetdicom2.qrpostgres.PostgresIndex` (psycopg 3, the
+``postgresql`` extra: an index several Q/R SCP processes share). Both give the same answers.
+
+Matching follows PS3.4 C.2.2.2 and is :mod:`pynetdicom2.qrmatch`'s (SQLite calls it from SQL,
+as an SQLite function, on the values as JSON text: every character counts, a NUL too; before
+SQLite 3.38, which lacks ``->``, an attribute's value is read up to a NUL), so an archive
+and :class:`pynetdicom2.loopback.LoopbackSCP` answer a query alike: single value, universal
+(an empty key, or ``*``), wildcard (``*`` and ``?``), range (``low-high``, ``low-``,
+``-high`` for DA, TM and DT) and list of UID matching.
+Sequence keys are return keys only. Single value and wildcard matching are case sensitive.
+However many keys and UIDs an identifier holds, an SQLite query binds one SQL variable
+(SQLite allows 999 in a statement before 3.32, 32766 since).
 
 A file is indexed from its header, read by :func:`read_header`: no pixel data and no value
 longer than :data:`DEFER_SIZE` (those are not matchable keys). A file pydicom cannot parse is
-not indexed (:meth:`QRDatabase.scan` logs it and goes on), never a reason to stop.
+not indexed (:meth:`QRDatabase.scan` logs it and goes on), never a reason to stop. An
+instance indexed again (the same SOP Instance UID) replaces its row: the last one indexed
+wins, and counts as indexed last.
 
 Usage::
 
     from pynetdicom2.qrdatabase import QRDatabase
     from pynetdicom2.loopback import query
 
-    with QRDatabase('/srv/pacs/index.sqlite') as db:
+    with QRDatabase('/srv/pacs/index.sqlite') as db:      # or 'postgresql://pacs@db/archive'
         db.scan('/srv/pacs')                                  # index what is on disk
         for answer in db.find(query('STUDY', PatientID='P*', StudyInstanceUID='')):
             print(answer.StudyInstanceUID)
@@ -32,6 +43,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -39,43 +51,35 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 
 from pynetdicom2.exceptions import InvalidDataSetError
 from pynetdicom2.qrmatch import (
-    LEVEL_KEYS,
     NUMBER_VRS,
     RETURN_ONLY_VRS,
     QueryError,
     answer,
     element_matches,
-    exact_values,
     level_of,
-    match_keys,
     matches,
     value_text,
 )
+from pynetdicom2.qrpostgres import PostgresIndex
+from pynetdicom2.qrquery import LEVELS, IndexBackend, KeyCondition, Row, key_conditions, tag_key
 
-__all__ = ['DEFER_SIZE', 'LEVELS', 'IndexEntry', 'QRDatabase', 'QueryError', 'index_entry',
-           'matches', 'read_header']
+__all__ = ['DEFER_SIZE', 'LEVELS', 'IndexEntry', 'QRDatabase', 'QueryError', 'SQLiteIndex',
+           'index_entry', 'is_database_url', 'matches', 'read_header']
 
 logger = logging.getLogger('pynetdicom2.qrdatabase')
 
-#: The unique key of each query/retrieve level and the column holding it (PS3.4 C.6.1.1).
-LEVELS = {
-    'PATIENT': (LEVEL_KEYS['PATIENT'], 'patient_id'),
-    'STUDY': (LEVEL_KEYS['STUDY'], 'study_uid'),
-    'SERIES': (LEVEL_KEYS['SERIES'], 'series_uid'),
-    'IMAGE': (LEVEL_KEYS['IMAGE'], 'sop_uid'),
-}
-
-_COLUMNS = dict(LEVELS.values())
+#: What a ``--db`` value starts with when it names a PostgreSQL database, not a file.
+_URL_SCHEMES = ('postgresql://', 'postgres://')
 
 #: File names a scan passes over: the index itself, its journals, configuration.
 _NOT_DICOM = ('.sqlite', '.sqlite-journal', '.sqlite-wal', '.sqlite-shm', '.db', '.db-journal',
@@ -106,6 +110,8 @@ CREATE INDEX IF NOT EXISTS instances_study ON instances (study_uid);
 CREATE INDEX IF NOT EXISTS instances_series ON instances (series_uid);
 CREATE INDEX IF NOT EXISTS instances_path ON instances (path);
 """
+#: The version of the SQLite schema above (SQLite's ``user_version``).
+_SCHEMA_VERSION = 1
 
 
 def _stored_value(vr: str, value: Any) -> Any:
@@ -187,7 +193,7 @@ def _attributes(ds: Dataset) -> dict[str, Any]:
             continue
         if element.VR in RETURN_ONLY_VRS:
             continue
-        attrs[f'{int(tag):08X}'] = _stored_value(element.VR, value)
+        attrs[tag_key(int(tag))] = _stored_value(element.VR, value)
     return attrs
 
 
@@ -226,24 +232,174 @@ def index_entry(ds: Dataset) -> IndexEntry:
 
 def _value_of(attrs: dict[str, Any]) -> Callable[[int], Any]:
     """``value_of`` for :func:`pynetdicom2.qrmatch.answer`: a tag's value in ``attrs``."""
-    return lambda tag: attrs.get(f'{tag:08X}')
+    return lambda tag: attrs.get(tag_key(tag))
 
 
-def _sql_match(vr: str, wanted: str, stored: Any) -> bool:
-    """``qr_match(vr, wanted, stored)`` in SQL: :func:`pynetdicom2.qrmatch.element_matches`.
+@functools.lru_cache(maxsize=256)
+def _key_of(key_json: str) -> tuple[str, str]:
+    """``(vr, wanted)`` of a key as the SQL functions get it: JSON text, which keeps every
+    character (SQLite's ``json_extract`` of a string stops at a NUL character)."""
+    vr, wanted = json.loads(key_json)
+    return str(vr), str(wanted)
 
-    ``json_extract`` gives a multi-valued number as JSON text (``'[1,2]'``): decoded here.
-    """
+
+def _sql_match(key_json: str, stored: Any) -> bool:
+    """``qr_match(key, stored)`` in SQL: :func:`pynetdicom2.qrmatch.element_matches` of a
+    key (:func:`_key_of`) and a value as SQL has it: a column's text, or ``json_extract``'s
+    (which gives a multi-valued number as JSON text, ``'[1,2]'``: decoded here)."""
+    vr, wanted = _key_of(key_json)
     if vr in NUMBER_VRS and isinstance(stored, str) and stored.startswith('['):
         stored = json.loads(stored)
     return element_matches(vr, wanted, stored)
 
 
-class QRDatabase:
-    """The SQLite index of a folder: add, remove, scan, and Q/R matching.
+def _sql_match_json(key_json: str, stored_json: str | None) -> bool:
+    """``qr_match_json(key, stored)`` in SQL: the same, the value as JSON text (SQLite's
+    ``->``, which keeps every character), NULL when the instance has no such attribute."""
+    vr, wanted = _key_of(key_json)
+    if stored_json is None:
+        return element_matches(vr, wanted, None)
+    if stored_json.startswith('"') and '\\' not in stored_json:  # a string, nothing escaped
+        return element_matches(vr, wanted, stored_json[1:-1])
+    return element_matches(vr, wanted, json.loads(stored_json))
 
-    ``path`` is the database file (``':memory:'`` for a throwaway one). One connection is
-    shared by all threads, guarded by a lock: the Q/R SCP's hooks run concurrently.
+
+def is_database_url(target: str | os.PathLike[str]) -> bool:
+    """True when ``target`` names a PostgreSQL database (``postgresql://...``), not a file.
+
+    >>> is_database_url('postgresql://pacs@db.local/archive'), is_database_url('index.sqlite')
+    (True, False)
+    """
+    return isinstance(target, str) and target.startswith(_URL_SCHEMES)
+
+
+class SQLiteIndex:
+    """The SQLite dialect of the index (:class:`pynetdicom2.qrquery.IndexBackend`).
+
+    One connection is shared by all threads, guarded by a lock. Matching is
+    :func:`pynetdicom2.qrmatch.element_matches`, registered as the SQL function
+    ``qr_match``; keys asking for exact values of an indexed column use its index. The
+    schema's version is SQLite's ``user_version`` (1).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.display = os.fspath(path) if os.fspath(path) == ':memory:' else str(
+            Path(path).resolve())
+        self._lock = threading.Lock()
+        # SQLite 3.38 and later give a JSON value as JSON text (->), every character kept.
+        self._arrow = sqlite3.sqlite_version_info >= (3, 38, 0)
+        try:
+            self._conn = sqlite3.connect(self.display, check_same_thread=False, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise OSError(f'cannot open the index database {self.display}: {exc}') from exc
+        try:
+            self._conn.create_function('qr_match', 2, _sql_match, deterministic=True)
+            self._conn.create_function('qr_match_json', 2, _sql_match_json, deterministic=True)
+            version = int(self._conn.execute('PRAGMA user_version').fetchone()[0])
+            if version > _SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f'its schema version is {version}, newer than this pynetdicom2 knows '
+                    f'({_SCHEMA_VERSION})')
+            self._conn.executescript(_SCHEMA)
+            if version < _SCHEMA_VERSION:
+                self._conn.execute(f'PRAGMA user_version = {_SCHEMA_VERSION}')
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise OSError(f'cannot open the index database {self.display}: {exc}') from exc
+
+    def check(self, row: Row) -> None:
+        """Every row can be stored."""
+
+    def write(self, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        with self._lock, self._conn:
+            self._conn.executemany(
+                'INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
+
+    def remove(self, sop_uid: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute('DELETE FROM instances WHERE sop_uid = ?', (sop_uid,))
+
+    def forget(self, files: Sequence[tuple[str, float]]) -> None:
+        with self._lock, self._conn:
+            self._conn.executemany('DELETE FROM instances WHERE path = ? AND mtime = ?', files)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute('SELECT count(*) FROM instances').fetchone()[0])
+
+    def known(self) -> list[tuple[str, float]]:
+        with self._lock:
+            return list(self._conn.execute('SELECT path, mtime FROM instances').fetchall())
+
+    def _where(self, keys: Sequence[KeyCondition]) -> tuple[str, dict[str, str]]:
+        """The SQL condition of an identifier's keys (PS3.4 C.2.2.2), and its one parameter.
+
+        The keys' values travel in one JSON parameter, ``:keys``, whatever their number:
+        SQLite limits the variables of a statement (999 before 3.32, 32766 since), and a list
+        of UID matching (C.2.2.2.2) may name thousands. A key on an indexed column that asks
+        for exact values (a UID list, a single value) becomes ``column IN (SELECT value FROM
+        json_each(...))``, which means the same and uses the index; any other key is
+        ``qr_match`` (a column) or ``qr_match_json`` (an attribute, as JSON text: SQLite's
+        ``json_extract`` would give a string only up to a NUL character). The SQL text holds
+        only tags and positions, never a value.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for key in keys:
+            at = f'$[{len(params)}]'  # this key's place in the parameter
+            if (key.column is not None and key.values is not None
+                    and not any('\x00' in value for value in key.values)):
+                params.append(list(key.values))
+                clauses.append(f"{key.column} IN (SELECT value FROM json_each(:keys, '{at}'))")
+                continue
+            params.append([key.vr, key.wanted])
+            wanted = f"json_extract(:keys, '{at}')"  # an array: JSON text, nothing lost
+            path = f"'$.\"{key.name}\"'"
+            if key.column is not None:
+                clauses.append(f'qr_match({wanted}, {key.column})')
+            elif self._arrow:
+                clauses.append(f'qr_match_json({wanted}, attrs -> {path})')
+            else:
+                clauses.append(f'qr_match({wanted}, json_extract(attrs, {path}))')
+        return (' AND '.join(clauses) or '1'), {'keys': json.dumps(params)}
+
+    def entities(self, keys: Sequence[KeyCondition], level: str) -> list[tuple[str, str]]:
+        unique_column = LEVELS[level][1]
+        where, args = self._where(keys)
+        # One row per entity: the first instance indexed of each value of the unique key.
+        sql = (f'SELECT {unique_column}, attrs FROM instances WHERE rowid IN '
+               f'(SELECT min(rowid) FROM instances WHERE {where} GROUP BY {unique_column}) '
+               'ORDER BY rowid')
+        with self._lock:
+            return list(self._conn.execute(sql, args).fetchall())
+
+    def paths(self, keys: Sequence[KeyCondition]) -> list[str]:
+        where, args = self._where(keys)
+        with self._lock:
+            rows = self._conn.execute(
+                f'SELECT path FROM instances WHERE {where} ORDER BY rowid', args).fetchall()
+        return [path for (path,) in rows]
+
+    def instances(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._conn.execute('SELECT sop_uid, path FROM instances ORDER BY rowid'))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class QRDatabase:
+    """The index of a folder: add, remove, scan, and Q/R matching.
+
+    ``path`` is the SQLite database file (``':memory:'`` for a throwaway one), or the URL of
+    a PostgreSQL database, ``postgresql://user@host:port/dbname`` (:mod:`pynetdicom2.qrpostgres`,
+    which several processes may share). Either answers every query alike; the instance may
+    be used from several threads at once: the Q/R SCP's hooks run concurrently.
+    :attr:`path` is the file, or the URL without its password. Raises :class:`OSError`
+    when the database cannot be opened.
 
     >>> db = QRDatabase(':memory:')
     >>> from pynetdicom2.loopback import make_dataset, query
@@ -254,15 +410,25 @@ class QRDatabase:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path) if os.fspath(path) == ':memory:' else str(
-            Path(path).resolve())
-        self._lock = threading.Lock()
-        try:
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10.0)
-            self._conn.create_function('qr_match', 3, _sql_match, deterministic=True)
-            self._conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise OSError(f'cannot open the index database {self.path}: {exc}') from exc
+        if is_database_url(path):
+            self._index: IndexBackend = PostgresIndex(os.fspath(path))
+            self.dialect = 'postgresql'
+        else:
+            self._index = SQLiteIndex(path)
+            self.dialect = 'sqlite'
+        self.path = self._index.display
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        """The SQLite connection, for tests that make it play an older SQLite's."""
+        if not isinstance(self._index, SQLiteIndex):
+            raise AttributeError('_conn: the index is not SQLite')
+        return self._index._conn
+
+    @classmethod
+    def open(cls, target: str | os.PathLike[str]) -> QRDatabase:
+        """The index in ``target``: an SQLite file, or a ``postgresql://`` URL."""
+        return cls(target)
 
     def __enter__(self) -> QRDatabase:
         return self
@@ -271,9 +437,8 @@ class QRDatabase:
         self.close()
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._conn.close()
+        """Close the connection(s)."""
+        self._index.close()
 
     # -- what it holds ---------------------------------------------------------------------
 
@@ -290,20 +455,20 @@ class QRDatabase:
 
     def add_entry(self, entry: IndexEntry, path: str | os.PathLike[str],
                   mtime: float = 0.0) -> None:
-        """Index an entry made by :func:`index_entry` as the file ``path``."""
-        self._write([self._row(entry, path, mtime)])
+        """Index an entry made by :func:`index_entry` as the file ``path``, in one
+        transaction. An instance indexed before is replaced, whoever indexed it: its row
+        then says this path and these attributes, and it counts as indexed last.
 
-    @staticmethod
-    def _row(entry: IndexEntry, path: str | os.PathLike[str], mtime: float) -> tuple[Any, ...]:
-        return (entry.sop_uid, os.fspath(path), mtime, *entry[1:])
+        Raises :class:`InvalidDataSetError` for an entry the database cannot store
+        (PostgreSQL stores no NUL character in a unique key), :class:`OSError` when the
+        database cannot be reached.
+        """
+        self._index.write([self._row(entry, path, mtime)])
 
-    def _write(self, rows: list[tuple[Any, ...]]) -> None:
-        """One transaction for all ``rows``."""
-        if not rows:
-            return
-        with self._lock, self._conn:
-            self._conn.executemany(
-                'INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows)
+    def _row(self, entry: IndexEntry, path: str | os.PathLike[str], mtime: float) -> Row:
+        row: Row = (entry.sop_uid, os.fspath(path), mtime, *entry[1:])
+        self._index.check(row)
+        return row
 
     def add_file(self, path: str | os.PathLike[str]) -> Dataset:
         """Read the header of the Part-10 file ``path`` and index it; return the header.
@@ -316,12 +481,10 @@ class QRDatabase:
 
     def remove(self, sop_instance_uid: str) -> None:
         """Forget one instance."""
-        with self._lock, self._conn:
-            self._conn.execute('DELETE FROM instances WHERE sop_uid = ?', (sop_instance_uid,))
+        self._index.remove(sop_instance_uid)
 
     def __len__(self) -> int:
-        with self._lock:
-            return int(self._conn.execute('SELECT count(*) FROM instances').fetchone()[0])
+        return self._index.count()
 
     def _files(self, folder: str | os.PathLike[str]) -> list[tuple[str, float]]:
         """``(path, mtime)`` of every file a scan considers, in path order (symbolic links to
@@ -356,36 +519,41 @@ class QRDatabase:
         so far. ``progress(done, total)`` (files looked at, files in the folder) is called
         after each batch. Once ``stop`` is set the scan ends after the file at hand: what it
         indexed stays, and nothing is forgotten (not every file was seen).
+
+        A scan is idempotent: a file is read again only when its mtime differs from the
+        row's, and a row is forgotten only if it still has the mtime the scan saw, so
+        processes sharing a folder and a PostgreSQL index may all scan it (each must see
+        the folder at the same path: rows hold absolute paths).
         """
-        with self._lock:
-            known = dict(self._conn.execute('SELECT path, mtime FROM instances').fetchall())
+        known: dict[str, set[float]] = {}
+        for known_path, known_mtime in self._index.known():
+            known.setdefault(known_path, set()).add(known_mtime)
         files = self._files(folder)
         indexed = 0
-        batch: list[tuple[Any, ...]] = []
+        batch: list[Row] = []
         for done, (path, mtime) in enumerate(files, 1):
             if stop is not None and stop.is_set():
-                self._write(batch)
+                self._index.write(batch)
                 return indexed, 0
-            if known.get(path) != mtime:
+            if mtime not in known.get(path, ()):
                 row = self._read_row(path, mtime)
                 if row is not None:
                     batch.append(row)
                     indexed += 1
             if len(batch) >= _BATCH:
-                self._write(batch)
+                self._index.write(batch)
                 batch = []
                 if progress is not None:
                     progress(done, len(files))
-        self._write(batch)
+        self._index.write(batch)
         if progress is not None:
             progress(len(files), len(files))
         seen = {path for path, _mtime in files}
         gone = [p for p in known if p not in seen and not os.path.exists(p)]
-        with self._lock, self._conn:
-            self._conn.executemany('DELETE FROM instances WHERE path = ?', [(p,) for p in gone])
+        self._index.forget([(p, m) for p in gone for m in known[p]])
         return indexed, len(gone)
 
-    def _read_row(self, path: str, mtime: float) -> tuple[Any, ...] | None:
+    def _read_row(self, path: str, mtime: float) -> Row | None:
         """The row of one file, or None (logged) when it cannot be indexed."""
         try:
             return self._row(index_entry(read_header(path)), path, mtime)
@@ -394,33 +562,6 @@ class QRDatabase:
             return None
 
     # -- matching --------------------------------------------------------------------------
-
-    @staticmethod
-    def _where(identifier: Dataset) -> tuple[str, dict[str, str]]:
-        """The SQL condition of an identifier's keys (PS3.4 C.2.2.2), and its one parameter.
-
-        The keys' values travel in one JSON parameter, ``:keys``, whatever their number:
-        SQLite limits the variables of a statement (999 before 3.32, 32766 since), and a list
-        of UID matching (C.2.2.2.2) may name thousands. A key on an indexed column that asks
-        for exact values (a UID list, a single value) becomes ``column IN (SELECT value FROM
-        json_each(...))``, which means the same and uses the index; any other key is
-        ``qr_match``. The SQL text holds only tags and positions, never a value.
-        """
-        clauses: list[str] = []
-        keys: list[Any] = []
-        for tag, vr, wanted in match_keys(identifier):
-            at = f'$[{len(keys)}]'  # this key's place in the parameter
-            column = _COLUMNS.get(keyword_for_tag(tag))
-            exact = exact_values(vr, wanted) if column is not None else None
-            if column is not None and exact is not None:
-                keys.append(exact)
-                clauses.append(f"{column} IN (SELECT value FROM json_each(:keys, '{at}'))")
-                continue
-            keys.append([vr, wanted])
-            stored = column or f"json_extract(attrs, '$.\"{tag:08X}\"')"
-            clauses.append(f"qr_match(json_extract(:keys, '{at}[0]'), "
-                           f"json_extract(:keys, '{at}[1]'), {stored})")
-        return (' AND '.join(clauses) or '1'), {'keys': json.dumps(keys)}
 
     @staticmethod
     def level_of(identifier: Dataset, root: str = 'PATIENT') -> str:
@@ -434,18 +575,11 @@ class QRDatabase:
         """The C-FIND answers: one per matching entity at the identifier's level.
 
         Each answer holds the identifier's keys with the entity's values (empty when it has
-        none), the level, and the level's unique key (PS3.4 C.4.1.3.1).
+        none), the level, and the level's unique key (PS3.4 C.4.1.3.1). The values are
+        those of the entity's first instance indexed among those that match.
         """
         level = self.level_of(identifier, root)
-        unique_column = LEVELS[level][1]
-        where, args = self._where(identifier)
-        # One row per entity: the first instance indexed of each value of the unique key.
-        sql = (f'SELECT attrs, {unique_column} FROM instances WHERE rowid IN '
-               f'(SELECT min(rowid) FROM instances WHERE {where} GROUP BY {unique_column}) '
-               'ORDER BY rowid')
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        for attrs_json, unique_value in rows:
+        for unique_value, attrs_json in self._index.entities(key_conditions(identifier), level):
             attrs: dict[str, Any] = json.loads(attrs_json)
             yield answer(identifier, level, unique_value, _value_of(attrs), attrs.get('00080005'))
 
@@ -454,14 +588,8 @@ class QRDatabase:
         """The files of the instances a C-MOVE / C-GET identifier selects (PS3.4 C.4.2.2)."""
         if level_required:
             self.level_of(identifier, root)
-        where, args = self._where(identifier)
-        with self._lock:
-            rows = self._conn.execute(
-                f'SELECT path FROM instances WHERE {where} ORDER BY rowid', args
-            ).fetchall()
-        return [path for (path,) in rows]
+        return self._index.paths(key_conditions(identifier))
 
     def instances(self) -> Iterable[tuple[str, str]]:
         """``(SOPInstanceUID, path)`` of every instance, in the order indexed."""
-        with self._lock:
-            return list(self._conn.execute('SELECT sop_uid, path FROM instances ORDER BY rowid'))
+        return self._index.instances()

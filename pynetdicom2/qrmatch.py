@@ -31,6 +31,12 @@ A multi-valued stored attribute is compared as its values joined by ``\\``. Ever
 match (the keys combine with AND). Specific Character Set and Query/Retrieve Level are not
 keys; nor is anything in groups 0000 and 0002.
 
+Every key is matched whatever its level, as a relational search does (PS3.4 C.4.1.3.2).
+Where relational queries were not negotiated (PS3.4 C.5.1.1), a server refuses a C-FIND
+identifier holding a key above the query level other than a unique key
+(:func:`check_hierarchical`, PS3.4 C.4.1.2.1); the levels of the keys are
+:func:`key_level`'s.
+
 >>> element_matches('TM', '-1230', '123059.5'), element_matches('PN', 'Doe*', 'Doe^Jane')
 (True, True)
 >>> identifier = Dataset(); identifier.PatientName = 'D?e^*'; identifier.StudyTime = '1200-1230'
@@ -46,11 +52,13 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
 from pydicom.dataset import Dataset
 
 __all__ = [
-    'LEVEL_KEYS', 'QueryError', 'answer', 'element_matches', 'exact_values', 'is_key',
-    'level_of', 'match_keys', 'matches', 'range_bounds', 'value_text',
+    'LEVEL_KEYS', 'QueryError', 'answer', 'check_hierarchical', 'element_matches',
+    'exact_values', 'hierarchical_violations', 'is_key', 'key_level', 'level_of', 'match_keys',
+    'matches', 'range_bounds', 'value_text',
 ]
 
 #: The unique key of each query/retrieve level (PS3.4 C.6.1.1).
@@ -62,6 +70,50 @@ LEVEL_KEYS = {
 }
 #: The levels a Study Root model offers (PS3.4 C.6.2: no PATIENT level).
 STUDY_ROOT_LEVELS = frozenset({'STUDY', 'SERIES', 'IMAGE'})
+_LEVEL_ORDER = ('PATIENT', 'STUDY', 'SERIES', 'IMAGE')
+
+#: The keys of each level of the Patient Root model (PS3.4 C.6.1.1.2 to C.6.1.1.5, Tables C.6-1
+#: to C.6-4), with other attributes of the modules of the level. In the Study Root model the
+#: patient's keys are keys of the STUDY level (PS3.4 C.6.2.1.2). An attribute not listed is
+#: taken for a key of the level queried.
+_KEYWORDS_BY_LEVEL = {
+    'PATIENT': (
+        'PatientName', 'PatientID', 'IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequence',
+        'ReferencedPatientSequence', 'PatientBirthDate', 'PatientBirthTime', 'PatientSex',
+        'OtherPatientIDsSequence', 'OtherPatientNames', 'EthnicGroup', 'PatientComments',
+        'NumberOfPatientRelatedStudies', 'NumberOfPatientRelatedSeries',
+        'NumberOfPatientRelatedInstances', 'PatientBirthName', 'PatientMotherBirthName',
+        'PatientSpeciesDescription', 'PatientBreedDescription', 'ResponsiblePerson',
+        'PatientSexNeutered', 'QualityControlSubject',
+    ),
+    'STUDY': (
+        'StudyDate', 'StudyTime', 'AccessionNumber', 'IssuerOfAccessionNumberSequence',
+        'StudyID', 'StudyInstanceUID', 'ModalitiesInStudy', 'SOPClassesInStudy',
+        'AnatomicRegionsInStudyCodeSequence', 'ReferringPhysicianName', 'StudyDescription',
+        'ProcedureCodeSequence', 'NameOfPhysiciansReadingStudy',
+        'AdmittingDiagnosesDescription', 'ReferencedStudySequence', 'PatientAge',
+        'PatientSize', 'PatientWeight', 'Occupation', 'AdditionalPatientHistory',
+        'OtherStudyNumbers', 'NumberOfStudyRelatedSeries', 'NumberOfStudyRelatedInstances',
+    ),
+    'SERIES': (
+        'Modality', 'SeriesNumber', 'SeriesInstanceUID', 'NumberOfSeriesRelatedInstances',
+        'SeriesDescription', 'SeriesDate', 'SeriesTime', 'BodyPartExamined', 'Laterality',
+        'ProtocolName', 'PerformingPhysicianName', 'OperatorsName',
+        'PerformedProcedureStepStartDate', 'PerformedProcedureStepStartTime',
+        'RequestAttributesSequence',
+    ),
+    'IMAGE': (
+        'InstanceNumber', 'SOPInstanceUID', 'SOPClassUID', 'AvailableTransferSyntaxUID',
+        'AlternateRepresentationSequence', 'RelatedGeneralSOPClassUID',
+        'ConceptNameCodeSequence', 'ContentTemplateSequence', 'ContainerIdentifier',
+        'SpecimenDescriptionSequence', 'ContentDate', 'ContentTime', 'ImageType',
+        'AcquisitionDate', 'AcquisitionTime', 'NumberOfFrames', 'Rows', 'Columns',
+    ),
+}
+_LEVEL_OF_TAG = {
+    int(tag): level for level, keywords in _KEYWORDS_BY_LEVEL.items()
+    for tag in (tag_for_keyword(keyword) for keyword in keywords) if tag is not None
+}
 
 RANGE_VRS = frozenset({'DA', 'TM', 'DT'})
 WILDCARD_VRS = frozenset({'AE', 'CS', 'LO', 'LT', 'PN', 'SH', 'ST', 'UC', 'UR', 'UT'})
@@ -266,6 +318,63 @@ def level_of(identifier: Dataset, root: str | None = None) -> str:
     if root is not None and root.upper() == 'STUDY' and level not in STUDY_ROOT_LEVELS:
         raise QueryError(f'QueryRetrieveLevel {level} is not in the Study Root model')
     return level
+
+
+def key_level(tag: int, root: str = 'PATIENT') -> str | None:
+    """The level of the Patient Root (``root`` ``'PATIENT'``) or Study Root (``'STUDY'``)
+    model a key belongs to (PS3.4 C.6.1.1, C.6.2.1), or None for an attribute not listed.
+
+    >>> key_level(0x00100010), key_level(0x00100010, 'STUDY'), key_level(0x00090010) is None
+    ('PATIENT', 'STUDY', True)
+    """
+    level = _LEVEL_OF_TAG.get(tag)
+    if level == 'PATIENT' and root.upper() == 'STUDY':
+        return 'STUDY'
+    return level
+
+
+def hierarchical_violations(identifier: Dataset, level: str,
+                            root: str = 'PATIENT') -> list[tuple[str, str]]:
+    """``(keyword, level)`` of each key a hierarchical C-FIND may not match on (PS3.4
+    C.4.1.2.1: no Required or Optional Key of a level above the query level): a key of a
+    level above ``level`` that is not that level's unique key, and is not a universal match
+    (an empty key only asks for the value back). Relational queries allow them (PS3.4
+    C.4.1.2.2.1).
+
+    >>> q = Dataset(); q.PatientName = 'Doe*'; q.StudyDate = ''; q.SOPInstanceUID = ''
+    >>> hierarchical_violations(q, 'IMAGE', 'STUDY'), hierarchical_violations(q, 'STUDY', 'STUDY')
+    ([('PatientName', 'STUDY')], [])
+    """
+    above = _LEVEL_ORDER[:_LEVEL_ORDER.index(level)] if level in _LEVEL_ORDER else ()
+    found = []
+    for tag, _vr, _wanted in match_keys(identifier):
+        keyword = keyword_for_tag(tag) or f'({tag >> 16:04X},{tag & 0xFFFF:04X})'
+        key_at = key_level(tag, root)
+        if key_at in above and keyword != LEVEL_KEYS[key_at]:
+            found.append((keyword, key_at))
+    return found
+
+
+def check_hierarchical(identifier: Dataset, level: str, root: str = 'PATIENT') -> None:
+    """Raise :class:`QueryError` for a C-FIND identifier a hierarchical search cannot answer
+    (:func:`hierarchical_violations`): without relational queries agreed (PS3.4 C.5.1.1), a
+    key above the query level other than a unique key is refused rather than ignored.
+
+    >>> q = Dataset(); q.QueryRetrieveLevel = 'IMAGE'; q.PatientName = 'Doe*'
+    >>> try:
+    ...     check_hierarchical(q, 'IMAGE', 'STUDY')
+    ... except QueryError as exc:
+    ...     print(exc)
+    PatientName is a key of the STUDY level, above the IMAGE level of the query: ...
+    """
+    violations = hierarchical_violations(identifier, level, root)
+    if violations:
+        keys = ', '.join(f'{keyword} is a key of the {key_at} level' for keyword, key_at
+                         in violations)
+        raise QueryError(
+            f'{keys}, above the {level} level of the query: relational queries were not '
+            'negotiated, so only the unique key of a level above may be given (PS3.4 '
+            'C.4.1.2.1, C.5.1.1); propose relational queries or query at that level')
 
 
 def answer(

@@ -1,10 +1,12 @@
-"""``pynetdicom2-qrscp``: a Query/Retrieve SCP over a folder, indexed in SQLite.
+"""``pynetdicom2-qrscp``: a Query/Retrieve SCP over a folder, indexed in SQLite or PostgreSQL.
 
 This module owns :class:`QRSCP`, an AE offering Verification (C-ECHO), Storage (C-STORE),
 and Query/Retrieve C-FIND, C-MOVE and C-GET in the Patient Root and Study Root information
 models (PS3.4 Annex C) over the files in one folder, and :func:`qrscp`, the DCMTK-style
 command line that runs it. The index is :class:`pynetdicom2.qrdatabase.QRDatabase` (stdlib
-:mod:`sqlite3`, ``index.sqlite`` in the folder unless ``--db`` says otherwise), its matching
+:mod:`sqlite3`, ``index.sqlite`` in the folder unless ``--db`` says otherwise; ``--db
+postgresql://user@host:port/dbname`` for one index several qrscp processes share,
+:mod:`pynetdicom2.qrpostgres`), its matching
 :mod:`pynetdicom2.qrmatch`; the options, error lines and serving come from
 :mod:`pynetdicom2.toolsupport`. C-MOVE destinations come from a small INI file::
 
@@ -40,11 +42,22 @@ from pydicom.dataset import Dataset
 from pynetdicom2 import sopclass, statuses, uids
 from pynetdicom2.applicationentity import StorageAE
 from pynetdicom2.asceprovider import RemoteAEConfig
+from pynetdicom2.asceprovider_acceptor import agreed_options
 from pynetdicom2.exceptions import EventHandlingError, InvalidDataSetError
+from pynetdicom2.extendednegotiation import FIND, GET, MOVE, QueryOptions, RetrieveOptions
 from pynetdicom2.filestorage import SOPInstanceUIDNaming
 from pynetdicom2.fsm import PContextDef
-from pynetdicom2.qrdatabase import IndexEntry, QRDatabase, QueryError, index_entry, read_header
+from pynetdicom2.qrdatabase import (
+    IndexEntry,
+    QRDatabase,
+    QueryError,
+    index_entry,
+    is_database_url,
+    read_header,
+)
+from pynetdicom2.qrmatch import check_hierarchical
 from pynetdicom2.toolsupport import (
+    ToolError,
     add_server_options,
     configure,
     dcmtk_parser,
@@ -143,10 +156,14 @@ class QRSCP(StorageAE):
     copy of an instance replaces the first: :attr:`file_naming` is
     :class:`~pynetdicom2.filestorage.SOPInstanceUIDNaming` with ``replace=True``, and another
     policy files them elsewhere in the folder, still indexed); ``db_path`` the SQLite index (default
-    ``<storage_dir>/index.sqlite``), brought in line with the folder when the SCP starts.
+    ``<storage_dir>/index.sqlite``) or a ``postgresql://`` URL (an index other QRSCPs may
+    share, with the folder), brought in line with the folder when the SCP starts.
     ``destinations`` maps C-MOVE destination AE titles to a RemoteAEConfig, a dict or a
     ``(host, port)`` pair. ``accept`` limits the calling AE titles (PS3.8 reason 3 otherwise),
     ``max_associations`` the associations served at once (a transient rejection beyond).
+    Relational queries and retrievals are granted to a requester that proposes them (SOP
+    class extended negotiation, PS3.4 C.5); without them, a C-FIND holding a key of a level
+    above its own other than a unique key is refused with A900H (PS3.4 C.4.1.2.1).
 
     The folder is indexed in the background, by the thread ``pynetdicom2-qrscp-index``,
     while the SCP already serves: the index is a file that outlives the SCP, so after a
@@ -183,6 +200,7 @@ class QRSCP(StorageAE):
         accept: Iterable[str] = (),
         max_associations: int | None = None,
         max_pdu_length: int = 65536,
+        index_now: bool = True,
     ) -> None:
         super().__init__(storage_dir, ae_title, port, uids.ALL_TS, max_pdu_length, host=host)
         self.file_naming = SOPInstanceUIDNaming(replace=True)
@@ -204,14 +222,38 @@ class QRSCP(StorageAE):
         # The AE's own access control (asceprovider checks both before any hook runs).
         self.allowed_calling_aets = frozenset(accept) or None
         self.maximum_associations = max_associations
+        #: Refuse (A900H) a C-FIND that matches on a non-unique key above its level when
+        #: relational queries were not agreed (PS3.4 C.4.1.2.1). Off by default: such a query
+        #: is answered as a relational one, as many SCUs expect whether or not they asked.
+        self.hierarchical_only = False
+        # PS3.4 C.5.1.1, C.5.2.1, C.5.3.1: relational queries and retrievals are granted to
+        # whoever proposes them (retrievals need no unique key above their level either way).
+        self.extended_negotiation = {FIND: QueryOptions(relational=True),
+                                     MOVE: RetrieveOptions(relational=True),
+                                     GET: RetrieveOptions(relational=True)}
         for service in (sopclass.verification_scp, sopclass.storage_scp, sopclass.qr_find_scp,
                         sopclass.qr_move_scp, sopclass.qr_get_scp):
             self.add_scp(service)
         # The C-MOVE and C-GET sub-operations are C-STOREs of ours (PS3.4 C.4.2.3, C.4.3.3).
         self.add_scu(sopclass.storage_scu, list(uids.STORAGE_SOP_CLASSES))
-        self._index_thread = threading.Thread(
-            target=self._index_folder, name='pynetdicom2-qrscp-index', daemon=True)
-        self._index_thread.start()
+        if index_now:
+            self.start_indexing()
+
+    def start_indexing(self) -> None:
+        """Index the folder on the thread ``pynetdicom2-qrscp-index`` (once); the constructor
+        does it unless ``index_now`` is False (worker processes: see :meth:`on_worker_start`)."""
+        if self._index_thread is None:
+            self._index_thread = threading.Thread(
+                target=self._index_folder, name='pynetdicom2-qrscp-index', daemon=True)
+            self._index_thread.start()
+
+    def on_worker_start(self, number: int) -> None:
+        """In worker process ``number`` (:mod:`pynetdicom2.workers`): the first indexes the
+        shared folder; the others serve what the shared index holds, as it grows."""
+        if number == 0:
+            self.start_indexing()
+        else:
+            self._indexed.set()
 
     # -- the index -------------------------------------------------------------------------
 
@@ -344,7 +386,10 @@ class QRSCP(StorageAE):
         """PS3.4 C.4.1.3: a pending response per matching entity at the query level."""
         root = self._root(context)
         try:
-            self.db.level_of(ds, root)
+            level = self.db.level_of(ds, root)
+            if self.hierarchical_only and not getattr(
+                    agreed_options(context.sop_class), 'relational', False):
+                check_hierarchical(ds, level, root)  # PS3.4 C.4.1.2.1: hierarchical only
         except QueryError as exc:
             # PS3.4 C.4.1.1.4: A900, the identifier does not match the SOP class
             raise EventHandlingError(str(exc), status=0xA900) from exc
@@ -385,7 +430,8 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     """
     parser = dcmtk_parser('pynetdicom2-qrscp',
                      'DICOM Query/Retrieve SCP (C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET) over a '
-                     'folder,\nindexed in SQLite; Patient Root and Study Root models')
+                     'folder,\nindexed in SQLite or PostgreSQL; Patient Root and Study Root '
+                     'models')
     add_server_options(parser, 'QRSCP')
     parser.add_argument('--require-called-aet', action='store_true',
                         help='reject associations that call another AE title than -aet '
@@ -396,8 +442,10 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     storage.add_argument('-od', '--storage-dir', '--output-directory', dest='storage_dir',
                          default='.', metavar='[d]irectory',
                          help='serve and store objects in existing directory d (default: .)')
-    storage.add_argument('--db', default=None, metavar='[f]ile',
-                         help=f'SQLite index file (default: {DEFAULT_DB_NAME} in -od)')
+    storage.add_argument('--db', default=None, metavar='[f]ile|URL',
+                         help=f'SQLite index file (default: {DEFAULT_DB_NAME} in -od), or a '
+                              'PostgreSQL database shared by several qrscp: '
+                              'postgresql://user@host:port/dbname'),
     storage.add_argument('--fsync', action='store_true',
                          help='answer a C-STORE Success only once its file and directory are '
                               'on the disk (fsync): nothing acknowledged is lost in a power cut')
@@ -409,10 +457,15 @@ def qrscp(argv: Sequence[str] | None = None, *, ready: Any = None) -> int:
     def body() -> int:
         directory = existing_directory(ns.storage_dir)
         destinations = load_destinations(ns.destinations) if ns.destinations else {}
+        workers = ns.workers is not None and ns.workers > 1
+        if workers and not (ns.db and is_database_url(ns.db)):
+            raise ToolError('--workers needs --db postgresql://...: an SQLite index is '
+                            'written by one process at a time')
         with listen_errors(ns.port, ns.bind):
             scp = QRSCP(directory, ns.aetitle, ns.port, host=ns.bind, db_path=ns.db,
                         destinations=destinations, accept=ns.accept,
-                        max_associations=ns.max_associations, max_pdu_length=ns.max_pdu)
+                        max_associations=ns.max_associations, max_pdu_length=ns.max_pdu,
+                        index_now=not workers)
         scp.fsync = ns.fsync
         scp.require_called_aet = ns.require_called_aet
         configure(scp, ns)

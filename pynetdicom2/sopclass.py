@@ -21,6 +21,14 @@ name it always had. Each service class lives in its own module of
 * :mod:`~pynetdicom2.services.ups` (with :mod:`~pynetdicom2.services.upsstate`, its rules):
   Unified Procedure Step (PS3.4 CC); :mod:`~pynetdicom2.services.ian`: Instance Availability
   Notification (PS3.4 R).
+* :mod:`~pynetdicom2.services.printmanagement` (the SCU) and
+  :mod:`~pynetdicom2.services.printscp` (the SCP): Basic Print Management (PS3.4 H);
+  :mod:`~pynetdicom2.services.eventlogging`: Application Event Logging (PS3.4 P);
+  :mod:`~pynetdicom2.services.storagemanagement`: Storage Management (PS3.4 KK);
+  :mod:`~pynetdicom2.services.displaysystem`: Display System Management (PS3.4 EE);
+  :mod:`~pynetdicom2.services.mediacreation`: Media Creation Management (PS3.4 S);
+  :mod:`~pynetdicom2.services.rtverification`: RT Machine Verification (PS3.4 DD); what
+  they share in :mod:`~pynetdicom2.services.nsupport`.
 
 The services own what each DIMSE service does once an association exists: an SCU builds a
 request, sends it on its presentation context and reads the response(s); an SCP answers a
@@ -99,7 +107,9 @@ from pynetdicom2.identifiers import decode_identifier, encode_identifier  # noqa
 from pynetdicom2.services import commitment as _commitment
 from pynetdicom2.services import mpps as _mpps
 from pynetdicom2.services import nservices as _nservices
+from pynetdicom2.services import printmanagement as _printmanagement
 from pynetdicom2.services import query as _query
+from pynetdicom2.services import rtverification as _rtverification
 from pynetdicom2.services import suboperations as _suboperations
 from pynetdicom2.services import ups as _ups
 from pynetdicom2.services.base import (
@@ -112,10 +122,24 @@ from pynetdicom2.services.base import (
     store_in_file,
 )
 from pynetdicom2.services.commitment import StorageCommitment, storage_commitment_scu
+from pynetdicom2.services.displaysystem import DisplaySystem, display_system_scu
+from pynetdicom2.services.eventlogging import ApplicationEventLogging, event_logging_scu
 from pynetdicom2.services.ian import (
     InstanceAvailabilityNotification,
     ian_scu,
     instance_availability,
+)
+from pynetdicom2.services.mediacreation import (
+    MediaAction,
+    MediaCreationManagement,
+    MediaCreationSCU,
+    MediaExecutionStatus,
+    media_cancel,
+    media_create,
+    media_creation_scu,
+    media_get,
+    media_initiate,
+    media_request,
 )
 from pynetdicom2.services.mpps import ModalityPerformedProcedureStep
 from pynetdicom2.services.nservices import (
@@ -130,6 +154,29 @@ from pynetdicom2.services.nservices import (
     n_set_scu,
     wait_for_event_report,
 )
+from pynetdicom2.services.nsupport import EventReport, EventReportReceiver
+from pynetdicom2.services.printmanagement import (
+    PrinterEvent,
+    PrintJobEvent,
+    PrintManagementSCU,
+    color_image_box,
+    film_box_create,
+    film_box_delete,
+    film_box_print,
+    film_box_set,
+    film_session_create,
+    film_session_delete,
+    film_session_print,
+    film_session_set,
+    grayscale_image_box,
+    image_box_count,
+    image_box_set,
+    print_job_get,
+    print_management_scu,
+    print_receive_event,
+    printer_get,
+)
+from pynetdicom2.services.printscp import PrintJob, PrintManagement
 from pynetdicom2.services.query import answer_find, qr_find_scp, qr_find_scu
 from pynetdicom2.services.retrieve import (
     GetOperation,
@@ -138,11 +185,39 @@ from pynetdicom2.services.retrieve import (
     qr_move_scp,
     qr_move_scu,
 )
+from pynetdicom2.services.rtverification import (
+    RTMachineVerification,
+    RTMachineVerificationSCU,
+    TreatmentVerificationStatus,
+    VerificationEvent,
+    VerificationResult,
+    rt_verification_create,
+    rt_verification_delete,
+    rt_verification_get,
+    rt_verification_receive_event,
+    rt_verification_scu,
+    rt_verification_set,
+    rt_verification_verify,
+)
 from pynetdicom2.services.storage import (
     DataSetSource,  # noqa: F401 - public, though never in __all__
     storage_scp,
     storage_scu,
     store_many,
+)
+from pynetdicom2.services.storagemanagement import (
+    InventoryAction,
+    InventoryCreation,
+    InventoryCreationSCU,
+    InventoryEvent,
+    inventory_cancel,
+    inventory_creation_scu,
+    inventory_event_report,
+    inventory_initiate,
+    inventory_pause,
+    inventory_receive_event,
+    inventory_request_status,
+    inventory_resume,
 )
 from pynetdicom2.services.ups import (
     UnifiedProcedureStepSCP,
@@ -207,6 +282,12 @@ STORAGE_COMMITMENT_PUSH_MODEL_SOP_INSTANCE = _commitment.STORAGE_COMMITMENT_PUSH
 UPS_SOP_CLASSES = _ups.UPS_SOP_CLASSES
 #: The UPS SCU for the five classes: ``client.add_scu(sc.ups_scu)``.
 ups_scu = _ups.ups_scu
+
+#: The abstract syntaxes of print management: the two Meta SOP classes, and the Printer and
+#: Print Job classes, which may also be negotiated alone (PS3.4 H.3.1).
+PRINT_SOP_CLASSES = _printmanagement.PRINT_SOP_CLASSES
+#: The two RT Machine Verification SOP classes (PS3.4 DD.3).
+RT_VERIFICATION_SOP_CLASSES = _rtverification.RT_VERIFICATION_SOP_CLASSES
 
 __all__ = [
     'FIND_SOP_CLASSES',
@@ -276,4 +357,68 @@ __all__ = [
     'verification_scp',
     'verification_scu',
     'wait_for_event_report',
+    # Print, event logging, storage management, display, media creation, RT verification
+    'ApplicationEventLogging',
+    'DisplaySystem',
+    'EventReport',
+    'EventReportReceiver',
+    'InventoryAction',
+    'InventoryCreation',
+    'InventoryCreationSCU',
+    'InventoryEvent',
+    'MediaAction',
+    'MediaCreationManagement',
+    'MediaCreationSCU',
+    'MediaExecutionStatus',
+    'PRINT_SOP_CLASSES',
+    'PrintJob',
+    'PrintJobEvent',
+    'PrintManagement',
+    'PrintManagementSCU',
+    'PrinterEvent',
+    'RTMachineVerification',
+    'RTMachineVerificationSCU',
+    'RT_VERIFICATION_SOP_CLASSES',
+    'TreatmentVerificationStatus',
+    'VerificationEvent',
+    'VerificationResult',
+    'color_image_box',
+    'display_system_scu',
+    'event_logging_scu',
+    'film_box_create',
+    'film_box_delete',
+    'film_box_print',
+    'film_box_set',
+    'film_session_create',
+    'film_session_delete',
+    'film_session_print',
+    'film_session_set',
+    'grayscale_image_box',
+    'image_box_count',
+    'image_box_set',
+    'inventory_cancel',
+    'inventory_creation_scu',
+    'inventory_event_report',
+    'inventory_initiate',
+    'inventory_pause',
+    'inventory_receive_event',
+    'inventory_request_status',
+    'inventory_resume',
+    'media_cancel',
+    'media_create',
+    'media_creation_scu',
+    'media_get',
+    'media_initiate',
+    'media_request',
+    'print_job_get',
+    'print_management_scu',
+    'print_receive_event',
+    'printer_get',
+    'rt_verification_create',
+    'rt_verification_delete',
+    'rt_verification_get',
+    'rt_verification_receive_event',
+    'rt_verification_scu',
+    'rt_verification_set',
+    'rt_verification_verify',
 ]

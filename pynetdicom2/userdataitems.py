@@ -3,9 +3,10 @@
 This module owns the sub-items that travel inside a User Information Item (0x50): maximum
 length (0x51), implementation class UID (0x52), asynchronous operations window (0x53), SCP/SCU
 role selection (0x54), implementation version name (0x55), SOP class extended negotiation
-(0x56), user identity request and response (0x58, 0x59), and a generic holder for every other
-type (0x57 SOP class common extended negotiation included). It encodes and decodes bytes and
-nothing else: it knows no sockets and takes no negotiation decisions.
+(0x56), SOP class common extended negotiation (0x57), user identity request and response (0x58,
+0x59), and a generic holder for every other type. It encodes and decodes bytes and nothing
+else: it knows no sockets and takes no negotiation decisions (those are
+:mod:`pynetdicom2.negotiation`'s and :mod:`pynetdicom2.extendednegotiation`'s).
 
 Decoding is defensive. Every length field is checked against the bytes that enclose it, and a
 malformed sub-item raises :class:`~pynetdicom2.exceptions.PDUProcessingError` whose message
@@ -28,8 +29,12 @@ Usage::
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from struct import Struct
 from typing import TYPE_CHECKING, ClassVar, TypeVar, Union
+
+from pydicom.uid import UID
 
 from pynetdicom2 import wirecodec
 from pynetdicom2.exceptions import PDUProcessingError
@@ -54,6 +59,7 @@ __all__ = [
     'ScpScuRoleSelectionSubItem',
     'ImplementationVersionNameSubItem',
     'SOPClassExtendedNegotiationSubItem',
+    'SOPClassCommonExtendedNegotiationSubItem',
     'UserIdentityNegotiationSubItem',
     'UserIdentityNegotiationSubItemAc',
     'GenericUserDataSubItem',
@@ -63,6 +69,8 @@ __all__ = [
 ]
 
 _T = TypeVar('_T', bound='_SubItem')
+
+_logger = logging.getLogger('pynetdicom2.pdu')
 
 _UINT16 = Struct('>H')
 _ROLES = Struct('>B B')  # PS3.7 D.3.3.4: SCU role, SCP role
@@ -551,17 +559,17 @@ class UserIdentityNegotiationSubItemAc(_SubItem):
 
 class GenericUserDataSubItem(_SubItem):
     """Any other user-information sub-item, kept as raw bytes (PS3.7 D.3.3: unknown sub-items
-    are ignored by the receiver, not fatal).
+    are ignored by the receiver, not fatal; PS3.8 D.2, note 2).
 
-    This is how a SOP Class Common Extended Negotiation Sub-item (0x57) decodes; its
-    sub-item-version byte is ``reserved``.
+    A SOP Class Common Extended Negotiation Sub-item (0x57) whose fields do not add up is
+    kept as one of these too (see :class:`SOPClassCommonExtendedNegotiationSubItem`).
 
-    >>> GenericUserDataSubItem(0x57, b'\\x00\\x01').encode()
-    b'W\\x00\\x00\\x02\\x00\\x01'
+    >>> GenericUserDataSubItem(0x7A, b'\\x00\\x01').encode()
+    b'z\\x00\\x00\\x02\\x00\\x01'
     """
 
     _name: ClassVar[str] = 'User Data Sub-item'
-    _repr_fields = ('item_type', 'user_data', 'reserved')
+    _repr_fields: ClassVar[tuple[str, ...]] = ('item_type', 'user_data', 'reserved')
 
     def __init__(self, item_type: int, user_data: bytes, reserved: int = 0):
         self.item_type = item_type
@@ -590,6 +598,133 @@ class GenericUserDataSubItem(_SubItem):
         return item
 
 
+class SOPClassCommonExtendedNegotiationSubItem(GenericUserDataSubItem):
+    """SOP Class Common Extended Negotiation Sub-item (0x57), PS3.7 D.3.3.6 (A-ASSOCIATE-RQ).
+
+    What a requester says of a proposed SOP class, whatever its service: the UID of its
+    service class (PS3.4 B.3.1.3: ``1.2.840.10008.4.2`` for Storage) and of its related
+    general SOP classes, none or more (PS3.4 B.3.1.4: e.g. Enhanced SR for Procedure Log).
+    Table D.3-12: sub-item version (``reserved``, 0 in this edition), the SOP class UID, the
+    service class UID and the related general SOP class identification, each UID after its
+    2-byte length, the related ones as a run of such pairs after their total length; then a
+    Reserved field, zero-length in version 0, kept as received in ``trailing``. No reply
+    exists: the acceptor does not answer it (PS3.7 D.3.3.6).
+
+    It is a :class:`GenericUserDataSubItem` too, its body being ``user_data``, so code
+    written when 0x57 decoded generically goes on working. A 0x57 sub-item whose lengths do
+    not add up does not fail the A-ASSOCIATE PDU holding it: it decodes there as a plain
+    :class:`GenericUserDataSubItem`, since nothing depends on it (:meth:`decode` alone is
+    strict).
+
+    >>> item = SOPClassCommonExtendedNegotiationSubItem(
+    ...     '1.2.3', '1.2.840.10008.4.2', ['1.2.840.10008.5.1.4.1.1.2'])
+    >>> raw = item.encode()
+    >>> raw[:4].hex(), raw[4:11]          # type, version, item length; the SOP class UID
+    ('57000037', b'\\x00\\x051.2.3')
+    >>> SOPClassCommonExtendedNegotiationSubItem.decode(item.encode()) == item
+    True
+    """
+
+    item_type = 0x57
+    _name: ClassVar[str] = 'SOP Class Common Extended Negotiation Sub-item (0x57)'
+    _repr_fields: ClassVar[tuple[str, ...]] = (
+        'sop_class_uid', 'service_class_uid', 'related_general_sop_class_uids', 'reserved')
+
+    def __init__(
+        self,
+        sop_class_uid: str,
+        service_class_uid: str,
+        related_general_sop_class_uids: Iterable[str] = (),
+        reserved: int = 0,
+        trailing: BytesLike = b'',
+    ):
+        self.sop_class_uid = as_uid(sop_class_uid)
+        self.service_class_uid = as_uid(service_class_uid)
+        self.related_general_sop_class_uids = [
+            as_uid(uid) for uid in related_general_sop_class_uids
+        ]
+        #: The sub-item version (byte 2; 0 in this edition of PS3.7).
+        self.reserved = reserved
+        #: The Reserved field after the related classes (zero-length in version 0).
+        self.trailing = bytes(trailing)
+
+    @property
+    def user_data(self) -> bytes:
+        """The body: the fields after the item length, as Table D.3-12 lays them out."""
+        related = b''.join(self._length_and_uid(uid, 'related general SOP class UID')
+                           for uid in self.related_general_sop_class_uids)
+        return b''.join((
+            self._length_and_uid(self.sop_class_uid, 'SOP class UID'),
+            self._length_and_uid(self.service_class_uid, 'service class UID'),
+            pack(_UINT16, self._name, len(related)),
+            related,
+            self.trailing,
+        ))
+
+    @user_data.setter
+    def user_data(self, value: BytesLike) -> None:
+        fields = self._fields(bytes(value), 0, len(value), 0)
+        (self.sop_class_uid, self.service_class_uid, self.related_general_sop_class_uids,
+         self.trailing) = fields
+
+    def _length_and_uid(self, uid: str, field: str) -> bytes:
+        raw = encode_uid(uid, self._name, field)
+        return pack(_UINT16, self._name, len(raw)) + raw
+
+    @classmethod
+    def _fields(
+        cls, buf: bytes, start: int, end: int, base: int
+    ) -> tuple[UID, UID, list[UID], bytes]:
+        """The fields of a body ``buf[start:end]``; raises :class:`PDUProcessingError`."""
+
+        def uid_at(pos: int, limit: int, field: str) -> tuple[UID, int]:
+            if limit - pos < 2:
+                raise fault(cls._name, base + start, f'no room for the {field} length')
+            length = _UINT16.unpack_from(buf, pos)[0]
+            if pos + 2 + length > limit:
+                raise fault(cls._name, base + start,
+                            f'{field} length {length} overruns the item')
+            return decode_uid(buf[pos + 2:pos + 2 + length], cls._name, base + start,
+                              field), pos + 2 + length
+
+        sop_class, pos = uid_at(start, end, 'SOP class UID')
+        service_class, pos = uid_at(pos, end, 'service class UID')
+        if end - pos < 2:
+            raise fault(cls._name, base + start,
+                        'no room for the related general SOP class identification length')
+        related_end = pos + 2 + _UINT16.unpack_from(buf, pos)[0]
+        if related_end > end:
+            raise fault(cls._name, base + start, 'the related general SOP class '
+                        'identification overruns the item')
+        related = []
+        pos += 2
+        while pos < related_end:
+            uid, pos = uid_at(pos, related_end, 'related general SOP class UID')
+            related.append(uid)
+        return sop_class, service_class, related, buf[related_end:end]
+
+    @classmethod
+    def _from_buffer(  # type: ignore[override]  # a malformed one decodes generically
+        cls, buf: bytes, start: int, end: int, base: int
+    ) -> GenericUserDataSubItem:
+        """The sub-item, or a generic one when its fields do not add up (see the class)."""
+        try:
+            fields = cls._fields(buf, start + 4, end, base)
+        except PDUProcessingError as exc:
+            _logger.debug('kept as a generic sub-item: %s', exc)
+            return GenericUserDataSubItem._from_buffer(buf, start, end, base)
+        return cls(*fields[:3], reserved=buf[start + 1], trailing=fields[3])
+
+    @classmethod
+    def decode(cls, stream: Stream | BytesLike) -> SOPClassCommonExtendedNegotiationSubItem:
+        """Decode one 0x57 sub-item; raises :class:`PDUProcessingError` when it is not one
+        or its fields do not add up."""
+        raw, base, stream, wrapped = read_item(stream, cls._name, cls.item_type)
+        sop_class, service_class, related, trailing = cls._fields(raw, 4, len(raw), base)
+        check_consumed(stream, cls._name, wrapped)
+        return cls(sop_class, service_class, related, raw[1], trailing)
+
+
 #: The user-information sub-items this library understands (PS3.8 D.1, PS3.7 D.3.3); any
 #: other type decodes as :class:`GenericUserDataSubItem`.
 SUB_ITEM_TYPES: dict[int, type[UserItem]] = {
@@ -599,6 +734,7 @@ SUB_ITEM_TYPES: dict[int, type[UserItem]] = {
     0x53: AsynchronousOperationsWindowSubItem,
     0x54: ScpScuRoleSelectionSubItem,
     0x56: SOPClassExtendedNegotiationSubItem,
+    0x57: SOPClassCommonExtendedNegotiationSubItem,
     0x58: UserIdentityNegotiationSubItem,
     0x59: UserIdentityNegotiationSubItemAc,
 }
@@ -610,6 +746,7 @@ UserItem = Union[
     ScpScuRoleSelectionSubItem,
     ImplementationVersionNameSubItem,
     SOPClassExtendedNegotiationSubItem,
+    SOPClassCommonExtendedNegotiationSubItem,
     UserIdentityNegotiationSubItem,
     UserIdentityNegotiationSubItemAc,
     GenericUserDataSubItem,
@@ -618,7 +755,6 @@ UserItem = Union[
 _SUB_ITEM_NAMES: dict[int, str] = {
     item_type: cls._name for item_type, cls in SUB_ITEM_TYPES.items()
 }
-_SUB_ITEM_NAMES[0x57] = 'SOP Class Common Extended Negotiation Sub-item (0x57)'
 
 
 def sub_item_name(item_type: int) -> str:

@@ -23,7 +23,9 @@ supervises them:
 Workers are forked (POSIX only): the AE is configured once, in the supervisor, and each
 worker starts as a copy of it, before any thread exists. So make the AE, register its
 services, and hand it to the pool before anything starts a thread (the pool refuses
-otherwise): a worker's threads are its own.
+otherwise): a worker's threads are its own. An AE with work of its own to start in each
+process defines ``on_worker_start(number)``, called in worker ``number`` (0 to N-1) before
+it serves (:class:`pynetdicom2.qrscp.QRSCP` indexes its folder in worker 0).
 
 Usage::
 
@@ -229,6 +231,9 @@ class WorkerPool:
         signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         ae = self.ae
         ae.server.prepare_worker()
+        started = getattr(ae, 'on_worker_start', None)
+        if started is not None:  # an AE with per-process work (qrscp indexes in worker 0)
+            started(number)
         with ae:
             logger.debug('worker %d (pid %d) serving', number, os.getpid())
             stop.wait()

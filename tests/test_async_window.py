@@ -432,3 +432,23 @@ def test_a_request_failing_on_a_performer_thread_aborts_the_association(caplog):
                 assert assoc.async_window == (4, 4)
                 list(assoc.store_many([dataset() for _ in range(3)]))
     assert 'a bug in the service' in caplog.text
+
+
+def test_a_hook_decides_the_window_per_requester():
+    class Picky(ae.AE):
+        def on_async_window(self, asce, proposed):
+            seen.append((asce.remote_ae, proposed))
+            return (8, 8) if asce.remote_ae == 'FRIEND' else None
+
+    seen: list = []
+    server = Picky('SCP', 0, host='127.0.0.1', async_window=(1, 1))
+    server.add_scp(sc.verification_scp)
+    with serving(server) as srv:
+        for title, expected in (('FRIEND', (4, 4)), ('STRANGER', (1, 1))):
+            client = fast(ae.ClientAE(title, async_window=(4, 4))).add_scu(sc.verification_scu)
+            with client.request_association(remote(srv)) as assoc:
+                assert assoc.async_window == expected
+        plain = fast(ae.ClientAE('PLAIN')).add_scu(sc.verification_scu)
+        with plain.request_association(remote(srv)) as assoc:  # nothing proposed: no call
+            assert assoc.async_window == (1, 1)
+    assert seen == [('FRIEND', (4, 4)), ('STRANGER', (4, 4))]

@@ -140,7 +140,7 @@ def test_pdu_keeps_its_documented_constants_and_types():
 
     assert pdu.PDU_HEADER_LENGTH == 6
     assert pdu.SUB_ITEM_TYPES is userdataitems.SUB_ITEM_TYPES
-    assert set(pdu.SUB_ITEM_TYPES) == {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x58, 0x59}
+    assert set(pdu.SUB_ITEM_TYPES) == {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59}
     assert pdu.UserItem is userdataitems.UserItem
     assert pdu.VariableItems is pduitems.VariableItems
     assert {name for name in pdu.__all__ if not hasattr(pdu, name)} == set()

@@ -341,7 +341,7 @@ def test_class_constants() -> None:
     assert {code: cls.pdu_type for code, cls in pdu.PDU_TYPES.items()} == {
         code: code for code in range(1, 8)}
     assert pdu.PDU_TYPES[4] is PDataTfPDU
-    assert set(pdu.SUB_ITEM_TYPES) == {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x58, 0x59}
+    assert set(pdu.SUB_ITEM_TYPES) == {0x51, 0x52, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59}
     assert AAssociatePDUBase.header.format == '>B B I H H 16s 16s 8I'
     assert AAssociateRjPDU.format.format == '>B B I B B B B'
     assert AAbortPDU.format.format == '>B B I B B B B'

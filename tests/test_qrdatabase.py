@@ -1,19 +1,28 @@
-"""The SQLite index and PS3.4 C.2.2.2 matching of :mod:`pynetdicom2.qrdatabase` (no network)."""
+"""The index and PS3.4 C.2.2.2 matching of :mod:`pynetdicom2.qrdatabase` (no network).
+
+Every test of the ``db`` fixture runs on both dialects: SQLite in memory, and PostgreSQL
+(:mod:`pynetdicom2.qrpostgres`) on the server of ``postgres_fixture`` (skipped without one,
+unless PYNETDICOM2_REQUIRE_POSTGRES is set). The scan tests are SQLite's; their PostgreSQL
+twins are in ``test_qrpostgres.py``.
+"""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from postgres_fixture import postgres_server_fixture, postgres_url_fixture  # noqa: F401
 from pydicom.dataset import Dataset
 
 from pynetdicom2.loopback import make_dataset, make_study, query, write_dataset
 from pynetdicom2.qrdatabase import QRDatabase, QueryError, matches
 
 
-@pytest.fixture
-def db():
-    with QRDatabase(':memory:') as database:
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def db(request):
+    target = ':memory:' if request.param == 'sqlite' else request.getfixturevalue('postgres_url')
+    with QRDatabase(target) as database:
+        assert database.dialect == request.param
         yield database
 
 
@@ -126,6 +135,24 @@ def test_list_of_uids(db, archive):
     assert _values(answers, 'AccessionNumber') == ['A2', 'B1']        # as a multi-value
 
 
+@pytest.mark.parametrize(('keys', 'expected'), [
+    ({'PatientName': 'Do'}, []),                            # the whole value, past the NUL
+    ({'PatientName': '*Nul'}, ['N1']),
+    ({'PatientName': 'Do\x00e^Nul'}, ['N1']),
+    ({'PatientName': 'Do?e^*'}, ['N1']),
+    ({'PatientID': 'N1\x00'}, []),                          # a NUL in the key, a column
+    ({'AccessionNumber': 'X\x00Y'}, ['N1']),
+])
+def test_a_nul_character_is_a_character(db, keys, expected):
+    """pydicom keeps a NUL inside a value; matching reads the value whole, as qrmatch does
+    (SQLite's json_extract would stop at it; PostgreSQL text cannot hold it)."""
+    _add(db, make_dataset(PatientID='N1', PatientName='Do\x00e^Nul', AccessionNumber='X\x00Y'))
+    identifier = query('PATIENT', **{'PatientID': '', **keys})
+    assert _values(db.find(identifier), 'PatientID') == expected
+    assert matches(identifier, make_dataset(PatientID='N1', PatientName='Do\x00e^Nul',
+                                            AccessionNumber='X\x00Y')) is bool(expected)
+
+
 def test_key_absent_from_the_instance_does_not_match_a_value(db, archive):
     assert list(db.find(query('STUDY', ReferringPhysicianName='Who*'))) == []
 
@@ -225,6 +252,14 @@ def test_scan_reports_progress_and_stops_without_forgetting(tmp_path):
 def test_bad_database_path_is_one_line(tmp_path):
     with pytest.raises(OSError, match='cannot open the index database'):
         QRDatabase(tmp_path / 'missing' / 'index.sqlite')
+
+
+def test_the_sqlite_schema_has_a_version(tmp_path):
+    with QRDatabase(tmp_path / 'index.sqlite') as db:
+        assert db._conn.execute('PRAGMA user_version').fetchone() == (1,)
+        db._conn.execute('PRAGMA user_version = 2')  # as a newer pynetdicom2 would leave it
+    with pytest.raises(OSError, match='schema version is 2, newer than this pynetdicom2'):
+        QRDatabase(tmp_path / 'index.sqlite')
 
 
 def test_concurrent_use_from_threads(db):

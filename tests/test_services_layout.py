@@ -24,7 +24,9 @@ SERVICES = ROOT / 'pynetdicom2' / 'services'
 
 #: Each service module, in an order where a module imports only those before it.
 ORDER = ['base', 'verification', 'storage', 'query', 'suboperations', 'moveassociation',
-         'retrieve', 'worklist', 'nservices', 'mpps', 'commitment', 'upsstate', 'ups', 'ian']
+         'retrieve', 'worklist', 'nservices', 'mpps', 'commitment', 'nsupport', 'upsstate',
+         'ups', 'ian', 'eventlogging', 'storagemanagement', 'displaysystem', 'mediacreation',
+         'rtverification', 'printmanagement', 'printscp']
 MODULES = [f'pynetdicom2.services.{name}' for name in ORDER]
 
 #: The public names of ``pynetdicom2.sopclass`` before the split, by the module they come from
@@ -133,6 +135,38 @@ ADDED_SINCE = {
     # Instance Availability Notification (PS3.4 R)
     **dict.fromkeys(['InstanceAvailabilityNotification', 'ian_scu', 'instance_availability'],
                     'pynetdicom2.services.ian'),
+    # Print (PS3.4 H), event logging (P), storage management (KK), display (EE), media
+    # creation (S), RT machine verification (DD), and what they share
+    **dict.fromkeys(['EventReport', 'EventReportReceiver'], 'pynetdicom2.services.nsupport'),
+    **dict.fromkeys(['ApplicationEventLogging', 'event_logging_scu'],
+                    'pynetdicom2.services.eventlogging'),
+    **dict.fromkeys([
+        'InventoryAction', 'InventoryCreation', 'InventoryCreationSCU', 'InventoryEvent',
+        'inventory_cancel', 'inventory_creation_scu', 'inventory_event_report',
+        'inventory_initiate', 'inventory_pause', 'inventory_receive_event',
+        'inventory_request_status', 'inventory_resume',
+    ], 'pynetdicom2.services.storagemanagement'),
+    **dict.fromkeys(['DisplaySystem', 'display_system_scu'], 'pynetdicom2.services.displaysystem'),
+    **dict.fromkeys([
+        'MediaAction', 'MediaCreationManagement', 'MediaCreationSCU', 'MediaExecutionStatus',
+        'media_cancel', 'media_create', 'media_creation_scu', 'media_get', 'media_initiate',
+        'media_request',
+    ], 'pynetdicom2.services.mediacreation'),
+    **dict.fromkeys([
+        'RTMachineVerification', 'RTMachineVerificationSCU', 'RT_VERIFICATION_SOP_CLASSES',
+        'TreatmentVerificationStatus', 'VerificationEvent', 'VerificationResult',
+        'rt_verification_create', 'rt_verification_delete', 'rt_verification_get',
+        'rt_verification_receive_event', 'rt_verification_scu', 'rt_verification_set',
+        'rt_verification_verify',
+    ], 'pynetdicom2.services.rtverification'),
+    **dict.fromkeys([
+        'PRINT_SOP_CLASSES', 'PrintJobEvent', 'PrintManagementSCU', 'PrinterEvent',
+        'color_image_box', 'film_box_create', 'film_box_delete', 'film_box_print',
+        'film_box_set', 'film_session_create', 'film_session_delete', 'film_session_print',
+        'film_session_set', 'grayscale_image_box', 'image_box_count', 'image_box_set',
+        'print_job_get', 'print_management_scu', 'print_receive_event', 'printer_get',
+    ], 'pynetdicom2.services.printmanagement'),
+    **dict.fromkeys(['PrintJob', 'PrintManagement'], 'pynetdicom2.services.printscp'),
 }
 
 #: The names ``pynetdicom2`` itself has from sopclass (``pynetdicom2.qr_get_scu``).

@@ -280,6 +280,14 @@ def n_event_report_scu(
     return n_exchange(asce, ctx, rq, dm.NEventReportRSPMessage, event_information)
 
 
+def scp_for(registry: Any, requested: str | None, context_class: str) -> Any:
+    """The SCP service registered for the SOP class a request names, else for its
+    context's: a request may name another class of the same service than its context's
+    (PS3.4 CC.3.1: every UPS request names UPS Push, on a Pull, Watch or Event context)."""
+    service = registry.get(requested) if requested else None
+    return service if service is not None else registry.get(context_class)
+
+
 def _serve_event_report(asce: Association, msg: dm.DIMSEMessage, pc_id: int) -> bool:
     """Answer ``msg`` if it is an N-EVENT-REPORT-RQ, through the SCP the AE registered for
     its SOP class (0122H without one); False for any other message. The caller, which
@@ -290,7 +298,7 @@ def _serve_event_report(asce: Association, msg: dm.DIMSEMessage, pc_id: int) -> 
     service = None
     if context is not None:
         with asce.ae.lock:
-            service = asce.ae.supported_scp.get(msg.sop_class_uid or context.sop_class)
+            service = scp_for(asce.ae.supported_scp, msg.sop_class_uid, context.sop_class)
     if service is None or context is None:
         asce.respond_unsupported(pc_id, msg)
     else:

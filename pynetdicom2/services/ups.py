@@ -25,7 +25,6 @@ SOP class, whichever UPS context it travels on, and so does every N-EVENT-REPORT
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import threading
 import weakref
@@ -37,7 +36,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import UID, generate_uid
 
 from pynetdicom2 import dimsemessages as dm
-from pynetdicom2 import dsutils, statuses, uids
+from pynetdicom2 import statuses, uids
 from pynetdicom2.exceptions import DIMSEProcessingError, EventHandlingError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.identifiers import decode_identifier
@@ -59,8 +58,8 @@ from pynetdicom2.services.nservices import (
     NServiceSCP,
     decode_data_set,
 )
+from pynetdicom2.services.nsupport import encode_attributes
 from pynetdicom2.services.query import answer_find, cancel_request, new_request
-from pynetdicom2.services.storage import encode_for_context
 from pynetdicom2.services.upsstate import (
     GLOBAL_INSTANCES,
     UPS_RECEIVING_AE_UNKNOWN,
@@ -68,6 +67,7 @@ from pynetdicom2.services.upsstate import (
     Outcome,
     UPSAction,
     WorkitemStore,
+    clone,
     deletion_lock,
     refuse,
 )
@@ -83,14 +83,6 @@ EVENT = uids.UNIFIED_PROCEDURE_STEP_EVENT_SOP_CLASS
 QUERY = uids.UNIFIED_PROCEDURE_STEP_QUERY_SOP_CLASS
 #: The five UPS SOP classes (PS3.4 CC.3.1).
 UPS_SOP_CLASSES = (PUSH, WATCH, PULL, EVENT, QUERY)
-
-
-def encode_attributes(ds: Dataset, ts: UID) -> bytes:
-    """Encode an N-service data set for a context with transfer syntax ``ts`` (PS3.5 A.4: out
-    of Pixel Data, an encapsulated syntax is explicit VR little endian)."""
-    if ts.is_compressed:
-        return dsutils.encode(ds, False, True)
-    return encode_for_context(ds, ts)
 
 
 # --- the requester ------------------------------------------------------------------------------
@@ -240,7 +232,7 @@ def ups_set(asce: Association, ctx: PContextDef, sop_instance_uid: str, transact
     rq.message_id = msg_id
     rq.sop_class_uid = PUSH
     rq.requested_sop_instance_uid = sop_instance_uid
-    data = copy.deepcopy(modifications)
+    data = clone(modifications)
     data.TransactionUID = transaction_uid
     return ups_exchange(asce, ctx, rq, dm.NSetRSPMessage, data)
 
@@ -287,7 +279,7 @@ def ups_subscribe(asce: Association, ctx: PContextDef, sop_instance_uid: str, ms
     ``matching_keys`` with
     :data:`~pynetdicom2.uids.UPS_FILTERED_GLOBAL_SUBSCRIPTION_SOP_INSTANCE`. With
     ``deletion_lock`` the SCP keeps a final workitem until the subscriber lets it go."""
-    information = copy.deepcopy(matching_keys) if matching_keys is not None else Dataset()
+    information = clone(matching_keys) if matching_keys is not None else Dataset()
     information.update(_receiving(asce, receiving_ae))
     information.DeletionLock = 'TRUE' if deletion_lock else 'FALSE'
     return _n_action(asce, ctx, sop_instance_uid, UPSAction.SUBSCRIBE, information, msg_id)
@@ -634,7 +626,7 @@ class UnifiedProcedureStepSCP(NServiceSCP):
                         receiving == calling and _event_context(asce) is not None):
                     raise refuse(UPS_RECEIVING_AE_UNKNOWN, f'{receiving!r} has no address '
                                  'and no association with a UPS Event context')
-                keys = copy.deepcopy(info)
+                keys = clone(info)
                 for keyword in ('ReceivingAE', 'DeletionLock'):
                     keys.pop(keyword, None)
                 outcome = store.subscribe(receiving, sop_instance_uid, deletion_lock(info),

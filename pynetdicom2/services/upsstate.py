@@ -34,11 +34,12 @@ import enum
 import re
 import threading
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
@@ -87,6 +88,42 @@ class UPSEventType(enum.IntEnum):
 
 # --- statuses (PS3.4 Tables CC.2.1-2, CC.2.2-2, CC.2.3-3, CC.2.5-4, CC.2.6-1) ---------------------
 
+#: The meaning of each UPS status code, as the tables of PS3.4 CC.2 word it.
+UPS_STATUS_MEANINGS: dict[int, str] = {
+    0xB300: 'The UPS was created with modifications',
+    0xB301: 'Deletion Lock not granted',
+    0xB304: 'The UPS is already in the requested state of CANCELED',
+    0xB305: 'Coerced invalid values to valid values',
+    0xB306: 'The UPS is already in the requested state of COMPLETED',
+    0xC300: 'The UPS may no longer be updated',
+    0xC301: 'The correct Transaction UID was not provided',
+    0xC302: 'The UPS is already IN PROGRESS',
+    0xC303: 'The UPS may only become SCHEDULED via N-CREATE, not N-SET or N-ACTION',
+    0xC304: 'The UPS has not met final state requirements for the requested state change',
+    0xC307: 'Specified SOP Instance UID does not exist or is not a UPS Instance managed by '
+            'this SCP',
+    0xC308: 'Receiving AE-TITLE is Unknown to this SCP',
+    0xC309: 'The provided value of UPS State was not "SCHEDULED"',
+    0xC310: 'The UPS is not yet in the "IN PROGRESS" state',
+    0xC311: 'The UPS is already COMPLETED',
+    0xC312: 'The performer cannot be contacted',
+    0xC313: 'Performer chooses not to cancel',
+    0xC314: 'Specified action not appropriate for specified instance',
+    0xC315: 'SCP does not support Event Reports',
+}
+
+# Registered for the responses of the DIMSE-N services UPS uses, so that a status shows its
+# UPS meaning wherever it is printed or logged (PS3.4 CC.2's tables).
+def _register_statuses() -> None:
+    for code, meaning in UPS_STATUS_MEANINGS.items():
+        for response in (dm.NCreateRSPMessage, dm.NSetRSPMessage, dm.NGetRSPMessage,
+                         dm.NActionRSPMessage):
+            statuses.add_status(code, 'Warning' if code < 0xC000 else 'Failure', meaning,
+                                command=response)
+
+
+_register_statuses()
+
 #: N-CREATE: the UPS was created with modifications (CC.2.5-4).
 UPS_CREATED_WITH_MODIFICATIONS = statuses.Status(0xB300, dm.NCreateRSPMessage)
 #: Subscribe: the deletion lock was not granted (CC.2.3-3).
@@ -126,34 +163,30 @@ UPS_ACTION_NOT_APPROPRIATE = statuses.Status(0xC314, dm.NActionRSPMessage)
 #: Subscribe: this SCP does not send event reports.
 UPS_NO_EVENT_REPORTS = statuses.Status(0xC315, dm.NActionRSPMessage)
 
-#: The meaning of each UPS status code, as the tables of PS3.4 CC.2 word it.
-UPS_STATUS_MEANINGS: dict[int, str] = {
-    0xB300: 'The UPS was created with modifications',
-    0xB301: 'Deletion Lock not granted',
-    0xB304: 'The UPS is already in the requested state of CANCELED',
-    0xB305: 'Coerced invalid values to valid values',
-    0xB306: 'The UPS is already in the requested state of COMPLETED',
-    0xC300: 'The UPS may no longer be updated',
-    0xC301: 'The correct Transaction UID was not provided',
-    0xC302: 'The UPS is already IN PROGRESS',
-    0xC303: 'The UPS may only become SCHEDULED via N-CREATE, not N-SET or N-ACTION',
-    0xC304: 'The UPS has not met final state requirements for the requested state change',
-    0xC307: 'Specified SOP Instance UID does not exist or is not a UPS Instance managed by '
-            'this SCP',
-    0xC308: 'Receiving AE-TITLE is Unknown to this SCP',
-    0xC309: 'The provided value of UPS State was not "SCHEDULED"',
-    0xC310: 'The UPS is not yet in the "IN PROGRESS" state',
-    0xC311: 'The UPS is already COMPLETED',
-    0xC312: 'The performer cannot be contacted',
-    0xC313: 'Performer chooses not to cancel',
-    0xC314: 'Specified action not appropriate for specified instance',
-    0xC315: 'SCP does not support Event Reports',
-}
-
 _MISSING_ATTRIBUTE = statuses.Status(0x0120)
 _INVALID_ATTRIBUTE_VALUE = statuses.Status(0x0106)
 _DUPLICATE_INSTANCE = statuses.Status(0x0111)
 _INVALID_ARGUMENT_VALUE = statuses.Status(0x0115, dm.NActionRSPMessage)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of a Dataset, a DataElement, a Sequence or any other value.
+
+    pydicom 2.4's ``Dataset.__deepcopy__`` fails on an element whose value is a sequence of
+    datasets that point back to their parent; copying element by element works on every
+    supported pydicom.
+    """
+    if isinstance(value, Dataset):
+        copied = Dataset()
+        for element in value:
+            copied.add(clone(element))
+        return copied
+    if isinstance(value, DataElement):
+        return DataElement(value.tag, value.VR, clone(value.value), already_converted=True,
+                           is_undefined_length=value.is_undefined_length)
+    if isinstance(value, Sequence):
+        return Sequence([clone(item) for item in value])
+    return copy.deepcopy(value)
 
 
 def refuse(status: statuses.Status, message: str) -> EventHandlingError:
@@ -252,7 +285,7 @@ def _response(workitem: Dataset, keys: Dataset) -> Dataset:
         if key.tag == 0x00081195:  # Transaction UID: never given out (PS3.4 CC.2.7.3)
             continue
         found = workitem.get(key.tag)
-        answer[key.tag] = copy.deepcopy(found) if found is not None else DataElement(
+        answer[key.tag] = clone(found) if found is not None else DataElement(
             key.tag, key.VR, [] if key.VR == 'SQ' else None
         )
     return answer
@@ -276,7 +309,7 @@ def _state_report(workitem: Dataset) -> Dataset:
         if 'ReasonForCancellation' in item:
             info.ReasonForCancellation = item.ReasonForCancellation
         if 'ProcedureStepDiscontinuationReasonCodeSequence' in item:
-            info.ProcedureStepDiscontinuationReasonCodeSequence = copy.deepcopy(
+            info.ProcedureStepDiscontinuationReasonCodeSequence = clone(
                 item.ProcedureStepDiscontinuationReasonCodeSequence)
     return info
 
@@ -287,7 +320,7 @@ def _assignment(workitem: Dataset) -> Dataset:
     for keyword in ('ScheduledStationNameCodeSequence', 'ScheduledHumanPerformersSequence',
                     'InputReadinessState'):
         if keyword in workitem:
-            info[keyword] = copy.deepcopy(workitem[keyword])
+            info[keyword] = clone(workitem[keyword])
     return info
 
 
@@ -333,7 +366,7 @@ class WorkitemStore:
         """A copy of a workitem, Transaction UID included (None: no such workitem)."""
         with self.lock:
             found = self._items.get(UID(sop_instance_uid))
-            return copy.deepcopy(found) if found is not None else None
+            return clone(found) if found is not None else None
 
     def subscribers(self, sop_instance_uid: str) -> dict[str, bool]:
         """The AE titles subscribed to a workitem, each with its deletion lock."""
@@ -358,12 +391,12 @@ class WorkitemStore:
         with self.lock:
             item = self._item(sop_instance_uid)
             if not wanted:
-                answer = copy.deepcopy(item)
+                answer: Dataset = clone(item)
             else:
                 answer = Dataset()
                 for tag in wanted:
                     if tag in item:
-                        answer[tag] = copy.deepcopy(item[tag])
+                        answer[tag] = clone(item[tag])
                     elif not tag.is_private:
                         try:
                             vr = dictionary_VR(tag)
@@ -430,7 +463,7 @@ class WorkitemStore:
         Report, and a UPS Assigned when it names a station or human performers (CC.2.4.3).
         """
         uid = UID(sop_instance_uid)
-        item = copy.deepcopy(attributes)
+        item = clone(attributes)
         if item.get('ProcedureStepState') != ProcedureStepState.SCHEDULED:
             raise refuse(UPS_NOT_SCHEDULED, f'N-CREATE of {uid} with Procedure Step State '
                          f'{item.get("ProcedureStepState")!r}, not SCHEDULED')
@@ -481,11 +514,11 @@ class WorkitemStore:
             before = (item.get('ProcedureStepProgressInformationSequence'), _assignment(item))
             for element in modifications:
                 if element.tag != 0x00081195:
-                    item[element.tag] = copy.deepcopy(element)
+                    item[element.tag] = clone(element)
             notes: list[Notification] = []
             if item.get('ProcedureStepProgressInformationSequence') != before[0]:
                 info = Dataset()
-                info.ProcedureStepProgressInformationSequence = copy.deepcopy(
+                info.ProcedureStepProgressInformationSequence = clone(
                     item.get('ProcedureStepProgressInformationSequence', []))
                 notes += self._note(uid, UPSEventType.PROGRESS_REPORT, info)
             if _assignment(item) != before[1] and _is_assigned(item):
@@ -549,7 +582,7 @@ class WorkitemStore:
             progress.ProcedureStepCancellationDateTime = _now()
         for keyword in ('ReasonForCancellation', 'ProcedureStepDiscontinuationReasonCodeSequence'):
             if request is not None and keyword in request and keyword not in progress:
-                progress[keyword] = copy.deepcopy(request[keyword])
+                progress[keyword] = clone(request[keyword])
 
     def request_cancel(self, sop_instance_uid: str, requesting_ae: str,
                        request: Dataset | None = None) -> Outcome:
@@ -577,7 +610,7 @@ class WorkitemStore:
                                 'ProcedureStepDiscontinuationReasonCodeSequence',
                                 'ContactURI', 'ContactDisplayName'):
                     if keyword in request:
-                        info[keyword] = copy.deepcopy(request[keyword])
+                        info[keyword] = clone(request[keyword])
                 notes = self._note(uid, UPSEventType.CANCEL_REQUESTED, info)
                 if not notes:
                     raise refuse(UPS_PERFORMER_UNREACHABLE, f'nobody subscribed to {uid} could '
@@ -609,7 +642,7 @@ class WorkitemStore:
                 return Outcome(statuses.SUCCESS, self._note(
                     uid, UPSEventType.STATE_REPORT, _state_report(item), (aet,)))
             keys = matching_keys if uid == FILTERED_GLOBAL else None
-            self._global[aet] = (deletion_lock, copy.deepcopy(keys))
+            self._global[aet] = (deletion_lock, clone(keys))
             notes: list[Notification] = []
             for instance, item in self._items.items():
                 if keys is not None and not matches(item, keys):

@@ -28,13 +28,14 @@ from pynetdicom2 import statuses, uids
 from .conftest import PEER_TIMEOUT, interop_required
 
 try:
-    import pynetdicom
     from pynetdicom import evt
 except ImportError:  # pragma: no cover - pynetdicom is a test dependency
     if interop_required('pynetdicom'):
         raise
     pytest.skip('pynetdicom is not installed (pip install pynetdicom): no peer',
                 allow_module_level=True)
+
+from .pynetdicom_peers import TheirServer, bounded, finish, their_ae  # noqa: E402
 
 pytestmark = pytest.mark.interop
 
@@ -47,46 +48,6 @@ EVENT = uids.UNIFIED_PROCEDURE_STEP_EVENT_SOP_CLASS
 QUERY = uids.UNIFIED_PROCEDURE_STEP_QUERY_SOP_CLASS
 UPS = [PUSH, PULL, WATCH, EVENT, QUERY]
 IAN = uids.INSTANCE_AVAILABILITY_NOTIFICATION_SOP_CLASS
-
-
-def their_ae(ae_title: str) -> pynetdicom.AE:
-    """A pynetdicom AE with every timeout bounded."""
-    peer = pynetdicom.AE(ae_title)
-    peer.acse_timeout = peer.dimse_timeout = peer.network_timeout = 10
-    peer.connection_timeout = 10
-    return peer
-
-
-def bounded(ours: ae.AEBase) -> ae.AEBase:
-    ours.dcm_timeout = ours.artim_timeout = ours.connect_timeout = 10
-    return ours
-
-
-def finish(assoc) -> None:
-    """Release a pynetdicom association that is still up (abort if that fails)."""
-    if assoc.is_established:
-        assoc.release()
-    if assoc.is_established:
-        assoc.abort()
-
-
-class TheirServer:
-    """pynetdicom serving ``contexts`` on 127.0.0.1 with ``handlers``; always shut down."""
-
-    def __init__(self, contexts, handlers) -> None:
-        self.ae = their_ae(THEIR_AET)
-        for uid in contexts:
-            self.ae.add_supported_context(uid)
-        self.handlers = handlers
-        self.server = None
-
-    def __enter__(self) -> int:
-        self.server = self.ae.start_server(('127.0.0.1', 0), block=False,
-                                           evt_handlers=self.handlers)
-        return self.server.server_address[1]
-
-    def __exit__(self, *exc_info) -> None:
-        self.server.shutdown()
 
 
 def remote(port: int) -> dict:
