@@ -49,6 +49,9 @@ sys.path.insert(0, str(ROOT))
 CT = '1.2.840.10008.5.1.4.1.1.2'
 EXPLICIT_LE = '1.2.840.10008.1.2.1'
 ENV = dict(os.environ, TCP_NODELAY='1')
+# Debian's DCMTK, by path: in a virtualenv the names are pynetdicom's Python tools.
+STORESCU = '/usr/bin/storescu'
+STORESCP = '/usr/bin/storescp'
 _HEADER = struct.Struct('>BBI')
 _PDV = struct.Struct('>IBB')
 _ELEMENT = struct.Struct('<HHI')
@@ -260,7 +263,7 @@ def free_port() -> int:
 
 def storescp(out: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    process = subprocess.Popen(['storescp', '-od', out, str(port)], env=ENV,
+    process = subprocess.Popen([STORESCP, '-od', out, str(port)], env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -278,7 +281,7 @@ def storescp(out: str) -> tuple[subprocess.Popen[bytes], int]:
 
 def storescu(port: int, files: list[Path]) -> float:
     start = time.perf_counter()
-    subprocess.run(['storescu', '-aec', 'STORESCP', '127.0.0.1', str(port),
+    subprocess.run([STORESCU, '-aec', 'STORESCP', '127.0.0.1', str(port),
                     *map(str, files)], env=ENV, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
@@ -315,10 +318,9 @@ def main() -> None:
     parser.add_argument('--repeat', type=int, default=3, help='rounds; the best of each row')
     parser.add_argument('--workdir', type=Path, default=None)
     args = parser.parse_args()
-    for tool in ('storescu', 'storescp'):
-        if shutil.which(tool, path='/usr/bin') is None:
-            raise SystemExit(f'DCMTK {tool} is needed in /usr/bin (Debian: apt-get install dcmtk)')
-    os.environ['PATH'] = '/usr/bin' + os.pathsep + os.environ.get('PATH', '')
+    for tool in (STORESCU, STORESCP):
+        if not os.access(tool, os.X_OK):
+            raise SystemExit(f'DCMTK {tool} is needed (Debian: apt-get install dcmtk)')
     workdir = Path(tempfile.mkdtemp(prefix='floor-', dir=args.workdir))
     try:
         sys.path.insert(0, str(ROOT / 'benchmarks'))

@@ -25,6 +25,7 @@ import threading
 import weakref
 from typing import Any, NamedTuple
 
+from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses
 from pynetdicom2.fsm import Events, States
 
@@ -158,8 +159,8 @@ class AEMetrics:
     def message(self, direction: str, msg: Any) -> None:
         """Count a DIMSE message (a :class:`~pynetdicom2.dimsemessages.DIMSEMessage`),
         ``'sent'`` or ``'received'``, by its type and, for a response, its Status."""
-        status = getattr(msg, 'status', None)
-        key = (direction, type(msg), status if isinstance(status, int) else None)
+        status = msg.status if isinstance(msg, dm.DIMSEResponseMessage) else None
+        key = (direction, type(msg), status if type(status) is int else None)
         with self._lock:
             self._messages[key] += 1
 
