@@ -10,8 +10,10 @@ Usage::
 from __future__ import annotations
 
 import array
+import copy
 import os
 import zlib
+from typing import Any
 
 import pydicom
 from pydicom.dataelem import DataElement
@@ -19,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filereader import read_dataset
 from pydicom.filewriter import write_data_element, write_dataset
+from pydicom.sequence import Sequence
 
 from pynetdicom2.exceptions import NetDICOMError
 
@@ -122,3 +125,28 @@ def swap_word_values(ds: Dataset) -> None:
         words.frombytes(bytes(value))
         words.byteswap()
         element.value = words.tobytes()
+
+
+def deep_copy(value: Any) -> Any:
+    """A deep copy of a Dataset, a DataElement, a Sequence or any other value.
+
+    pydicom 2.4's ``Dataset.__deepcopy__`` fails on an element whose value is a sequence of
+    datasets that point back to their parent; copying element by element works on every
+    supported pydicom.
+
+    >>> ds = Dataset(); ds.PatientName = 'Doe^Jane'; ds.ReferencedSeriesSequence = [Dataset()]
+    >>> copied = deep_copy(ds)
+    >>> copied == ds, copied.ReferencedSeriesSequence[0] is ds.ReferencedSeriesSequence[0]
+    (True, False)
+    """
+    if isinstance(value, Dataset):
+        copied = Dataset()
+        for element in value:
+            copied.add(deep_copy(element))
+        return copied
+    if isinstance(value, DataElement):
+        return DataElement(value.tag, value.VR, deep_copy(value.value), already_converted=True,
+                           is_undefined_length=value.is_undefined_length)
+    if isinstance(value, Sequence):
+        return Sequence([deep_copy(item) for item in value])
+    return copy.deepcopy(value)

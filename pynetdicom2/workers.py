@@ -64,28 +64,46 @@ KILL_MARGIN = 10.0
 class SharedAdmissions:
     """How many associations every worker together serves, in memory they all share.
 
-    :meth:`admit` takes a place unless ``limit`` are taken (the check and the count under one
-    lock shared by the processes), :meth:`release` gives it back.
+    One count per worker: :meth:`admit` takes a place for this process's worker
+    (:attr:`worker`) unless ``limit`` are taken in all (the check and the count under one lock
+    shared by the processes), :meth:`release` gives it back, and :meth:`reset` frees the
+    places of a worker that died, which could not.
+
+    >>> import multiprocessing
+    >>> places = SharedAdmissions(multiprocessing.get_context('fork'), workers=2)
+    >>> places.worker = 1
+    >>> places.admit(1), places.admit(1), places.count
+    (True, False, 1)
+    >>> places.reset(1); places.count
+    0
     """
 
-    def __init__(self, context: Any) -> None:
-        self._count = context.Value('i', 0)
+    def __init__(self, context: Any, workers: int) -> None:
+        self._counts = context.Array('i', workers)
+        #: The worker this process is (set in each worker after the fork).
+        self.worker = 0
 
     def admit(self, limit: int | None) -> bool:
-        with self._count.get_lock():
-            if limit is not None and self._count.value >= limit:
+        with self._counts.get_lock():
+            if limit is not None and sum(self._counts) >= limit:
                 return False
-            self._count.value += 1
+            self._counts[self.worker] += 1
             return True
 
     def release(self) -> None:
-        with self._count.get_lock():
-            self._count.value = max(0, self._count.value - 1)
+        with self._counts.get_lock():
+            self._counts[self.worker] = max(0, self._counts[self.worker] - 1)
+
+    def reset(self, worker: int) -> None:
+        """Worker ``worker`` ended: the places it held are free."""
+        with self._counts.get_lock():
+            self._counts[worker] = 0
 
     @property
     def count(self) -> int:
         """Associations admitted by all workers now."""
-        return int(self._count.value)
+        with self._counts.get_lock():
+            return sum(self._counts)
 
 
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -106,7 +124,7 @@ class WorkerPool:
         self.ae = ae
         self.workers = workers
         self.grace = grace
-        self.admissions = SharedAdmissions(multiprocessing.get_context('fork'))
+        self.admissions = SharedAdmissions(multiprocessing.get_context('fork'), workers)
         self._pids: dict[int, tuple[int, float]] = {}  # pid -> (worker number, start time)
         self._quick_deaths: dict[int, int] = {}
         self._exit_status = 0
@@ -165,6 +183,7 @@ class WorkerPool:
                 return
             for pid, status in self._reap():
                 number, started = self._pids.pop(pid)
+                self.admissions.reset(number)  # its associations died with it
                 logger.warning('worker %d (pid %d) ended: %s; restarting it', number, pid,
                                _describe(status))
                 if time.monotonic() - started < QUICK_DEATH_SECONDS:
@@ -230,6 +249,7 @@ class WorkerPool:
         signal.signal(signal.SIGINT, on_signal)
         signal.pthread_sigmask(signal.SIG_SETMASK, self._mask)
         ae = self.ae
+        self.admissions.worker = number
         ae.server.prepare_worker()
         started = getattr(ae, 'on_worker_start', None)
         if started is not None:  # an AE with per-process work (qrscp indexes in worker 0)

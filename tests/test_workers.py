@@ -246,3 +246,25 @@ def test_storescp_serves_metrics(tmp_path, server_process):
             'message="C-STORE-RSP",status="0000"} 1.0') in text
     assert 'pynetdicom2_associations_total{ae="STORESCP",outcome="released"} 1.0' in text
     assert server.terminate()[0] == 0
+
+
+def test_the_places_of_a_worker_that_died_are_freed(tmp_path, server_process):
+    server = server_process('storescp', '--workers', '2', '--max-associations', '1',
+                            '-od', tmp_path)
+    first = server.wait_workers(2)
+    scu, remote = client(server.port)
+    opened = scu.request_association(remote)
+    held = opened.__enter__()
+    try:
+        for pid in first:  # whichever of them serves it, its place must not stay taken
+            os.kill(pid, signal.SIGKILL)
+        for pid in first:
+            server.wait_for_line(rf'\(pid {pid}\) ended: killed by SIGKILL; restarting')
+        server.wait_workers(2)
+    finally:
+        held.kill()
+        with contextlib.suppress(NetDICOMError):  # its peer is gone: nothing to release
+            opened.__exit__(None, None, None)
+    with scu.request_association(remote) as assoc:
+        assert assoc.get_scu(uids.VERIFICATION_SOP_CLASS)(1).is_success
+    assert server.terminate()[0] == 0

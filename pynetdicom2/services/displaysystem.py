@@ -9,7 +9,6 @@ EE.2.4). The only operation is N-GET (PS3.4 EE.2.2): :func:`display_system_scu` 
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
@@ -20,6 +19,7 @@ from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.services.base import sop_classes
 from pynetdicom2.services.nservices import NReply, NResponse
@@ -91,12 +91,12 @@ class DisplaySystem(PartialNServiceSCP):
     def __init__(self, attributes: Dataset | None = None) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._attributes = copy.deepcopy(attributes) if attributes is not None else None
+        self._attributes = deep_copy(attributes) if attributes is not None else None
 
     def update(self, attributes: Dataset) -> None:
         """Replace the Display System instance's attributes (a copy is kept)."""
         with self._lock:
-            self._attributes = copy.deepcopy(attributes)
+            self._attributes = deep_copy(attributes)
 
     def on_n_get(self, asce: Association, ctx: PContextDef, sop_instance_uid: UID,
                  attribute_identifiers: list[BaseTag]) -> NReply:

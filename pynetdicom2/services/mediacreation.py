@@ -17,7 +17,6 @@ PS3.4 S.3.2.4), on the same association or a later one.
 
 from __future__ import annotations
 
-import copy
 import enum
 import threading
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.services.base import logger
@@ -254,7 +254,7 @@ class MediaCreationManagement(PartialNServiceSCP):
         """A copy of a media creation request's attributes, or None."""
         with self._lock:
             found = self._requests.get(UID(sop_instance_uid))
-            return copy.deepcopy(found) if found is not None else None
+            return deep_copy(found) if found is not None else None
 
     def update(self, sop_instance_uid: str, execution_status: str,
                execution_status_info: str | None = None, **attributes: Any) -> None:
@@ -289,7 +289,7 @@ class MediaCreationManagement(PartialNServiceSCP):
                             dm.NCreateRSPMessage)
         if status is not None and status.is_failure:
             return status, None
-        stored = copy.deepcopy(attribute_list)
+        stored = deep_copy(attribute_list)
         stored.ExecutionStatus = MediaExecutionStatus.IDLE
         stored.ExecutionStatusInfo = 'NORMAL'
         with self._lock:
@@ -342,7 +342,7 @@ class MediaCreationManagement(PartialNServiceSCP):
                  attribute_identifiers: list[BaseTag]) -> NReply:
         with self._lock:
             known = self._requests.get(sop_instance_uid)
-            snapshot = copy.deepcopy(known) if known is not None else None
+            snapshot = deep_copy(known) if known is not None else None
         if snapshot is None:
             raise refusal(NO_SUCH_INSTANCE, f'no media creation request {sop_instance_uid}')
         status, reply = consult(asce.ae.on_n_get(ctx, sop_instance_uid, attribute_identifiers),

@@ -15,7 +15,6 @@ in :mod:`pynetdicom2.services.printmanagement`.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime
 import threading
@@ -28,6 +27,7 @@ from pydicom.uid import UID, generate_uid
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.services.base import logger
@@ -220,7 +220,7 @@ class PrintManagement(PartialNServiceSCP):
         self._lock = threading.Lock()
         #: The Printer instance (PS3.4 Table H.4-17); change it with
         #: :meth:`report_printer_status`.
-        self.printer = copy.deepcopy(printer) if printer is not None else Dataset()
+        self.printer = deep_copy(printer) if printer is not None else Dataset()
         for keyword, value in DEFAULT_PRINTER.items():
             if keyword not in self.printer:
                 setattr(self.printer, keyword, value)
@@ -295,7 +295,7 @@ class PrintManagement(PartialNServiceSCP):
         status, _ = consult(asce.ae.on_n_create(ctx, uid, attributes), dm.NCreateRSPMessage)
         if status is not None and status.is_failure:
             return status, None
-        stored = copy.deepcopy(attributes)
+        stored = deep_copy(attributes)
         for keyword, value in SESSION_DEFAULTS.items():
             if keyword not in stored or stored[keyword].value in (None, ''):
                 setattr(stored, keyword, value)
@@ -326,7 +326,7 @@ class PrintManagement(PartialNServiceSCP):
         status, _ = consult(asce.ae.on_n_create(ctx, uid, attributes), dm.NCreateRSPMessage)
         if status is not None and status.is_failure:
             return status, None
-        stored = copy.deepcopy(attributes)
+        stored = deep_copy(attributes)
         for keyword, value in FILM_BOX_DEFAULTS.items():
             if keyword not in stored or stored[keyword].value in (None, ''):
                 setattr(stored, keyword, value)
@@ -351,7 +351,7 @@ class PrintManagement(PartialNServiceSCP):
             session.film_boxes.append(FilmBox(uid, stored, boxes, box_class))
             session.attributes.ReferencedFilmBoxSequence.append(film)
         logger.debug('film box %s: %d image boxes (%s)', uid, count, stored.ImageDisplayFormat)
-        return _success(status), copy.deepcopy(stored)
+        return _success(status), deep_copy(stored)
 
     def on_n_set(self, asce: Association, ctx: PContextDef, sop_instance_uid: UID,
                  modification_list: Dataset) -> NReply:
@@ -378,7 +378,7 @@ class PrintManagement(PartialNServiceSCP):
             return status, None
         with self._lock:
             for element in modification_list:
-                target[element.tag] = copy.deepcopy(element)
+                target[element.tag] = deep_copy(element)
         return _success(status), None
 
     def _image_box(self, asce: Association, ctx: PContextDef, uid: UID,
@@ -421,11 +421,11 @@ class PrintManagement(PartialNServiceSCP):
                 raise refusal(NO_SUCH_INSTANCE, f'{sop_instance_uid} is not the Printer '
                               'instance (PS3.4 H.4.6.5)')
             with self._lock:
-                source = copy.deepcopy(self.printer)
+                source = deep_copy(self.printer)
         elif ctx.sop_class == PRINT_JOB:
             with self._lock:
                 job = self.jobs.get(sop_instance_uid)
-                source = copy.deepcopy(job.attributes) if job is not None else None
+                source = deep_copy(job.attributes) if job is not None else None
             if source is None:
                 raise refusal(NO_SUCH_INSTANCE, f'no print job {sop_instance_uid}')
         else:
@@ -487,11 +487,11 @@ class PrintManagement(PartialNServiceSCP):
             attributes.CreationTime = now.strftime('%H%M%S')
             attributes.PrinterName = self.printer.get('PrinterName', '')
             attributes.Originator = str(getattr(asce, 'remote_ae', '') or '').strip()
-            copies = [(copy.deepcopy(film.attributes),
-                       [copy.deepcopy(box) for box in film.image_boxes.values()])
+            copies = [(deep_copy(film.attributes),
+                       [deep_copy(box) for box in film.image_boxes.values()])
                       for film in films]
             job = PrintJob(UID(generate_uid()), attributes,
-                           copy.deepcopy(session.attributes), copies)
+                           deep_copy(session.attributes), copies)
             self.jobs[job.uid] = job
             while len(self.jobs) > max(self.max_jobs, 1):
                 del self.jobs[next(iter(self.jobs))]

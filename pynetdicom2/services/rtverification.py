@@ -18,7 +18,6 @@ Failed and Overridden Parameters, and N-DELETE ends the session (PS3.4 DD.3.2.4)
 
 from __future__ import annotations
 
-import copy
 import enum
 import threading
 from collections.abc import Callable, Iterable
@@ -30,6 +29,7 @@ from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.exceptions import NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.services.base import logger
@@ -302,7 +302,7 @@ class RTMachineVerification(PartialNServiceSCP):
         result), or None."""
         with self._lock:
             found = self._instances.get(UID(sop_instance_uid))
-            return copy.deepcopy(found[1]) if found is not None else None
+            return deep_copy(found[1]) if found is not None else None
 
     def _find(self, ctx: PContextDef, sop_instance_uid: UID,
               missing: statuses.Status) -> Dataset:
@@ -322,7 +322,7 @@ class RTMachineVerification(PartialNServiceSCP):
                             dm.NCreateRSPMessage)
         if status is not None and status.is_failure:
             return status, None
-        stored = copy.deepcopy(attribute_list)
+        stored = deep_copy(attribute_list)
         for keyword in ('GeneralMachineVerificationSequence',
                         CLASS_SEQUENCES.get(UID(ctx.sop_class), '')):
             if keyword and keyword not in stored:
@@ -362,7 +362,7 @@ class RTMachineVerification(PartialNServiceSCP):
         if status is not None and (status.is_failure or reply is not None):
             return status, reply
         with self._lock:
-            answer = select_attributes(copy.deepcopy(stored), attribute_identifiers)
+            answer = select_attributes(deep_copy(stored), attribute_identifiers)
         return (statuses.SUCCESS if status is None else status), answer
 
     def on_n_delete(self, asce: Association, ctx: PContextDef, sop_instance_uid: UID) -> NReply:
@@ -389,7 +389,7 @@ class RTMachineVerification(PartialNServiceSCP):
         result.TreatmentVerificationStatus = verdict or TreatmentVerificationStatus.NOT_VERIFIED
         for keyword in ('FailedAttributesSequence', 'OverriddenAttributesSequence'):
             items = reply.get(keyword) if reply is not None else None
-            setattr(result, keyword, copy.deepcopy(list(items)) if items else [])
+            setattr(result, keyword, deep_copy(list(items)) if items else [])
         with self._lock:
             found = self._instances.get(sop_instance_uid)
             if found is not None:

@@ -37,6 +37,7 @@ from pydicom.uid import UID, generate_uid
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.exceptions import DIMSEProcessingError, EventHandlingError, NetDICOMError
 from pynetdicom2.fsm import PContextDef
 from pynetdicom2.identifiers import decode_identifier
@@ -67,7 +68,6 @@ from pynetdicom2.services.upsstate import (
     Outcome,
     UPSAction,
     WorkitemStore,
-    clone,
     deletion_lock,
     refuse,
 )
@@ -232,7 +232,7 @@ def ups_set(asce: Association, ctx: PContextDef, sop_instance_uid: str, transact
     rq.message_id = msg_id
     rq.sop_class_uid = PUSH
     rq.requested_sop_instance_uid = sop_instance_uid
-    data = clone(modifications)
+    data = deep_copy(modifications)
     data.TransactionUID = transaction_uid
     return ups_exchange(asce, ctx, rq, dm.NSetRSPMessage, data)
 
@@ -279,7 +279,7 @@ def ups_subscribe(asce: Association, ctx: PContextDef, sop_instance_uid: str, ms
     ``matching_keys`` with
     :data:`~pynetdicom2.uids.UPS_FILTERED_GLOBAL_SUBSCRIPTION_SOP_INSTANCE`. With
     ``deletion_lock`` the SCP keeps a final workitem until the subscriber lets it go."""
-    information = clone(matching_keys) if matching_keys is not None else Dataset()
+    information = deep_copy(matching_keys) if matching_keys is not None else Dataset()
     information.update(_receiving(asce, receiving_ae))
     information.DeletionLock = 'TRUE' if deletion_lock else 'FALSE'
     return _n_action(asce, ctx, sop_instance_uid, UPSAction.SUBSCRIBE, information, msg_id)
@@ -626,7 +626,7 @@ class UnifiedProcedureStepSCP(NServiceSCP):
                         receiving == calling and _event_context(asce) is not None):
                     raise refuse(UPS_RECEIVING_AE_UNKNOWN, f'{receiving!r} has no address '
                                  'and no association with a UPS Event context')
-                keys = clone(info)
+                keys = deep_copy(info)
                 for keyword in ('ReceivingAE', 'DeletionLock'):
                     keys.pop(keyword, None)
                 outcome = store.subscribe(receiving, sop_instance_uid, deletion_lock(info),

@@ -28,23 +28,22 @@ True
 
 from __future__ import annotations
 
-import copy
 import datetime
 import enum
 import re
 import threading
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pydicom.tag import Tag
 from pydicom.uid import UID
 
 from pynetdicom2 import dimsemessages as dm
 from pynetdicom2 import statuses, uids
+from pynetdicom2.dsutils import deep_copy
 from pynetdicom2.exceptions import EventHandlingError
 from pynetdicom2.services.base import logger
 
@@ -169,26 +168,6 @@ _DUPLICATE_INSTANCE = statuses.Status(0x0111)
 _INVALID_ARGUMENT_VALUE = statuses.Status(0x0115, dm.NActionRSPMessage)
 
 
-def clone(value: Any) -> Any:
-    """A deep copy of a Dataset, a DataElement, a Sequence or any other value.
-
-    pydicom 2.4's ``Dataset.__deepcopy__`` fails on an element whose value is a sequence of
-    datasets that point back to their parent; copying element by element works on every
-    supported pydicom.
-    """
-    if isinstance(value, Dataset):
-        copied = Dataset()
-        for element in value:
-            copied.add(clone(element))
-        return copied
-    if isinstance(value, DataElement):
-        return DataElement(value.tag, value.VR, clone(value.value), already_converted=True,
-                           is_undefined_length=value.is_undefined_length)
-    if isinstance(value, Sequence):
-        return Sequence([clone(item) for item in value])
-    return copy.deepcopy(value)
-
-
 def refuse(status: statuses.Status, message: str) -> EventHandlingError:
     """The error that makes an SCP answer ``status`` (a failure), logged."""
     logger.info('UPS request refused with 0x%04X: %s', int(status), message)
@@ -285,7 +264,7 @@ def _response(workitem: Dataset, keys: Dataset) -> Dataset:
         if key.tag == 0x00081195:  # Transaction UID: never given out (PS3.4 CC.2.7.3)
             continue
         found = workitem.get(key.tag)
-        answer[key.tag] = clone(found) if found is not None else DataElement(
+        answer[key.tag] = deep_copy(found) if found is not None else DataElement(
             key.tag, key.VR, [] if key.VR == 'SQ' else None
         )
     return answer
@@ -309,7 +288,7 @@ def _state_report(workitem: Dataset) -> Dataset:
         if 'ReasonForCancellation' in item:
             info.ReasonForCancellation = item.ReasonForCancellation
         if 'ProcedureStepDiscontinuationReasonCodeSequence' in item:
-            info.ProcedureStepDiscontinuationReasonCodeSequence = clone(
+            info.ProcedureStepDiscontinuationReasonCodeSequence = deep_copy(
                 item.ProcedureStepDiscontinuationReasonCodeSequence)
     return info
 
@@ -320,7 +299,7 @@ def _assignment(workitem: Dataset) -> Dataset:
     for keyword in ('ScheduledStationNameCodeSequence', 'ScheduledHumanPerformersSequence',
                     'InputReadinessState'):
         if keyword in workitem:
-            info[keyword] = clone(workitem[keyword])
+            info[keyword] = deep_copy(workitem[keyword])
     return info
 
 
@@ -366,7 +345,7 @@ class WorkitemStore:
         """A copy of a workitem, Transaction UID included (None: no such workitem)."""
         with self.lock:
             found = self._items.get(UID(sop_instance_uid))
-            return clone(found) if found is not None else None
+            return deep_copy(found) if found is not None else None
 
     def subscribers(self, sop_instance_uid: str) -> dict[str, bool]:
         """The AE titles subscribed to a workitem, each with its deletion lock."""
@@ -391,12 +370,12 @@ class WorkitemStore:
         with self.lock:
             item = self._item(sop_instance_uid)
             if not wanted:
-                answer: Dataset = clone(item)
+                answer: Dataset = deep_copy(item)
             else:
                 answer = Dataset()
                 for tag in wanted:
                     if tag in item:
-                        answer[tag] = clone(item[tag])
+                        answer[tag] = deep_copy(item[tag])
                     elif not tag.is_private:
                         try:
                             vr = dictionary_VR(tag)
@@ -463,7 +442,7 @@ class WorkitemStore:
         Report, and a UPS Assigned when it names a station or human performers (CC.2.4.3).
         """
         uid = UID(sop_instance_uid)
-        item = clone(attributes)
+        item = deep_copy(attributes)
         if item.get('ProcedureStepState') != ProcedureStepState.SCHEDULED:
             raise refuse(UPS_NOT_SCHEDULED, f'N-CREATE of {uid} with Procedure Step State '
                          f'{item.get("ProcedureStepState")!r}, not SCHEDULED')
@@ -514,11 +493,11 @@ class WorkitemStore:
             before = (item.get('ProcedureStepProgressInformationSequence'), _assignment(item))
             for element in modifications:
                 if element.tag != 0x00081195:
-                    item[element.tag] = clone(element)
+                    item[element.tag] = deep_copy(element)
             notes: list[Notification] = []
             if item.get('ProcedureStepProgressInformationSequence') != before[0]:
                 info = Dataset()
-                info.ProcedureStepProgressInformationSequence = clone(
+                info.ProcedureStepProgressInformationSequence = deep_copy(
                     item.get('ProcedureStepProgressInformationSequence', []))
                 notes += self._note(uid, UPSEventType.PROGRESS_REPORT, info)
             if _assignment(item) != before[1] and _is_assigned(item):
@@ -582,7 +561,7 @@ class WorkitemStore:
             progress.ProcedureStepCancellationDateTime = _now()
         for keyword in ('ReasonForCancellation', 'ProcedureStepDiscontinuationReasonCodeSequence'):
             if request is not None and keyword in request and keyword not in progress:
-                progress[keyword] = clone(request[keyword])
+                progress[keyword] = deep_copy(request[keyword])
 
     def request_cancel(self, sop_instance_uid: str, requesting_ae: str,
                        request: Dataset | None = None) -> Outcome:
@@ -610,7 +589,7 @@ class WorkitemStore:
                                 'ProcedureStepDiscontinuationReasonCodeSequence',
                                 'ContactURI', 'ContactDisplayName'):
                     if keyword in request:
-                        info[keyword] = clone(request[keyword])
+                        info[keyword] = deep_copy(request[keyword])
                 notes = self._note(uid, UPSEventType.CANCEL_REQUESTED, info)
                 if not notes:
                     raise refuse(UPS_PERFORMER_UNREACHABLE, f'nobody subscribed to {uid} could '
@@ -642,7 +621,7 @@ class WorkitemStore:
                 return Outcome(statuses.SUCCESS, self._note(
                     uid, UPSEventType.STATE_REPORT, _state_report(item), (aet,)))
             keys = matching_keys if uid == FILTERED_GLOBAL else None
-            self._global[aet] = (deletion_lock, clone(keys))
+            self._global[aet] = (deletion_lock, deep_copy(keys))
             notes: list[Notification] = []
             for instance, item in self._items.items():
                 if keys is not None and not matches(item, keys):

@@ -188,6 +188,23 @@ def test_silent_sockets_do_not_count_against_maximum_associations() -> None:
                 assert second.get_scu(ECHO)(2).is_success
 
 
+
+def test_a_health_checks_bare_connect_is_closed_at_artim() -> None:
+    """A load balancer's TCP check connects and sends nothing (docs/deployment.rst): the
+    server closes it once ARTIM expires (PS3.8 9.1.5, Sta2), and nothing of it remains."""
+    server = scp()
+    with serving(server):
+        server.artim_timeout = 0.5
+        address = ('127.0.0.1', server.local_ae.port)
+        with socket.create_connection(address, timeout=TIMEOUT) as probe:
+            started = time.monotonic()
+            assert probe.recv(64) == b''  # closed by the server, nothing sent
+            assert time.monotonic() - started < TIMEOUT
+        assert server.server.wait_idle(TIMEOUT)
+        assert server.server.connection_count() == 0
+        assert server.server.unnegotiated_count() == 0
+
+
 # --- 7: -pdu, and what an unlimited Maximum Length lets a peer make us allocate -----------------
 
 
