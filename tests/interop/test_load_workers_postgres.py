@@ -101,6 +101,21 @@ class QRSCPProcess:
         except OSError:
             return set()
 
+    def wait_workers(self, count: int) -> set[int]:
+        """The worker processes, once there are ``count`` (the supervisor forks them after
+        it prints its banner); waits on the server process, never on a bare sleep."""
+        deadline = time.monotonic() + 30
+        while len(self.workers()) != count:
+            if time.monotonic() > deadline:
+                pytest.fail(f'{self.workers()} is not {count} workers:\n{self.log()}',
+                            pytrace=False)
+            try:
+                self.process.wait(timeout=0.05)  # an exit ends the wait at once
+            except subprocess.TimeoutExpired:
+                continue
+            pytest.fail(f'qrscp exited:\n{self.log()}', pytrace=False)
+        return self.workers()
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -120,8 +135,7 @@ def test_four_workers_on_postgresql_take_5000_stores_from_50_associations(
                            '-od', archive, '0'], tmp_path / 'qrscp.log')
     try:
         port = server.port()
-        workers = server.workers()
-        assert len(workers) == WORKERS, server.log()
+        workers = server.wait_workers(WORKERS)  # forked after the banner: wait for them
 
         clients = [subprocess.Popen(
             [storescu, '-aec', 'ARCHIVE', '-to', '60', '-ta', '60', '-td', '60',
